@@ -1,0 +1,48 @@
+# tfprep — see README.md. Two commands need no set-up: `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/tfprep
+# CGO is on when libjpeg-turbo's headers are present (scripts/ensure-libjpeg.sh installs them
+# when it can); otherwise the pure-Go decoder is built and a notice says so.
+CGO := $(shell scripts/ensure-libjpeg.sh)
+export CGO_ENABLED := $(CGO)
+
+.PHONY: all build test test-purego demo bench proto fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tfprep
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# The race detector runs on the packages where it is affordable.
+RACE_PKGS := ./tfrecord/... ./schema/... ./trainer/... ./internal/cli/...
+
+test: fmt vet
+	$(GO) test ./...
+	$(GO) test -race $(RACE_PKGS)
+
+# The pure-Go image decoder build (what Beam's cross-compiled workers get).
+test-purego:
+	CGO_ENABLED=0 $(GO) test ./imageprep/... ./tfrecord/... ./schema/...
+
+demo: build
+	rm -rf out/demo
+	$(BIN) convert --spec planet --csv testdata/demo/planet.csv --images testdata/demo/images \
+		--out out/demo --splits train=0.8,validation=0.2 --shards 2 --seed 42
+	$(BIN) verify out/demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tfrecord/... ./imageprep/... ./trainer/... ./pipeline/...
+
+proto:
+	scripts/genproto.sh
+
+clean:
+	rm -rf bin out

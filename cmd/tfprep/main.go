@@ -1,0 +1,26 @@
+// Command tfprep converts CSV + JPEG image datasets into sharded TFRecord
+// files of tf.train.Example on Apache Beam, and inspects and reads them back.
+//
+// Run "tfprep help" for the list of commands.
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/tfprep/tfprep/internal/cli"
+)
+
+func main() {
+	// Beam's flags (--runner, --project, --worker, ...) live on the global
+	// flag set. A distributed runner starts this same binary as a worker with
+	// flags only and no subcommand, so they are parsed, and beam.Init given
+	// the chance to take over, before any subcommand is dispatched.
+	flag.Usage = func() { cli.Usage(os.Stderr) }
+	flag.Parse()
+	beam.Init()
+	os.Exit(cli.Run(context.Background(), flag.Args(), os.Stdout, os.Stderr))
+}
