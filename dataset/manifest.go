@@ -103,6 +103,8 @@ type Feature struct {
 	// (tf.io.decode_raw of little-endian DType), "png", "jpeg" or "utf-8";
 	// empty for float_list and int64_list.
 	Encoding string `json:"encoding,omitempty"`
+	// Role is "image", "label" or "key".
+	Role string `json:"role"`
 }
 
 // Split is one named part of the dataset (train, validation, ...).

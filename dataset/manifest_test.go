@@ -31,9 +31,9 @@ func sampleManifest() *Manifest {
 		Created:       time.Date(2026, 11, 27, 1, 40, 0, 0, time.UTC),
 		Spec:          json.RawMessage(`{"name":"planet"}`),
 		Features: []Feature{
-			{Name: "ground_labels", Kind: "bytes_list", DType: "float32", Shape: []int{13}, Encoding: "raw"},
-			{Name: "image", Kind: "bytes_list", DType: "float32", Shape: []int{128, 128, 3}, Encoding: "raw"},
-			{Name: "weather_labels", Kind: "bytes_list", DType: "float32", Shape: []int{4}, Encoding: "raw"},
+			{Name: "ground_labels", Kind: "bytes_list", DType: "float32", Shape: []int{13}, Encoding: "raw", Role: "label"},
+			{Name: "image", Kind: "bytes_list", DType: "float32", Shape: []int{128, 128, 3}, Encoding: "raw", Role: "image"},
+			{Name: "weather_labels", Kind: "bytes_list", DType: "float32", Shape: []int{4}, Encoding: "raw", Role: "label"},
 		},
 		Decoder:     "libjpeg-turbo 2.1.5 (cgo)",
 		Seed:        42,
