@@ -1,0 +1,304 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Errors of CSV rows, wrapped in a *FieldError; test with errors.Is.
+var (
+	ErrMissingColumn = errors.New("schema: missing column")
+	ErrFieldCount    = errors.New("schema: wrong number of fields")
+	ErrEmptyKey      = errors.New("schema: empty key")
+	ErrLength        = errors.New("schema: wrong number of values")
+	ErrNotBinary     = errors.New("schema: value is not 0 or 1")
+	ErrNotOneHot     = errors.New("schema: not one-hot")
+	ErrUnknownTag    = errors.New("schema: unknown tag")
+	ErrUnknownClass  = errors.New("schema: unknown class")
+	ErrPathEscape    = errors.New("schema: image path escapes the images root")
+)
+
+// FieldError is a bad cell (or, with an empty Column, a bad record).
+type FieldError struct {
+	Line   int    // 1-based line of the record in the CSV file
+	Column string // header name of the column
+	Value  string // the cell
+	Err    error  // wraps one of the package's sentinel errors
+}
+
+func (e *FieldError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+	}
+	return fmt.Sprintf("line %d, column %q, value %q: %v", e.Line, e.Column, e.Value, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Warning is a questionable cell that was kept; Strict mode rejects it.
+type Warning struct {
+	Line    int
+	Column  string
+	Value   string
+	Message string
+}
+
+func (w Warning) String() string {
+	return fmt.Sprintf("line %d, column %q, value %q: %s", w.Line, w.Column, w.Value, w.Message)
+}
+
+// Row is one decoded CSV record.
+type Row struct {
+	Line int    // 1-based line of the record in the CSV file
+	Key  string // the key column's value
+	// ImagePath is the image file relative to the images root, slash
+	// separated and cleaned; it cannot be absolute or leave the root.
+	ImagePath string
+	Labels    []Label // one per spec label, in spec order
+}
+
+// Label is one label's vector.
+type Label struct {
+	Feature string
+	Values  []float32
+}
+
+// RowDecoder decodes CSV records of one file (one header) into Rows. It is
+// not safe for concurrent use; it keeps no reference to decoded records.
+type RowDecoder struct {
+	spec      *Spec
+	width     int // fields per record
+	keyIndex  int
+	pathCols  []string       // columns the image path template references
+	colIndex  map[string]int // needed column → field index
+	labels    []labelDecoder
+	tagGroups map[string][]int // tags column → its labels, to tell unknown tags
+	scratch   []float64
+}
+
+type labelDecoder struct {
+	LabelSpec
+	index int            // field index of the column
+	vocab map[string]int // name → position
+}
+
+// NewRowDecoder binds the spec to a CSV header. Every column the spec needs
+// must appear exactly once; the error names the missing column and lists
+// the header. A UTF-8 byte order mark before the first name is ignored.
+func (s *Spec) NewRowDecoder(header []string) (*RowDecoder, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	d := &RowDecoder{spec: s, width: len(header), colIndex: map[string]int{}, tagGroups: map[string][]int{}}
+	positions := map[string][]int{}
+	for i, name := range header {
+		if i == 0 {
+			name = strings.TrimPrefix(name, "\ufeff")
+		}
+		positions[name] = append(positions[name], i)
+	}
+	need := func(col, role string) (int, error) {
+		switch p := positions[col]; len(p) {
+		case 1:
+			d.colIndex[col] = p[0]
+			return p[0], nil
+		case 0:
+			return 0, fmt.Errorf("%w %q (%s) in CSV header [%s]", ErrMissingColumn, col, role, strings.Join(header, ", "))
+		default:
+			return 0, fmt.Errorf("schema: column %q (%s) appears %d times in CSV header [%s]", col, role, len(p), strings.Join(header, ", "))
+		}
+	}
+	var err error
+	if d.keyIndex, err = need(s.CSV.KeyColumn, "key"); err != nil {
+		return nil, err
+	}
+	d.pathCols, _ = templateColumns(s.CSV.ImagePath)
+	for _, col := range d.pathCols {
+		if _, err := need(col, "image path "+s.CSV.ImagePath); err != nil {
+			return nil, err
+		}
+	}
+	for i, l := range s.Labels {
+		idx, err := need(l.Column, "label "+l.Feature)
+		if err != nil {
+			return nil, err
+		}
+		ld := labelDecoder{LabelSpec: l, index: idx, vocab: make(map[string]int, len(l.Names))}
+		for j, name := range l.Names {
+			ld.vocab[name] = j
+		}
+		d.labels = append(d.labels, ld)
+		if l.Kind == KindTags {
+			d.tagGroups[l.Column] = append(d.tagGroups[l.Column], i)
+		}
+	}
+	return d, nil
+}
+
+// Decode decodes one record; line is its 1-based line in the CSV file (for
+// messages). A bad cell gives a *FieldError. Warnings are cells that were
+// kept but look wrong (see Spec.Strict).
+func (d *RowDecoder) Decode(line int, record []string) (Row, []Warning, error) {
+	if len(record) != d.width {
+		return Row{}, nil, &FieldError{Line: line, Err: fmt.Errorf("%w: got %d, want %d as in the header", ErrFieldCount, len(record), d.width)}
+	}
+	row := Row{Line: line, Key: record[d.keyIndex]}
+	if strings.TrimSpace(row.Key) == "" {
+		return Row{}, nil, &FieldError{Line: line, Column: d.spec.CSV.KeyColumn, Value: row.Key, Err: ErrEmptyKey}
+	}
+	imagePath, err := d.imagePath(line, record)
+	if err != nil {
+		return Row{}, nil, err
+	}
+	row.ImagePath = imagePath
+	var warnings []Warning
+	row.Labels = make([]Label, len(d.labels))
+	for i := range d.labels {
+		l := &d.labels[i]
+		cell := record[l.index]
+		values := make([]float32, l.Size)
+		var err error
+		switch l.Kind {
+		case KindList:
+			err = d.decodeList(l, cell, values)
+		case KindTags:
+			err = d.decodeTags(l, cell, values)
+		case KindClass:
+			err = decodeClass(l, cell, values)
+		}
+		if err == nil && l.Semantics == OneHot {
+			var warning string
+			warning, err = checkOneHot(values, d.spec.Strict)
+			if warning != "" {
+				warnings = append(warnings, Warning{Line: line, Column: l.Column, Value: cell, Message: l.Feature + ": " + warning})
+			}
+		}
+		if err != nil {
+			return Row{}, nil, &FieldError{Line: line, Column: l.Column, Value: cell, Err: err}
+		}
+		row.Labels[i] = Label{Feature: l.Feature, Values: values}
+	}
+	return row, warnings, nil
+}
+
+func (d *RowDecoder) imagePath(line int, record []string) (string, error) {
+	var culprit string
+	p, err := expandTemplate(d.spec.CSV.ImagePath, func(col string) (string, bool) {
+		v := record[d.colIndex[col]]
+		if culprit == "" && (strings.Contains(v, "..") || strings.HasPrefix(v, "/") || strings.ContainsRune(v, 0)) {
+			culprit = col
+		}
+		return v, true
+	})
+	if culprit == "" {
+		culprit = d.pathCols[0]
+	}
+	if err != nil {
+		return "", &FieldError{Line: line, Column: culprit, Value: record[d.colIndex[culprit]], Err: err}
+	}
+	cleaned := path.Clean(p)
+	// filepath.IsLocal rejects empty, absolute and "..".-escaping paths (and,
+	// on Windows, reserved names); "." would name the root itself.
+	if !filepath.IsLocal(p) || cleaned == "." || strings.ContainsRune(p, 0) {
+		return "", &FieldError{Line: line, Column: culprit, Value: record[d.colIndex[culprit]],
+			Err: fmt.Errorf("%w: %q is empty, absolute or outside the images root", ErrPathEscape, p)}
+	}
+	return cleaned, nil
+}
+
+func (d *RowDecoder) decodeList(l *labelDecoder, cell string, values []float32) error {
+	var err error
+	d.scratch, err = ParseList(d.scratch[:0], cell)
+	if err != nil {
+		return err
+	}
+	if len(d.scratch) != l.Size {
+		return fmt.Errorf("%w: got %d, want %d", ErrLength, len(d.scratch), l.Size)
+	}
+	for i, v := range d.scratch {
+		if v != 0 && v != 1 {
+			return fmt.Errorf("%w: element %d is %v; a %s label holds 0s and 1s", ErrNotBinary, i, v, l.Semantics)
+		}
+		values[i] = float32(v)
+	}
+	return nil
+}
+
+func (d *RowDecoder) decodeTags(l *labelDecoder, cell string, values []float32) error {
+	var tags []string
+	if l.Separator == "" {
+		tags = strings.Fields(cell)
+	} else {
+		tags = strings.Split(cell, l.Separator)
+	}
+	for _, tag := range tags {
+		tag = strings.TrimSpace(tag)
+		if tag == "" {
+			continue
+		}
+		if j, ok := l.vocab[tag]; ok {
+			// A set: a repeated tag (73 rows of Kaggle's train_v2.csv) is one 1.
+			values[j] = 1
+			continue
+		}
+		known := false
+		for _, other := range d.tagGroups[l.Column] {
+			if _, ok := d.labels[other].vocab[tag]; ok {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return fmt.Errorf("%w %q; known: %s", ErrUnknownTag, tag, strings.Join(d.columnVocabulary(l.Column), " "))
+		}
+	}
+	return nil
+}
+
+func (d *RowDecoder) columnVocabulary(column string) []string {
+	var names []string
+	for _, i := range d.tagGroups[column] {
+		names = append(names, d.labels[i].Names...)
+	}
+	return names
+}
+
+func decodeClass(l *labelDecoder, cell string, values []float32) error {
+	name := strings.TrimSpace(cell)
+	if j, ok := l.vocab[name]; ok {
+		values[j] = 1
+		return nil
+	}
+	if j, err := strconv.Atoi(name); err == nil && j >= 0 && j < l.Size {
+		values[j] = 1
+		return nil
+	}
+	if len(l.Names) == 0 {
+		return fmt.Errorf("%w: want an index 0..%d", ErrUnknownClass, l.Size-1)
+	}
+	return fmt.Errorf("%w: want one of %s or an index 0..%d", ErrUnknownClass, strings.Join(l.Names, ", "), l.Size-1)
+}
+
+// checkOneHot accepts exactly one 1. An all-zero vector is real (the seed
+// CSV's train_24448 has no weather tag): kept with a warning unless strict.
+func checkOneHot(values []float32, strict bool) (warning string, err error) {
+	ones := 0
+	for _, v := range values {
+		if v != 0 {
+			ones++
+		}
+	}
+	switch {
+	case ones == 1:
+		return "", nil
+	case ones > 1:
+		return "", fmt.Errorf("%w: %d values are 1", ErrNotOneHot, ones)
+	case strict:
+		return "", fmt.Errorf("%w: all values are 0 (strict mode)", ErrNotOneHot)
+	}
+	return "all values are 0, not one-hot; kept", nil
+}
