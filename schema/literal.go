@@ -15,18 +15,22 @@ var ErrBadLiteral = errors.New("schema: not a Python list literal of numbers")
 // Python's ast.literal_eval reads the label columns of the seed CSV
 // ("[0, 0, 1, 0]"), and appends the values to dst.
 //
-// Accepted: "[...]" or "(...)" with elements separated by commas and any
-// Python whitespace; an optional trailing comma; decimal, hexadecimal (0x),
+// Accepted: "[...]", "(...)" or a bare tuple "0, 1" with elements separated
+// by commas and any Python whitespace; an optional trailing comma; decimal, hexadecimal (0x),
 // octal (0o) and binary (0b) integers, with an optional sign and single
 // underscores between digits as Python allows; floats ("1.", ".5", "1e-3");
 // True and False (as 1 and 0). Everything else (nested lists, strings, None,
-// complex numbers, a bare number, "(1)" which Python reads as the int 1) is an
-// error wrapping ErrBadLiteral that gives the byte offset.
+// complex numbers, a bare number, "(1)" which Python reads as the int 1, and
+// parenthesised elements such as "[(1)]", which literal_eval would accept) is
+// an error wrapping ErrBadLiteral that gives the byte offset.
 func ParseList(dst []float64, s string) ([]float64, error) {
 	p := listParser{s: s}
 	p.skipSpace()
-	if p.pos >= len(s) || (s[p.pos] != '[' && s[p.pos] != '(') {
-		return dst, p.fail("want '[' or '('")
+	if p.pos >= len(s) {
+		return dst, p.fail("empty, want '[' or '('")
+	}
+	if s[p.pos] != '[' && s[p.pos] != '(' {
+		return p.bareTuple(dst)
 	}
 	open := s[p.pos]
 	closing := byte(']')
@@ -69,6 +73,36 @@ func ParseList(dst []float64, s string) ([]float64, error) {
 	p.skipSpace()
 	if p.pos != len(s) {
 		return dst, p.fail("unexpected text after the list")
+	}
+	return dst, nil
+}
+
+// bareTuple reads a tuple without parentheses, "0, 1" or "1,", which
+// literal_eval accepts at the top level.
+func (p *listParser) bareTuple(dst []float64) ([]float64, error) {
+	commas := 0
+	for {
+		v, err := p.number()
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, v)
+		p.skipSpace()
+		if p.pos == len(p.s) {
+			break
+		}
+		if p.s[p.pos] != ',' {
+			return dst, p.fail("want ',' or the end")
+		}
+		p.pos++
+		commas++
+		p.skipSpace()
+		if p.pos == len(p.s) {
+			break
+		}
+	}
+	if commas == 0 {
+		return dst, (&listParser{s: p.s}).fail("a single number is not a list; write [x]")
 	}
 	return dst, nil
 }

@@ -1,0 +1,299 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", path, diff)
+	}
+}
+
+func TestPresetsCanonicalJSON(t *testing.T) {
+	for _, name := range PresetNames() {
+		s := mustPreset(t, name)
+		data, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, name+".spec.json", append(data, '\n'))
+		features, err := json.MarshalIndent(s.Features(), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, name+".features.json", append(features, '\n'))
+	}
+}
+
+func TestPresetNames(t *testing.T) {
+	if diff := cmp.Diff([]string{"planet", "planet-tags"}, PresetNames()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := Preset("mnist"); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "planet-tags") {
+		t.Errorf("Preset(mnist): got %v, want ErrInvalidSpec listing the presets", err)
+	}
+}
+
+// TestPlanetIsTheSeed pins what the seed notebook writes: three bytes
+// features, raw float32 128x128x3 image, 4 and 13 label floats.
+func TestPlanetIsTheSeed(t *testing.T) {
+	s := mustPreset(t, "planet")
+	var got []FeatureInfo
+	for _, f := range s.Features() {
+		if f.Role != "key" {
+			got = append(got, f)
+		}
+	}
+	want := []FeatureInfo{
+		{Name: "image", Kind: "bytes_list", DType: "float32", Shape: []int{128, 128, 3}, Encoding: "raw", Role: "image"},
+		{Name: "weather_labels", Kind: "bytes_list", DType: "float32", Shape: []int{4}, Encoding: "raw", Role: "label"},
+		{Name: "ground_labels", Kind: "bytes_list", DType: "float32", Shape: []int{13}, Encoding: "raw", Role: "label"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("planet features (-want +got):\n%s", diff)
+	}
+	if got := s.ImageOptions().OutputBytes(); got != 196608 {
+		t.Errorf("image bytes: got %d, want 196608", got)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	specs := []*Spec{mustPreset(t, "planet"), mustPreset(t, "planet-tags")}
+	for _, path := range []string{"testdata/flowers/flowers.yaml", "testdata/flowers/flowers.json"} {
+		s, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, s)
+	}
+	for _, s := range specs {
+		js, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromJSON, err := Parse(js, "json", "marshalled")
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if diff := cmp.Diff(s, fromJSON); diff != "" {
+			t.Errorf("%s: JSON round trip (-want +got):\n%s", s.Name, diff)
+		}
+		y, err := s.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromYAML, err := Parse(y, "yaml", "marshalled")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", s.Name, err, y)
+		}
+		if diff := cmp.Diff(s, fromYAML); diff != "" {
+			t.Errorf("%s: YAML round trip (-want +got):\n%s", s.Name, diff)
+		}
+	}
+}
+
+func TestUnknownFieldsAreErrors(t *testing.T) {
+	tests := []struct {
+		format, doc, want string
+	}{
+		{"yaml", "name: x\nlabels: [{column: a, kind: class, size: 2}]\nimage: {width: 1, height: 1, colour: rgb}\n", "colour"},
+		{"yaml", "name: x\ncsv: {key: image_name}\n", "key"},
+		{"json", `{"name": "x", "labels": [{"column": "a", "kind": "class", "size": 2, "vocab": []}]}`, "vocab"},
+		{"json", `{"name": "x"} {}`, "after the spec"},
+		{"yaml", "name: [", "t.spec"},
+		{"toml", "name = 1", "unknown format"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.doc), tt.format, "t.spec")
+		if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "t.spec") {
+			t.Errorf("Parse(%q): got %v, want ErrInvalidSpec naming t.spec and %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	base := func() *Spec {
+		return &Spec{
+			Name:   "t",
+			Labels: []LabelSpec{{Column: "label", Kind: KindClass, Names: []string{"a", "b"}}},
+			Image:  ImageSpec{Width: 8, Height: 8},
+		}
+	}
+	tests := []struct {
+		name   string
+		modify func(s *Spec)
+		want   string // "" = valid
+	}{
+		{"defaults", func(s *Spec) {}, ""},
+		{"no name", func(s *Spec) { s.Name = " " }, "name: must not be empty"},
+		{"no labels", func(s *Spec) { s.Labels = nil }, "labels: want at least one"},
+		{"unknown kind", func(s *Spec) { s.Labels[0].Kind = "regression" }, `labels[0].kind: unknown kind "regression"`},
+		{"missing kind", func(s *Spec) { s.Labels[0].Kind = "" }, "labels[0].kind: must be set"},
+		{"bad semantics", func(s *Spec) { s.Labels[0].Kind, s.Labels[0].Semantics = KindList, "softmax" }, `labels[0].semantics: unknown semantics "softmax"`},
+		{"multihot class", func(s *Spec) { s.Labels[0].Semantics = MultiHot }, "a class label is onehot"},
+		{"bad encoding", func(s *Spec) { s.Labels[0].Encoding = "float64" }, `labels[0].encoding: unknown encoding "float64"`},
+		{"size mismatch", func(s *Spec) { s.Labels[0].Size = 3 }, "labels[0].size: 3, but 2 names"},
+		{"no size", func(s *Spec) { s.Labels[0].Names = nil }, "labels[0].size: want a positive"},
+		{"dup name", func(s *Spec) { s.Labels[0].Names = []string{"a", "a"} }, `labels[0].names[1]: duplicate name "a"`},
+		{"empty name", func(s *Spec) { s.Labels[0].Names = []string{"a", ""} }, "labels[0].names[1]: empty name"},
+		{"tags without names", func(s *Spec) { s.Labels[0] = LabelSpec{Column: "t", Kind: KindTags, Size: 3} }, "labels[0].names: a tags label needs"},
+		{"tag with space", func(s *Spec) { s.Labels[0] = LabelSpec{Column: "t", Kind: KindTags, Names: []string{"a b"}} }, "contains the separator"},
+		{"separator on list", func(s *Spec) { s.Labels[0].Kind, s.Labels[0].Separator = KindList, ";" }, "labels[0].separator"},
+		{"shared column", func(s *Spec) {
+			s.Labels = append(s.Labels, LabelSpec{Column: "label", Kind: KindClass, Size: 2, Feature: "other"})
+		}, "only tags labels may share a column"},
+		{"shared column needs feature", func(s *Spec) {
+			s.Labels = []LabelSpec{{Column: "t", Kind: KindTags, Names: []string{"a"}}, {Column: "t", Kind: KindTags, Names: []string{"b"}, Feature: "b"}}
+		}, "labels[0].feature: required when several labels"},
+		{"duplicate feature", func(s *Spec) { s.Labels[0].Feature = "image" }, `labels[0].feature: feature "image" is already used by image.feature`},
+		{"key feature clash", func(s *Spec) { s.Key.Feature = "label" }, `feature "label" is already used by key.feature`},
+		{"control char feature", func(s *Spec) { s.Labels[0].Feature = "a\nb" }, "control characters"},
+		{"label on key column", func(s *Spec) { s.Labels[0].Column = "image_name" }, `column "image_name" is the key column`},
+		{"template without column", func(s *Spec) { s.CSV.ImagePath = "all.jpg" }, "references no column"},
+		{"template unclosed", func(s *Spec) { s.CSV.ImagePath = "{image_name.jpg" }, "unclosed '{'"},
+		{"template stray brace", func(s *Spec) { s.CSV.ImagePath = "{image_name}}.jpg" }, "unmatched '}'"},
+		{"no size", func(s *Spec) { s.Image.Width = 0 }, "image: width and height must be positive"},
+		{"bad filter", func(s *Spec) { s.Image.Filter = "cubic" }, "image.filter"},
+		{"bad color mode", func(s *Spec) { s.Image.ColorMode = "cmyk" }, "image.color_mode"},
+		{"bad encoding", func(s *Spec) { s.Image.Encoding = "webp" }, "image.encoding"},
+		{"quality without jpeg", func(s *Spec) { s.Image.JPEGQuality = 90 }, "image.jpeg_quality: only for the jpeg"},
+		{"quality range", func(s *Spec) { s.Image.Encoding, s.Image.JPEGQuality = "jpeg", 101 }, "image.jpeg_quality: 101"},
+		{"rgba jpeg", func(s *Spec) { s.Image.Encoding, s.Image.ColorMode = "jpeg", "rgba" }, "alpha"},
+		{"mean on png", func(s *Spec) {
+			s.Image.Encoding, s.Image.Mean, s.Image.Std = "png", []float32{0, 0, 0}, []float32{1, 1, 1}
+		}, "normalisation needs the float32"},
+		{"mean length", func(s *Spec) { s.Image.Mean, s.Image.Std = []float32{0}, []float32{1} }, "one mean and one std per channel (3)"},
+		{"zero std", func(s *Spec) { s.Image.Mean, s.Image.Std = []float32{0, 0, 0}, []float32{1, 0, 1} }, "std[1] = 0"},
+		{"several problems", func(s *Spec) { s.Name, s.Image.Filter = "", "x" }, "name: must not be empty\n  image.filter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := base()
+			tt.modify(s)
+			err := s.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want valid", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant ErrInvalidSpec containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s := &Spec{Name: "d", Labels: []LabelSpec{{Column: "c", Kind: KindClass, Names: []string{"x", "y"}}, {Column: "l", Kind: KindList, Size: 3}},
+		Image: ImageSpec{Width: 4, Height: 2, Filter: "Bilinear", Encoding: "JPEG"}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := &Spec{
+		Name: "d",
+		CSV:  CSV{KeyColumn: "image_name", ImagePath: "{image_name}.jpg"},
+		Labels: []LabelSpec{
+			{Column: "c", Kind: KindClass, Semantics: OneHot, Names: []string{"x", "y"}, Size: 2, Feature: "c", Encoding: RawFloat32},
+			{Column: "l", Kind: KindList, Semantics: MultiHot, Size: 3, Feature: "l", Encoding: RawFloat32},
+		},
+		Image: ImageSpec{Feature: "image", Width: 4, Height: 2, ColorMode: "rgb", Filter: "bilinear", Encoding: "jpeg", JPEGQuality: 95},
+		Key:   KeySpec{Feature: "image_name"},
+	}
+	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	planet := mustPreset(t, "planet")
+	specJSON, err := planet.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := `{"format_version": 1, "spec": ` + string(specJSON) + `, "features": []}`
+	if err := os.WriteFile(filepath.Join(dir, ManifestName), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noSpec := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noSpec, ManifestName), []byte(`{"format_version": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		arg      string
+		wantName string
+		wantErr  string
+	}{
+		{"planet", "planet", ""},
+		{"planet-tags", "planet-tags", ""},
+		{"testdata/flowers/flowers.yaml", "flowers", ""},
+		{"testdata/flowers/flowers.json", "flowers-json", ""},
+		{dir, "planet", ""},
+		{noSpec, "", `no "spec" object`},
+		{"plane", "", `"plane" is neither a preset (planet, planet-tags) nor a file`},
+		{"testdata/missing.yaml", "", "no such file"},
+		{"testdata/flowers/flowers.csv", "", "unknown spec file extension"},
+	}
+	for _, tt := range tests {
+		s, err := Resolve(tt.arg)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Resolve(%q): got %v, want an error containing %q", tt.arg, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Resolve(%q): %v", tt.arg, err)
+			continue
+		}
+		if s.Name != tt.wantName {
+			t.Errorf("Resolve(%q): got spec %q, want %q", tt.arg, s.Name, tt.wantName)
+		}
+	}
+	fromDir, err := Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(planet, fromDir); diff != "" {
+		t.Errorf("spec from the manifest differs from the preset (-want +got):\n%s", diff)
+	}
+}
+
+func TestLabelFeatures(t *testing.T) {
+	s := mustPreset(t, "planet-tags")
+	want := []LabelInfo{
+		{Feature: "weather_labels", Names: planetWeather, Size: 4, Semantics: OneHot, Encoding: RawFloat32},
+		{Feature: "ground_labels", Names: planetGround, Size: 13, Semantics: MultiHot, Encoding: RawFloat32},
+	}
+	if diff := cmp.Diff(want, s.LabelFeatures()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
