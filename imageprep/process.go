@@ -1,0 +1,311 @@
+package imageprep
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math"
+)
+
+// Processor runs the whole transformation of Options on one image after another, reusing its
+// decoder and buffers, so that in steady state Process allocates nothing but the growth of dst
+// (Float32 and Uint8 encodings). It is not safe for concurrent use: use one per goroutine.
+type Processor struct {
+	opts  Options
+	dec   *jpegDecoder
+	rs    resizer
+	scale [256]float32 // v/255, or (v/255-Mean)/Std per channel when set (then 256 per channel)
+	norm  []float32
+	// reused pixel buffers
+	decoded, oriented, converted, resized []uint8
+}
+
+// NewProcessor validates opts and prepares a Processor.
+func NewProcessor(opts Options) (*Processor, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	dec, err := newJPEGDecoder()
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{opts: opts, dec: dec}
+	for v := range 256 {
+		p.scale[v] = float32(v) / 255
+	}
+	if len(opts.Mean) > 0 || len(opts.Std) > 0 {
+		c := opts.Channels()
+		p.norm = make([]float32, 256*c)
+		for ch := range c {
+			mean, std := float32(0), float32(1)
+			if len(opts.Mean) > 0 {
+				mean = opts.Mean[ch]
+			}
+			if len(opts.Std) > 0 {
+				std = opts.Std[ch]
+			}
+			for v := range 256 {
+				p.norm[ch*256+v] = (p.scale[v] - mean) / std
+			}
+		}
+	}
+	return p, nil
+}
+
+// Options returns the options the Processor was made with.
+func (p *Processor) Options() Options { return p.opts }
+
+// Process decodes data (JPEG or PNG), transforms it as the Options say and appends the encoded
+// result to dst. name only labels errors. Errors are *Error values (errors.Is with ErrCorrupt,
+// ErrUnsupported, ErrTooLarge, ErrTruncated).
+func (p *Processor) Process(name string, data []byte, dst []byte) ([]byte, error) {
+	img, err := p.pixels(name, data)
+	if err != nil {
+		return dst, err
+	}
+	return p.encode(name, img, dst)
+}
+
+// pixels is everything before encoding: the 0..255 output image, aliasing the Processor's buffers.
+func (p *Processor) pixels(name string, data []byte) (Image, error) {
+	o := &p.opts
+	r, err := p.decode(name, data)
+	if err != nil {
+		return Image{}, err
+	}
+	if o.ApplyOrientation && isJPEG(data) {
+		p.oriented = grow(p.oriented, len(r.pix))
+		r = orient(r, scanJPEG(data).orientation, p.oriented)
+	}
+	c := o.Channels()
+	w, h := o.Width, o.Height
+	if w == 0 || (w == r.w && h == r.h) {
+		// Keras resizes only when the size differs.
+		p.converted = grow(p.converted, r.w*r.h*c)
+		convert(p.converted, r.pix, r.w*r.h, r.mode, o.ColorMode)
+		return Image{Width: r.w, Height: r.h, Channels: c, Pix: p.converted}, nil
+	}
+	b := fullBox(r.w, r.h)
+	if o.KeepAspectRatio {
+		b = cropBox(r.w, r.h, w, h)
+	}
+	if o.Filter == Nearest {
+		// Nearest picks whole source pixels, so converting after resizing gives the same pixels as
+		// PIL's convert-then-resize while converting far fewer of them.
+		sc := r.mode.channels()
+		p.resized = p.rs.resize(r.pix, r.w, r.h, sc, b, w, h, Nearest, p.resized)
+		p.converted = grow(p.converted, w*h*c)
+		convert(p.converted, p.resized, w*h, r.mode, o.ColorMode)
+		return Image{Width: w, Height: h, Channels: c, Pix: p.converted}, nil
+	}
+	p.converted = grow(p.converted, r.w*r.h*c)
+	convert(p.converted, r.pix, r.w*r.h, r.mode, o.ColorMode)
+	p.resized = p.rs.resizeMode(p.converted, r.w, r.h, c, b, w, h, o.Filter, p.resized)
+	return Image{Width: w, Height: h, Channels: c, Pix: p.resized}, nil
+}
+
+// cropBox is Keras' keep_aspect_ratio box: the largest centred box of the target's aspect ratio.
+func cropBox(w, h, tw, th int) box {
+	cropH := min(h, w*th/tw)
+	cropW := min(w, h*tw/th)
+	x0 := (w - cropW) / 2
+	y0 := (h - cropH) / 2
+	return box{float32(x0), float32(y0), float32(x0 + cropW), float32(y0 + cropH)}
+}
+
+func isJPEG(data []byte) bool { return len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF }
+
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+func (p *Processor) decode(name string, data []byte) (raster, error) {
+	switch {
+	case isJPEG(data):
+		r, buf, err := p.dec.decode(name, data, &p.opts, p.opts.Width, p.opts.Height, p.decoded)
+		p.decoded = buf
+		return r, err
+	case bytes.HasPrefix(data, pngMagic):
+		return decodePNG(name, data, p.opts.maxPixels())
+	}
+	return raster{}, newError(name, Corrupt, 0, "not a JPEG or PNG file (starts with % x)", data[:min(len(data), 4)])
+}
+
+// decodePNG reads a PNG into PIL's mode for it: L for 8-bit gray, RGB, RGBA (with alpha), palette
+// images expanded. 16-bit samples keep their high byte, as PIL's "RGB;16B" unpacker does; 16-bit
+// grayscale, which PIL opens as mode I, is clipped to 255 as PIL's I to L/RGB conversion does.
+func decodePNG(name string, data []byte, maxPixels int) (raster, error) {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return raster{}, pngError(name, err)
+	}
+	if cfg.Width*cfg.Height > maxPixels {
+		return raster{}, newError(name, TooLarge, -1, "%dx%d is %d pixels, more than the limit of %d",
+			cfg.Width, cfg.Height, cfg.Width*cfg.Height, maxPixels)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return raster{}, pngError(name, err)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	switch m := img.(type) {
+	case *image.Gray:
+		return raster{w: w, h: h, mode: srcL, pix: m.Pix}, nil
+	case *image.Gray16:
+		pix := make([]uint8, w*h)
+		for i := range pix {
+			v := binary.BigEndian.Uint16(m.Pix[i*2:])
+			pix[i] = uint8(min(v, 255))
+		}
+		return raster{w: w, h: h, mode: srcL, pix: pix}, nil
+	}
+	opaque := true
+	pix := make([]uint8, w*h*4)
+	for y := range h {
+		for x := range w {
+			c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+			i := (y*w + x) * 4
+			pix[i], pix[i+1], pix[i+2], pix[i+3] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8), uint8(c.A>>8)
+			opaque = opaque && c.A == 0xFFFF
+		}
+	}
+	if opaque {
+		rgb := make([]uint8, w*h*3)
+		convert(rgb, pix, w*h, srcRGBA, RGB)
+		return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
+	}
+	return raster{w: w, h: h, mode: srcRGBA, pix: pix}, nil
+}
+
+func pngError(name string, err error) error {
+	var fe png.FormatError
+	var ue png.UnsupportedError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &Error{Name: name, Kind: Truncated, Offset: -1, Err: err}
+	case errors.As(err, &ue):
+		return &Error{Name: name, Kind: Unsupported, Offset: -1, Err: err}
+	case errors.As(err, &fe):
+		return &Error{Name: name, Kind: Corrupt, Offset: -1, Err: err}
+	}
+	return &Error{Name: name, Kind: Corrupt, Offset: -1, Err: err}
+}
+
+// Decode decodes a JPEG or PNG into the pixels of color mode mode at the source size, as Keras'
+// load_img without target_size does. Of opts it uses MaxPixels, AllowWarnings and ApplyOrientation.
+func Decode(data []byte, mode ColorMode, opts Options) (*Image, error) {
+	opts.ColorMode = mode
+	opts.Width, opts.Height = 0, 0
+	opts.KeepAspectRatio, opts.FastDCTScale = false, false
+	opts.Encoding, opts.Mean, opts.Std = Uint8, nil, nil
+	p, err := NewProcessor(opts)
+	if err != nil {
+		return nil, err
+	}
+	img, err := p.pixels("", data)
+	if err != nil {
+		return nil, err
+	}
+	img.Pix = append([]uint8(nil), img.Pix...)
+	return &img, nil
+}
+
+func (p *Processor) encode(name string, img Image, dst []byte) ([]byte, error) {
+	o := &p.opts
+	switch o.Encoding {
+	case Float32:
+		n := len(img.Pix)
+		start := len(dst)
+		dst = growLen(dst, n*4)
+		out := dst[start:]
+		if p.norm == nil {
+			for i, v := range img.Pix {
+				binary.LittleEndian.PutUint32(out[i*4:], math.Float32bits(p.scale[v]))
+			}
+		} else {
+			c := img.Channels
+			for i, v := range img.Pix {
+				binary.LittleEndian.PutUint32(out[i*4:], math.Float32bits(p.norm[(i%c)*256+int(v)]))
+			}
+		}
+		return dst, nil
+	case Uint8:
+		return append(dst, img.Pix...), nil
+	}
+	var buf bytes.Buffer
+	var err error
+	std := stdImage(img)
+	if o.Encoding == PNG {
+		err = png.Encode(&buf, std)
+	} else {
+		err = jpeg.Encode(&buf, std, &jpeg.Options{Quality: o.jpegQuality()})
+	}
+	if err != nil {
+		return dst, &Error{Name: name, Kind: Unsupported, Offset: -1, Err: err}
+	}
+	return append(dst, buf.Bytes()...), nil
+}
+
+// growLen extends s by n bytes, reallocating at most once.
+func growLen(s []byte, n int) []byte {
+	if cap(s)-len(s) >= n {
+		return s[:len(s)+n]
+	}
+	out := make([]byte, len(s)+n, 2*len(s)+n)
+	copy(out, s)
+	return out
+}
+
+// stdImage wraps HWC pixels as an image.Image for the standard encoders.
+func stdImage(img Image) image.Image {
+	r := image.Rect(0, 0, img.Width, img.Height)
+	switch img.Channels {
+	case 1:
+		return &image.Gray{Pix: img.Pix, Stride: img.Width, Rect: r}
+	case 4:
+		return &image.NRGBA{Pix: img.Pix, Stride: img.Width * 4, Rect: r}
+	}
+	m := image.NewNRGBA(r)
+	for i := range img.Width * img.Height {
+		m.Pix[i*4], m.Pix[i*4+1], m.Pix[i*4+2], m.Pix[i*4+3] = img.Pix[i*3], img.Pix[i*3+1], img.Pix[i*3+2], 255
+	}
+	return m
+}
+
+// DecodeOutput turns bytes that Process produced with opts back into 0..255 pixels, for previews
+// and checks. Float32 and Uint8 need opts.Width and opts.Height (the stored shape); Float32 values
+// are un-normalised with Mean/Std, scaled by 255 and rounded. PNG and JPEG are decoded as images.
+func DecodeOutput(data []byte, opts Options) (*Image, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	c := opts.Channels()
+	switch opts.Encoding {
+	case PNG, JPEG:
+		return Decode(data, opts.ColorMode, Options{MaxPixels: opts.MaxPixels})
+	case Uint8:
+		if want := opts.OutputBytes(); want < 0 || len(data) != want {
+			return nil, newError("", Corrupt, -1, "uint8 output is %d bytes, want %d for %dx%dx%d", len(data), opts.OutputBytes(), opts.Width, opts.Height, c)
+		}
+		return &Image{Width: opts.Width, Height: opts.Height, Channels: c, Pix: append([]uint8(nil), data...)}, nil
+	}
+	if want := opts.OutputBytes(); want < 0 || len(data) != want {
+		return nil, newError("", Corrupt, -1, "float32 output is %d bytes, want %d for %dx%dx%d", len(data), opts.OutputBytes(), opts.Width, opts.Height, c)
+	}
+	pix := make([]uint8, len(data)/4)
+	for i := range pix {
+		v := math.Float32frombits(binary.LittleEndian.Uint32(data[i*4:]))
+		if len(opts.Std) > 0 {
+			v *= opts.Std[i%c]
+		}
+		if len(opts.Mean) > 0 {
+			v += opts.Mean[i%c]
+		}
+		pix[i] = uint8(math.Round(math.Max(0, math.Min(255, float64(v)*255))))
+	}
+	return &Image{Width: opts.Width, Height: opts.Height, Channels: c, Pix: pix}, nil
+}
