@@ -84,12 +84,12 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 		return raster{w: w, h: h, mode: srcRGB, pix: buf}, buf, nil
 	case *image.YCbCr:
 		buf = grow(buf, w*h*3)
+		cb, cr := upsampleChroma(m, w, h)
 		for y := range h {
 			for x := range w {
-				c := m.YCbCrAt(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := ycbcrToRGB(c.Y, c.Cb, c.Cr)
-				i := (y*w + x) * 3
-				buf[i], buf[i+1], buf[i+2] = r, g, bl
+				i := y*w + x
+				r, g, bl := ycbcrToRGB(m.Y[y*m.YStride+x], cb[i], cr[i])
+				buf[i*3], buf[i*3+1], buf[i*3+2] = r, g, bl
 			}
 		}
 		return raster{w: w, h: h, mode: srcRGB, pix: buf}, buf, nil
@@ -131,4 +131,79 @@ func goJPEGError(name string, err error) error {
 		return &Error{Name: name, Kind: Truncated, Offset: -1, Err: err}
 	}
 	return &Error{Name: name, Kind: Corrupt, Offset: -1, Err: err}
+}
+
+// upsampleChroma returns full-resolution Cb and Cr planes. For 4:2:0 and 4:2:2 it uses libjpeg's
+// "fancy" triangle-filter upsampling (jdsample.c h2v2/h2v1), which PIL gets from libjpeg; other
+// ratios, and planes at most 2 samples wide (where libjpeg does the same), repeat samples.
+func upsampleChroma(m *image.YCbCr, w, h int) (cb, cr []uint8) {
+	cb, cr = make([]uint8, w*h), make([]uint8, w*h)
+	cw := (w + 1) / 2
+	switch {
+	case m.SubsampleRatio == image.YCbCrSubsampleRatio420 && cw > 2:
+		ch := (h + 1) / 2
+		fancyH2V2(cb, m.Cb, m.CStride, w, h, cw, ch)
+		fancyH2V2(cr, m.Cr, m.CStride, w, h, cw, ch)
+	case m.SubsampleRatio == image.YCbCrSubsampleRatio422 && cw > 2:
+		fancyH2V1(cb, m.Cb, m.CStride, w, h, cw)
+		fancyH2V1(cr, m.Cr, m.CStride, w, h, cw)
+	default:
+		for y := range h {
+			for x := range w {
+				ci := m.COffset(x, y)
+				cb[y*w+x], cr[y*w+x] = m.Cb[ci], m.Cr[ci]
+			}
+		}
+	}
+	return cb, cr
+}
+
+// fancyH2V2 doubles a plane in both directions: each output sample weighs its nearest input sample
+// 9/16, the two next-nearest 3/16 each and the diagonal one 1/16, with libjpeg's alternating rounding
+// bias. Rows and columns beyond the edges repeat the edge.
+func fancyH2V2(dst, src []uint8, stride, w, h, cw, ch int) {
+	row := make([]uint8, 2*cw)
+	for oy := range h {
+		near := oy / 2
+		far := near - 1
+		if oy%2 == 1 {
+			far = near + 1
+		}
+		far = max(0, min(far, ch-1))
+		r0, r1 := src[near*stride:], src[far*stride:]
+		sum := func(x int) int { return int(r0[x])*3 + int(r1[x]) }
+		this, next := sum(0), sum(1)
+		row[0] = uint8((this*4 + 8) >> 4)
+		row[1] = uint8((this*3 + next + 7) >> 4)
+		last := this
+		this = next
+		for x := 1; x < cw-1; x++ {
+			next = sum(x + 1)
+			row[2*x] = uint8((this*3 + last + 8) >> 4)
+			row[2*x+1] = uint8((this*3 + next + 7) >> 4)
+			last, this = this, next
+		}
+		row[2*cw-2] = uint8((this*3 + last + 8) >> 4)
+		row[2*cw-1] = uint8((this*4 + 7) >> 4)
+		copy(dst[oy*w:(oy+1)*w], row)
+	}
+}
+
+// fancyH2V1 doubles a plane horizontally: 3/4 nearest plus 1/4 next-nearest, libjpeg's rounding.
+func fancyH2V1(dst, src []uint8, stride, w, h, cw int) {
+	row := make([]uint8, 2*cw)
+	for y := range h {
+		in := src[y*stride:]
+		row[0] = in[0]
+		row[1] = uint8((int(in[0])*3 + int(in[1]) + 2) >> 2)
+		for x := 1; x < cw-1; x++ {
+			v := int(in[x]) * 3
+			row[2*x] = uint8((v + int(in[x-1]) + 1) >> 2)
+			row[2*x+1] = uint8((v + int(in[x+1]) + 2) >> 2)
+		}
+		v := int(in[cw-1])
+		row[2*cw-2] = uint8((v*3 + int(in[cw-2]) + 1) >> 2)
+		row[2*cw-1] = uint8(v)
+		copy(dst[y*w:(y+1)*w], row)
+	}
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"math"
 )
 
@@ -118,7 +118,9 @@ func cropBox(w, h, tw, th int) box {
 	return box{float32(x0), float32(y0), float32(x0 + cropW), float32(y0 + cropH)}
 }
 
-func isJPEG(data []byte) bool { return len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF }
+func isJPEG(data []byte) bool {
+	return len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF
+}
 
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")
 
