@@ -190,6 +190,20 @@ func afterExponent(tok string) bool {
 
 // pythonNumber converts a Python int or float literal (no sign).
 func pythonNumber(tok string) (float64, bool) {
+	// Fast path for what label files hold: a short decimal int.
+	if len(tok) <= 15 && (len(tok) == 1 || tok[0] != '0') {
+		n := 0
+		for i := 0; i < len(tok); i++ {
+			if tok[i] < '0' || tok[i] > '9' {
+				n = -1
+				break
+			}
+			n = n*10 + int(tok[i]-'0')
+		}
+		if n >= 0 {
+			return float64(n), true
+		}
+	}
 	lower := strings.ToLower(tok)
 	if len(lower) > 2 && lower[0] == '0' && (lower[1] == 'x' || lower[1] == 'o' || lower[1] == 'b') {
 		base := map[byte]int{'x': 16, 'o': 8, 'b': 2}[lower[1]]

@@ -1,0 +1,258 @@
+package schema
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecodeErrors(t *testing.T) {
+	planet := mustPreset(t, "planet")
+	tags := mustPreset(t, "planet-tags")
+	flowers, err := Load("testdata/flowers/flowers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	planetHeader := []string{"image_name", "weather_labels", "ground_labels"}
+	ground := "[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
+	tests := []struct {
+		name    string
+		spec    *Spec
+		header  []string
+		record  []string
+		wantErr error
+		column  string
+		message string
+	}{
+		{"short literal", planet, planetHeader, []string{"train_1", "[0, 1, 0]", ground}, ErrLength, "weather_labels", "got 3, want 4"},
+		{"long literal", planet, planetHeader, []string{"train_1", "[0, 1, 0, 0]", ground + "x"}, ErrBadLiteral, "ground_labels", "unexpected text"},
+		{"not binary", planet, planetHeader, []string{"train_1", "[0, 2, 0, 0]", ground}, ErrNotBinary, "weather_labels", "element 1 is 2"},
+		{"fraction", planet, planetHeader, []string{"train_1", "[0, 0.5, 0.5, 0]", ground}, ErrNotBinary, "weather_labels", "element 1 is 0.5"},
+		{"two weathers", planet, planetHeader, []string{"train_1", "[1, 1, 0, 0]", ground}, ErrNotOneHot, "weather_labels", "2 values are 1"},
+		{"unparsable", planet, planetHeader, []string{"train_1", "[0, 1, 0, O]", ground}, ErrBadLiteral, "weather_labels", `"O" is not a number at byte 10`},
+		{"empty cell", planet, planetHeader, []string{"train_1", "", ground}, ErrBadLiteral, "weather_labels", "empty"},
+		{"empty key", planet, planetHeader, []string{" ", "[1, 0, 0, 0]", ground}, ErrEmptyKey, "image_name", "empty key"},
+		{"field count", planet, planetHeader, []string{"train_1", "[1, 0, 0, 0]"}, ErrFieldCount, "", "got 2, want 3"},
+		{"path escape", planet, planetHeader, []string{"../etc/passwd", "[1, 0, 0, 0]", ground}, ErrPathEscape, "image_name", "outside the images root"},
+		{"absolute path", planet, planetHeader, []string{"/etc/passwd", "[1, 0, 0, 0]", ground}, ErrPathEscape, "image_name", "absolute"},
+		{"unknown tag", tags, []string{"image_name", "tags"}, []string{"train_1", "clear primary jungle"}, ErrUnknownTag, "tags", `unknown tag "jungle"; known: clear cloudy`},
+		{"two weather tags", tags, []string{"image_name", "tags"}, []string{"train_1", "clear haze"}, ErrNotOneHot, "tags", "2 values are 1"},
+		{"unknown class", flowers, []string{"file", "species"}, []string{"a.jpg", "orchid"}, ErrUnknownClass, "species", "want one of daisy, dandelion, roses, sunflowers, tulips or an index 0..4"},
+		{"class index range", flowers, []string{"file", "species"}, []string{"a.jpg", "5"}, ErrUnknownClass, "species", "index 0..4"},
+		{"class escape", flowers, []string{"file", "species"}, []string{"../../a.jpg", "daisy"}, ErrPathEscape, "file", `"daisy/../../a.jpg"`},
+		{"class dotdot", flowers, []string{"file", "species"}, []string{"a.jpg", ".."}, ErrPathEscape, "species", `"../a.jpg"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dec, err := tt.spec.NewRowDecoder(tt.header)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = dec.Decode(7, tt.record)
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("got %v, want a *FieldError", err)
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("got %v, want errors.Is %v", err, tt.wantErr)
+			}
+			if fe.Line != 7 || fe.Column != tt.column {
+				t.Errorf("got line %d column %q, want line 7 column %q", fe.Line, fe.Column, tt.column)
+			}
+			if !strings.Contains(err.Error(), tt.message) || !strings.HasPrefix(err.Error(), "line 7") {
+				t.Errorf("got message %q, want it to start with line 7 and contain %q", err, tt.message)
+			}
+		})
+	}
+}
+
+func TestNewRowDecoderHeader(t *testing.T) {
+	planet := mustPreset(t, "planet")
+	tests := []struct {
+		header []string
+		want   string
+	}{
+		{[]string{"image_name", "tags"}, `schema: missing column "weather_labels" (label weather_labels) in CSV header [image_name, tags]`},
+		{[]string{"name", "weather_labels", "ground_labels"}, `missing column "image_name" (key)`},
+		{[]string{"image_name", "weather_labels", "ground_labels", "weather_labels"}, `column "weather_labels" (label weather_labels) appears 2 times`},
+	}
+	for _, tt := range tests {
+		_, err := planet.NewRowDecoder(tt.header)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("header %q: got %v, want %q", tt.header, err, tt.want)
+		}
+	}
+	_, err := planet.NewRowDecoder([]string{"image_name", "tags"})
+	if !errors.Is(err, ErrMissingColumn) {
+		t.Errorf("got %v, want ErrMissingColumn", err)
+	}
+	// A byte order mark (Excel's CSV export) before the first name is ignored.
+	if _, err := planet.NewRowDecoder([]string{"\ufeffimage_name", "weather_labels", "ground_labels"}); err != nil {
+		t.Errorf("header with BOM: %v", err)
+	}
+}
+
+// TestFlowersSpec reads a user spec for another dataset: a class column
+// given by name or index, images in per-class folders.
+func TestFlowersSpec(t *testing.T) {
+	spec, err := Load("testdata/flowers/flowers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, warnings := decodeFile(t, spec, "testdata/flowers/flowers.csv")
+	if len(warnings) != 0 {
+		t.Errorf("got warnings %v", warnings)
+	}
+	type summary struct {
+		Line      int
+		ImagePath string
+		Label     []float32
+	}
+	var got []summary
+	for _, r := range rows {
+		got = append(got, summary{r.Line, r.ImagePath, r.Labels[0].Values})
+	}
+	want := []summary{
+		{2, "daisy/100080576_f52e8ee070_n.jpg", []float32{1, 0, 0, 0, 0}},
+		{3, "dandelion/10140303196_b88d3d6cec.jpg", []float32{0, 1, 0, 0, 0}},
+		{4, "roses/102501987_3cdb8e5394_n.jpg", []float32{0, 0, 1, 0, 0}},
+		{5, "sunflowers/1008566138_6927679c8a.jpg", []float32{0, 0, 0, 1, 0}},
+		{6, "tulips/100930342_92e8746431_n.jpg", []float32{0, 0, 0, 0, 1}},
+		{7, "4/10172379554_b296050f82_n.jpg", []float32{0, 0, 0, 0, 1}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestImagePathTemplate(t *testing.T) {
+	spec := &Spec{
+		Name:   "t",
+		CSV:    CSV{KeyColumn: "id", ImagePath: "{dir}/{{raw}}/{id}.png"},
+		Labels: []LabelSpec{{Column: "y", Kind: KindClass, Size: 2}},
+		Image:  ImageSpec{Width: 1, Height: 1},
+	}
+	dec, err := spec.NewRowDecoder([]string{"id", "dir", "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id, dir string
+		want    string // "" = ErrPathEscape
+	}{
+		{"a", "imgs", "imgs/{raw}/a.png"},
+		{"a", "imgs/./sub//", "imgs/sub/{raw}/a.png"},
+		{"../a", "imgs/x", "imgs/x/a.png"},
+		{"../../../a", "imgs/x", "a.png"},
+		{"../../../../a", "imgs/x", ""},
+		{"a", "/abs", ""},
+		{"a", "..", ""},
+		{"a\x00b", "imgs", ""},
+	}
+	for _, tt := range tests {
+		row, _, err := dec.Decode(2, []string{tt.id, tt.dir, "1"})
+		if tt.want == "" {
+			if !errors.Is(err, ErrPathEscape) {
+				t.Errorf("id %q dir %q: got %q, %v; want ErrPathEscape", tt.id, tt.dir, row.ImagePath, err)
+			}
+			continue
+		}
+		if err != nil || row.ImagePath != tt.want {
+			t.Errorf("id %q dir %q: got %q, %v; want %q", tt.id, tt.dir, row.ImagePath, err, tt.want)
+		}
+	}
+}
+
+func TestTagsSeparator(t *testing.T) {
+	spec := &Spec{
+		Name:   "t",
+		Labels: []LabelSpec{{Column: "tags", Kind: KindTags, Names: []string{"cat", "dog", "bird"}, Separator: "|"}},
+		Image:  ImageSpec{Width: 1, Height: 1},
+	}
+	dec, err := spec.NewRowDecoder([]string{"image_name", "tags"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		cell string
+		want []float32
+	}{
+		{"cat|dog", []float32{1, 1, 0}},
+		{" bird | cat |", []float32{1, 0, 1}},
+		{"dog|dog|dog", []float32{0, 1, 0}},
+		{"", []float32{0, 0, 0}},
+	}
+	for _, tt := range tests {
+		row, _, err := dec.Decode(2, []string{"x", tt.cell})
+		if err != nil {
+			t.Errorf("%q: %v", tt.cell, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, row.Labels[0].Values); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tt.cell, diff)
+		}
+	}
+	if _, _, err := dec.Decode(2, []string{"x", "cat dog"}); !errors.Is(err, ErrUnknownTag) {
+		t.Errorf(`"cat dog" with separator "|": got %v, want ErrUnknownTag`, err)
+	}
+}
+
+// FuzzDecodeRow feeds arbitrary CSV text through both Planet presets: no
+// panics, every error a *FieldError on the record's line, and every accepted
+// row a valid image path and 0/1 vectors of the right lengths.
+func FuzzDecodeRow(f *testing.F) {
+	f.Add("image_name,weather_labels,ground_labels\ntrain_0,\"[0, 0, 1, 0]\",\"[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]\"\n")
+	f.Add("image_name,tags\ntrain_1465,agriculture clear cultivation cultivation habitation primary road\n")
+	f.Add("image_name,tags\ntrain_24448,water\n")
+	f.Add("image_name,weather_labels,ground_labels\n../x,\"(1,0,0,0,)\",\"[True]+[0]*12\"\n")
+	specs := []*Spec{mustPreset(f, "planet"), mustPreset(f, "planet-tags")}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, spec := range specs {
+			r := csv.NewReader(strings.NewReader(text))
+			r.FieldsPerRecord = -1
+			header, err := r.Read()
+			if err != nil {
+				return
+			}
+			dec, err := spec.NewRowDecoder(header)
+			if err != nil {
+				continue
+			}
+			for {
+				record, err := r.Read()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					break
+				}
+				line, _ := r.FieldPos(0)
+				row, _, err := dec.Decode(line, record)
+				if err != nil {
+					var fe *FieldError
+					if !errors.As(err, &fe) || fe.Line != line {
+						t.Fatalf("line %d: got %v, want a *FieldError on that line", line, err)
+					}
+					continue
+				}
+				if strings.HasPrefix(row.ImagePath, "/") || row.ImagePath == ".." || strings.HasPrefix(row.ImagePath, "../") {
+					t.Fatalf("line %d: image path %q escapes", line, row.ImagePath)
+				}
+				for i, l := range row.Labels {
+					if len(l.Values) != spec.Labels[i].Size {
+						t.Fatalf("line %d: %s has %d values", line, l.Feature, len(l.Values))
+					}
+					for _, v := range l.Values {
+						if v != 0 && v != 1 {
+							t.Fatalf("line %d: %s has value %v", line, l.Feature, v)
+						}
+					}
+				}
+			}
+		}
+	})
+}
