@@ -32,14 +32,16 @@ typedef struct {
 } tfp_error_mgr;
 
 typedef struct {
+	int width, height, components, color_space, out_width, out_height, out_components;
+} tfp_info;
+
+typedef struct {
 	struct jpeg_decompress_struct cinfo; // first member: a j_common_ptr is a tfp_ctx*
 	tfp_error_mgr err;
+	tfp_info info; // results for Go, in C memory so that Go passes no pointer to its stack
 	unsigned long len;
 } tfp_ctx;
 
-typedef struct {
-	int width, height, components, color_space, out_width, out_height, out_components;
-} tfp_info;
 
 static long tfp_offset(j_common_ptr c) {
 	tfp_ctx *ctx = (tfp_ctx *)c;
@@ -101,7 +103,8 @@ static void tfp_free(tfp_ctx *ctx) {
 	free(ctx);
 }
 
-static int tfp_read_header(tfp_ctx *ctx, const unsigned char *data, unsigned long len, tfp_info *info) {
+static int tfp_read_header(tfp_ctx *ctx, const unsigned char *data, unsigned long len) {
+	tfp_info *info = &ctx->info;
 	tfp_reset(ctx);
 	ctx->len = len;
 	if (setjmp(ctx->err.jump)) {
@@ -123,8 +126,9 @@ static int tfp_read_header(tfp_ctx *ctx, const unsigned char *data, unsigned lon
 static void tfp_abort(tfp_ctx *ctx) { jpeg_abort_decompress(&ctx->cinfo); }
 
 // tfp_output_size computes the output dimensions for a DCT scale of 1/denom without decoding.
-static int tfp_output_size(tfp_ctx *ctx, int out_space, int denom, tfp_info *info) {
+static int tfp_output_size(tfp_ctx *ctx, int out_space, int denom) {
 	j_decompress_ptr d = &ctx->cinfo;
+	tfp_info *info = &ctx->info;
 	if (setjmp(ctx->err.jump)) {
 		jpeg_abort_decompress(d);
 		return -1;
@@ -198,7 +202,8 @@ const PILIdentical = true
 
 // jpegDecoder owns one libjpeg decompressor, reused for every image.
 type jpegDecoder struct {
-	ctx *C.tfp_ctx
+	ctx    *C.tfp_ctx
+	pinner runtime.Pinner // reused: a fresh Pinner allocates on every Pin
 }
 
 func newJPEGDecoder() (*jpegDecoder, error) {
@@ -218,13 +223,12 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 		return raster{}, buf, newError(name, Corrupt, 0, "empty data")
 	}
 	// libjpeg's source manager keeps a pointer to data between the C calls below.
-	var pinner runtime.Pinner
-	pinner.Pin(&data[0])
-	defer pinner.Unpin()
+	d.pinner.Pin(&data[0])
+	defer d.pinner.Unpin()
 	defer runtime.KeepAlive(d)
 
-	var info C.tfp_info
-	if C.tfp_read_header(d.ctx, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &info) != 0 {
+	info := &d.ctx.info
+	if C.tfp_read_header(d.ctx, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data))) != 0 {
 		return raster{}, buf, d.failure(name)
 	}
 	w, h := int(info.width), int(info.height)
@@ -252,14 +256,14 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 			b := cropBox(w, h, tw, th)
 			cw, ch = int(b.x1-b.x0), int(b.y1-b.y0)
 		}
-		for _, s := range []int{8, 4, 2} {
+		for _, s := range [...]int{8, 4, 2} {
 			if cw/s >= tw && ch/s >= th {
 				denom = s
 				break
 			}
 		}
 	}
-	if C.tfp_output_size(d.ctx, space, C.int(denom), &info) != 0 {
+	if C.tfp_output_size(d.ctx, space, C.int(denom)) != 0 {
 		return raster{}, buf, d.failure(name)
 	}
 	ow, oh := int(info.out_width), int(info.out_height)

@@ -43,7 +43,7 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 	}
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(src))
 	if err != nil {
-		return raster{}, buf, goJPEGError(name, err)
+		return raster{}, buf, goJPEGError(name, data, meta, err)
 	}
 	if cfg.Width*cfg.Height > o.maxPixels() {
 		return raster{}, buf, newError(name, TooLarge, -1, "%dx%d is %d pixels, more than the limit of %d",
@@ -51,7 +51,7 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 	}
 	img, err := jpeg.Decode(bytes.NewReader(src))
 	if err != nil {
-		return raster{}, buf, goJPEGError(name, err)
+		return raster{}, buf, goJPEGError(name, data, meta, err)
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -122,12 +122,16 @@ func clamp255(v int32) uint8 {
 	return uint8(v)
 }
 
-func goJPEGError(name string, err error) error {
+// goJPEGError classifies an image/jpeg error. image/jpeg reports data that ends inside a scan as a
+// format error ("short Huffman data"); a stream with no EOI marker after its frame header is
+// reported as truncated instead, as libjpeg would.
+func goJPEGError(name string, data []byte, meta jpegMeta, err error) error {
 	var unsupported jpeg.UnsupportedError
 	switch {
 	case errors.As(err, &unsupported):
 		return &Error{Name: name, Kind: Unsupported, Offset: -1, Err: err}
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		meta.sofOffset >= 0 && bytes.LastIndex(data, []byte{0xFF, 0xD9}) < meta.sofOffset:
 		return &Error{Name: name, Kind: Truncated, Offset: -1, Err: err}
 	}
 	return &Error{Name: name, Kind: Corrupt, Offset: -1, Err: err}

@@ -187,12 +187,10 @@ func pngError(name string, err error) error {
 	var fe png.FormatError
 	var ue png.UnsupportedError
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &fe) && fe == "unexpected EOF":
 		return &Error{Name: name, Kind: Truncated, Offset: -1, Err: err}
 	case errors.As(err, &ue):
 		return &Error{Name: name, Kind: Unsupported, Offset: -1, Err: err}
-	case errors.As(err, &fe):
-		return &Error{Name: name, Kind: Corrupt, Offset: -1, Err: err}
 	}
 	return &Error{Name: name, Kind: Corrupt, Offset: -1, Err: err}
 }
