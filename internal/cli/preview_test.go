@@ -56,7 +56,7 @@ func TestPreviewTiles(t *testing.T) {
 				t.Fatalf("got sheet size %v, want %v", got, want)
 			}
 			for i := range fixtureRows {
-				want := fixturePixels(i)
+				want := fixturePixels(i, fixtureW, fixtureH)
 				origin := l.imageOrigin(i)
 				for _, p := range []image.Point{{0, 0}, {fixtureW - 1, 0}, {3, 5}, {fixtureW - 1, fixtureH - 1}} {
 					// The middle of the enlarged pixel block.
@@ -220,6 +220,27 @@ func TestClip(t *testing.T) {
 	for _, tt := range tests {
 		if got := clip(tt.s, tt.width); got != tt.want {
 			t.Errorf("clip(%q, %d): got %q, want %q", tt.s, tt.width, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkPreview draws a 64-tile sheet of planet-sized images: sampling,
+// decoding, drawing and PNG encoding.
+func BenchmarkPreview(b *testing.B) {
+	ds, size := benchDataset(b)
+	out := filepath.Join(b.TempDir(), "sheet.png")
+	b.SetBytes(size)
+	for b.Loop() {
+		picks, _, err := sampleRecords(context.Background(), ds, nil, 64, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tiles, err := makeTiles(ds.spec, picks)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := writePNG(out, drawSheet(tiles, 8)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -331,3 +331,65 @@ func TestRequestBadImage(t *testing.T) {
 		t.Errorf("got exit %d, stderr %q; want 1 naming the file", code, stderr)
 	}
 }
+
+// BenchmarkServingRequest encodes one planet image (128x128x3 float32) as a
+// TF Serving request body.
+func BenchmarkServingRequest(b *testing.B) {
+	spec, err := schema.Preset("planet")
+	if err != nil {
+		b.Fatal(err)
+	}
+	instances, err := preprocess(spec.ImageOptions(), requestImages[:1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(instances[0].Data)))
+	for b.Loop() {
+		if err := writeServingRequest(io.Discard, "input_image", instances); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// FuzzDecodePredictions feeds arbitrary answers to the response decoder: it
+// must not panic, and whatever it accepts must have one score per label.
+func FuzzDecodePredictions(f *testing.F) {
+	for _, seed := range []string{
+		`{"predictions": [{"weather": [0.1, 0.9], "ground": [1, 0, 0.5]}]}`,
+		`{"predictions": [[0.1, 0.9, 1, 0, 0.5]]}`,
+		`{"outputs": {"weather": [[0.1, 0.9]], "ground": [[[1, 0, 0.5]]]}}`,
+		`{"outputs": [[0.1, 0.9, 1, 0, 0.5]]}`,
+		`{"error": "x"}`,
+		`{"predictions": [{"weather": [1e400, 0]}]}`,
+	} {
+		f.Add([]byte(seed), 1)
+	}
+	heads := []outputHead{
+		{Output: "weather", Names: []string{"a", "b"}, ArgMax: true},
+		{Output: "ground", Names: []string{"c", "d", "e"}},
+	}
+	f.Fuzz(func(t *testing.T, answer []byte, n int) {
+		if n < 0 || n > 8 {
+			return
+		}
+		scores, err := decodePredictions(answer, n, heads)
+		if err != nil {
+			if !errors.Is(err, errPrediction) {
+				t.Errorf("error %v does not wrap errPrediction", err)
+			}
+			return
+		}
+		if len(scores) != n {
+			t.Fatalf("got %d predictions, want %d", len(scores), n)
+		}
+		for i, s := range scores {
+			for j, h := range heads {
+				if len(s[j]) != len(h.Names) {
+					t.Fatalf("prediction %d output %s: got %d scores, want %d", i, h.Output, len(s[j]), len(h.Names))
+				}
+			}
+		}
+		namePredictions(make([]servingInstance, n), heads, scores, 0.5)
+	})
+}

@@ -20,7 +20,7 @@ func wantPixelStats(records []int) (mean, std []float64) {
 	for ch := range 3 {
 		var sum, sumSq, n float64
 		for _, i := range records {
-			img := fixturePixels(i)
+			img := fixturePixels(i, fixtureW, fixtureH)
 			for p := 0; p < len(img.Pix); p += 4 {
 				v := float64(img.Pix[p+ch]) / 255
 				sum += v
@@ -183,4 +183,36 @@ func TestHelpHasExamples(t *testing.T) {
 			t.Errorf("help %s has no examples:\n%s", name, stdout)
 		}
 	}
+}
+
+// benchDataset is 70 planet-sized (128x128x3 float32) examples in three
+// shards, with the total shard bytes.
+func benchDataset(b *testing.B) (*datasetDir, int64) {
+	b.Helper()
+	dir := writeFixture(b, fixture{side: 128, repeat: 10})
+	ds, err := openDataset(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, sp := range ds.manifest.Splits {
+		size += sp.Bytes
+	}
+	return ds, size
+}
+
+func BenchmarkStats(b *testing.B) {
+	ds, size := benchDataset(b)
+	b.SetBytes(size)
+	images := 0
+	for b.Loop() {
+		st, err := computeStats(context.Background(), ds, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ss := range st.Splits {
+			images += int(ss.Records)
+		}
+	}
+	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
 }

@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,15 @@ type fixture struct {
 	index       bool // write DALI index sidecars
 	omitKey     bool
 	duplicate   bool // give two records the same key
+	side        int  // square images of this side; 0: fixtureW x fixtureH
+	repeat      int  // write every row this many times (benchmarks); 0: once
+}
+
+func (f fixture) size() (w, h int) {
+	if f.side > 0 {
+		return f.side, f.side
+	}
+	return fixtureW, fixtureH
 }
 
 // fixtureRow is one example of the fixture: split, key and label vectors.
@@ -68,6 +78,7 @@ func fixtureSpec(t testing.TB, f fixture) *schema.Spec {
 	if enc == "" {
 		enc = "float32"
 	}
+	w, h := f.size()
 	quality := ""
 	if enc == "jpeg" {
 		quality = ", jpeg_quality: 90"
@@ -79,7 +90,7 @@ labels:
   - {column: ground_labels, kind: list, semantics: multihot, names: [agriculture, primary, water]}
 image: {width: %d, height: %d, encoding: %s%s}
 key: {omit: %t}
-`, fixtureW, fixtureH, enc, quality, f.omitKey)
+`, w, h, enc, quality, f.omitKey)
 	s, err := schema.Parse([]byte(spec), "yaml", "fixture")
 	if err != nil {
 		t.Fatal(err)
@@ -89,10 +100,10 @@ key: {omit: %t}
 
 // fixturePixels is record i's image: a colour ramp that differs per record
 // and per channel, so a swapped channel or a wrong tile shows.
-func fixturePixels(i int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, fixtureW, fixtureH))
-	for y := range fixtureH {
-		for x := range fixtureW {
+func fixturePixels(i, w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
 			img.SetRGBA(x, y, color.RGBA{uint8(10*x + 20*i), uint8(25 * y), uint8(200 - 15*i), 0xff})
 		}
 	}
@@ -139,6 +150,8 @@ func writeFixture(t testing.TB, f fixture) string {
 		f.compression = tfrecord.None
 	}
 	spec := fixtureSpec(t, f)
+	repeat := max(1, f.repeat)
+	w, h := f.size()
 	specJSON, err := spec.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +167,7 @@ func writeFixture(t testing.TB, f fixture) string {
 		Seed:          42,
 		Compression:   f.compression.String(),
 		Index:         f.index,
-		Rows:          dataset.Rows{Read: int64(len(fixtureRows)) + 1, Written: int64(len(fixtureRows)), Rejected: 1, RejectedByStage: map[dataset.Stage]int64{dataset.StageImage: 1}},
+		Rows:          dataset.Rows{Read: int64(repeat*len(fixtureRows)) + 1, Written: int64(repeat * len(fixtureRows)), Rejected: 1, RejectedByStage: map[dataset.Stage]int64{dataset.StageImage: 1}},
 	}
 	for _, fi := range spec.Features() {
 		m.Features = append(m.Features, dataset.Feature{Name: fi.Name, Kind: fi.Kind, DType: fi.DType, Shape: fi.Shape, Encoding: fi.Encoding, Role: fi.Role})
@@ -170,30 +183,35 @@ func writeFixture(t testing.TB, f fixture) string {
 			if f.index {
 				opts.Index = &index
 			}
-			w, err := tfrecord.NewWriter(&file, opts)
+			tw, err := tfrecord.NewWriter(&file, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, r := range fixtureRows {
-				if r.split != split || r.shard != shard {
-					continue
-				}
-				key := r.key
-				if f.duplicate && i == 4 {
-					key = fixtureRows[0].key
-				}
-				row := schema.Row{Line: i + 2, Key: key, Labels: []schema.Label{{Feature: "weather_labels", Values: r.weather}, {Feature: "ground_labels", Values: r.ground}}}
-				if err := w.Write(spec.AppendExample(nil, row, encodeFixtureImage(t, spec, fixturePixels(i)))); err != nil {
-					t.Fatal(err)
-				}
-				for j, v := range r.weather {
-					counts[0][j] += int64(min(v, 1))
-				}
-				for j, v := range r.ground {
-					counts[1][j] += int64(min(v, 1))
+			for rep := range repeat {
+				for i, r := range fixtureRows {
+					if r.split != split || r.shard != shard {
+						continue
+					}
+					key := r.key
+					if f.duplicate && i == 4 {
+						key = fixtureRows[0].key
+					}
+					if repeat > 1 {
+						key += "_" + strconv.Itoa(rep)
+					}
+					row := schema.Row{Line: i + 2, Key: key, Labels: []schema.Label{{Feature: "weather_labels", Values: r.weather}, {Feature: "ground_labels", Values: r.ground}}}
+					if err := tw.Write(spec.AppendExample(nil, row, encodeFixtureImage(t, spec, fixturePixels(i, w, h)))); err != nil {
+						t.Fatal(err)
+					}
+					for j, v := range r.weather {
+						counts[0][j] += int64(min(v, 1))
+					}
+					for j, v := range r.ground {
+						counts[1][j] += int64(min(v, 1))
+					}
 				}
 			}
-			if err := w.Close(); err != nil {
+			if err := tw.Close(); err != nil {
 				t.Fatal(err)
 			}
 			writeFile(t, filepath.Join(dir, name), file.Bytes())
@@ -201,7 +219,7 @@ func writeFixture(t testing.TB, f fixture) string {
 				writeFile(t, filepath.Join(dir, dataset.IndexName(name)), index.Bytes())
 			}
 			sum := sha256.Sum256(file.Bytes())
-			sh := dataset.Shard{File: name, Records: w.Records(), Bytes: int64(file.Len()), SHA256: hex.EncodeToString(sum[:])}
+			sh := dataset.Shard{File: name, Records: tw.Records(), Bytes: int64(file.Len()), SHA256: hex.EncodeToString(sum[:])}
 			sp.Shards = append(sp.Shards, sh)
 			sp.Records += sh.Records
 			sp.Bytes += sh.Bytes
@@ -478,4 +496,18 @@ func TestVerifyDatasetCancelled(t *testing.T) {
 	if _, err := verifyDataset(ctx, dir, true); !errors.Is(err, context.Canceled) {
 		t.Errorf("got error %v, want context.Canceled", err)
 	}
+}
+
+func BenchmarkVerifyDataset(b *testing.B) {
+	ds, size := benchDataset(b)
+	b.SetBytes(size)
+	var images int64
+	for b.Loop() {
+		r, err := verifyDataset(context.Background(), ds.dir, true)
+		if err != nil || !r.OK {
+			b.Fatalf("got %v, %v", err, r.Discrepancies)
+		}
+		images += r.Records
+	}
+	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
 }
