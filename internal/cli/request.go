@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/schema"
 )
@@ -103,6 +104,11 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep request: %v\n", err)
 		return ExitError
+	}
+	if m, err := dataset.ReadManifest(cfg.spec); err == nil && m.Decoder != imageprep.DecoderName() {
+		// Decoders may differ by a level here and there; say so rather than
+		// let "value for value" silently not hold.
+		fmt.Fprintf(env.Stderr, "tfprep request: warning: %s was converted with %s, this build decodes with %s; pixels may differ slightly\n", cfg.spec, m.Decoder, imageprep.DecoderName())
 	}
 	heads, err := outputHeads(spec, cfg.outputs)
 	if err != nil {

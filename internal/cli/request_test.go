@@ -393,3 +393,20 @@ func FuzzDecodePredictions(f *testing.F) {
 		namePredictions(make([]servingInstance, n), heads, scores, 0.5)
 	})
 }
+
+// TestRequestSpecFromDataset takes the spec from a dataset's manifest and
+// warns when the dataset was decoded by another JPEG decoder.
+func TestRequestSpecFromDataset(t *testing.T) {
+	dir := writeFixture(t, fixture{})
+	code, stdout, stderr := runCLI(t, dir, "request", "--spec", dir, requestImages[1])
+	if code != ExitOK {
+		t.Fatalf("got exit %d: %s", code, stderr)
+	}
+	_, shape := instanceValues(t, []byte(stdout), "input_image")
+	if want := []int{fixtureH, fixtureW, 3}; !cmp.Equal(want, shape) {
+		t.Errorf("got shape %v, want the dataset's %v", shape, want)
+	}
+	if !strings.Contains(stderr, "warning: DIR was converted with test fixture") {
+		t.Errorf("got stderr %q, want a decoder warning", stderr)
+	}
+}

@@ -389,3 +389,28 @@ func printDatasetReport(w io.Writer, r *datasetReport) {
 		fmt.Fprintf(w, "%s: FAILED: %d discrepancies\n", r.Dir, len(r.Discrepancies))
 	}
 }
+
+// runVerifyDataset is "tfprep verify DIR" for a dataset directory: it
+// prints the report (as JSON with asJSON) and returns the exit code, 1 when
+// anything differs from the manifest.
+func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON bool) int {
+	r, err := verifyDataset(ctx, dir, all)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "tfprep verify: %s: %v\n", dir, err)
+		return ExitError
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintf(env.Stderr, "tfprep verify: %v\n", err)
+			return ExitError
+		}
+	} else {
+		printDatasetReport(env.Stdout, r)
+	}
+	if !r.OK {
+		return ExitError
+	}
+	return ExitOK
+}

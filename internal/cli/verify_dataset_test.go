@@ -511,3 +511,33 @@ func BenchmarkVerifyDataset(b *testing.B) {
 	}
 	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
 }
+
+func TestRunVerifyDataset(t *testing.T) {
+	good := writeFixture(t, fixture{})
+	damaged := writeFixture(t, fixture{})
+	damageShard(t, filepath.Join(damaged, "train-00000-of-00002.tfrecord"))
+	tests := []struct {
+		name     string
+		dir      string
+		all      bool
+		json     bool
+		wantCode int
+		golden   string
+	}{
+		{"good", good, false, false, ExitOK, "verify_good.txt"},
+		{"good json", good, false, true, ExitOK, "verify_good.json"},
+		{"damaged first", damaged, false, false, ExitError, "verify_damaged.txt"},
+		{"damaged all", damaged, true, false, ExitError, "verify_damaged_all.txt"},
+		{"damaged all json", damaged, true, true, ExitError, "verify_damaged_all.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, tt.dir, tt.all, tt.json)
+			if code != tt.wantCode {
+				t.Fatalf("got exit %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
+			}
+			golden(t, tt.golden, strings.ReplaceAll(stdout.String(), tt.dir, "DIR"))
+		})
+	}
+}
