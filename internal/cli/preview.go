@@ -48,6 +48,7 @@ ranges are reported on stderr and the exit code is 3.` + previewExamples,
 }
 
 const previewExamples = `
+
 Examples:
   tfprep preview out/demo -o preview.png
   tfprep preview out/demo -n 16 --cols 4 --split validation --seed 7 -o val.png`

@@ -57,6 +57,7 @@ An {"error": "..."} response, or an HTTP status other than 200, is an error (exi
 }
 
 const requestExamples = `
+
 Examples:
   # the body for two chips, for curl or a load test
   tfprep request --spec planet train_0.jpg train_1.jpg > body.json

@@ -44,6 +44,7 @@ against its manifest.` + statsExamples,
 }
 
 const statsExamples = `
+
 Examples:
   tfprep stats out/demo
   tfprep stats out/demo --split train --json | jq '.splits[0].pixels'`
