@@ -166,7 +166,7 @@ func Open(path string, opts *ReaderOptions) (*Reader, io.Closer, error) {
 	r, err := newReader(f, opts, path)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("tfrecord: %s: %w", path, err)
+		return nil, nil, fmt.Errorf("%w (opening %s)", err, path)
 	}
 	return r, f, nil
 }

@@ -15,11 +15,10 @@ const scanChunk = 64 << 10
 // record it found, or returns io.EOF (after recording the damaged tail) if there is none.
 func (r *Reader) resync(cause *RecordError) error {
 	start := r.offset
-	consumed := len(r.failedHeader) + len(r.failedBody)
-	window := make([]byte, 0, consumed+len(r.src.pending)+scanChunk)
-	window = append(window, r.failedHeader...)
+	// The failed record consumed at least one header byte; the scan starts just after it.
+	window := make([]byte, 0, len(r.failedHeader)+len(r.failedBody)+len(r.src.pending)+scanChunk)
+	window = append(window, r.failedHeader[1:]...)
 	window = append(window, r.failedBody...)
-	window = append(window[:0], window[1:]...)
 	window = append(window, r.src.pending...)
 	r.src.pending = nil
 	r.failedHeader, r.failedBody = nil, nil
