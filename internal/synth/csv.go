@@ -29,7 +29,13 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	return bw.Flush()
 }
 
-func writeList(w *bufio.Writer, values []uint8) {
+// listWriter is what writeList needs of bufio.Writer and bytes.Buffer.
+type listWriter interface {
+	WriteByte(c byte) error
+	WriteString(s string) (int, error)
+}
+
+func writeList(w listWriter, values []uint8) {
 	w.WriteByte('[')
 	for i, v := range values {
 		if i > 0 {
