@@ -15,7 +15,9 @@ import (
 )
 
 const (
-	readBufferSize = 64 << 10
+	// readBufferSize is small on purpose: a record larger than the buffer is read straight
+	// into its own slice, and only the part the buffer prefetched is copied twice.
+	readBufferSize = 16 << 10
 	// growChunk bounds the memory committed to a record before its bytes arrive: records
 	// larger than this are read into a buffer that doubles as data comes in, so a forged
 	// or truncated length cannot make the Reader allocate far more than the stream holds.
