@@ -35,6 +35,11 @@ func l24(r, g, b uint8) uint8 {
 // cmykToRGB is what PIL computes for one pixel of a JPEG whose 4 raw samples are s0..s3: unpacking
 // "CMYK;I" inverts them, then Convert.c's cmyk2rgb removes black multiplicatively.
 func cmykToRGB(s0, s1, s2, s3 uint8) (r, g, b uint8) {
+	if s3 == 255 {
+		// No black: MULDIV255(255-s, 255) is exactly 255-s, so the samples come through unchanged.
+		// Every pixel of the Planet chips (R, G, B, A=255) takes this path.
+		return s0, s1, s2
+	}
 	nk := int(s3) // 255 - K, where K = 255 - s3
 	return uint8(nk - muldiv255(255-int(s0), nk)), uint8(nk - muldiv255(255-int(s1), nk)), uint8(nk - muldiv255(255-int(s2), nk))
 }

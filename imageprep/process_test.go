@@ -407,3 +407,12 @@ func TestProcessAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestCMYKNoBlack: the fast path for K = 0 agrees with Pillow's formula for every sample value.
+func TestCMYKNoBlack(t *testing.T) {
+	for v := range 256 {
+		if got := 255 - muldiv255(255-v, 255); got != v {
+			t.Fatalf("255 - MULDIV255(%d, 255) = %d, want %d", 255-v, got, v)
+		}
+	}
+}
