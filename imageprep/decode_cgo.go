@@ -202,8 +202,9 @@ const PILIdentical = true
 
 // jpegDecoder owns one libjpeg decompressor, reused for every image.
 type jpegDecoder struct {
-	ctx    *C.tfp_ctx
-	pinner runtime.Pinner // reused: a fresh Pinner allocates on every Pin
+	ctx     *C.tfp_ctx
+	pinner  runtime.Pinner // reused: a fresh Pinner allocates on every Pin
+	cleanup runtime.Cleanup
 }
 
 func newJPEGDecoder() (*jpegDecoder, error) {
@@ -212,13 +213,25 @@ func newJPEGDecoder() (*jpegDecoder, error) {
 		return nil, errors.New("imageprep: cannot create a libjpeg decompressor")
 	}
 	d := &jpegDecoder{ctx: ctx}
-	runtime.AddCleanup(d, func(ctx *C.tfp_ctx) { C.tfp_free(ctx) }, ctx)
+	d.cleanup = runtime.AddCleanup(d, func(ctx *C.tfp_ctx) { C.tfp_free(ctx) }, ctx)
 	return d, nil
+}
+
+// close frees the decompressor now instead of when the garbage collector finds d unreachable.
+func (d *jpegDecoder) close() {
+	if d.ctx != nil {
+		d.cleanup.Stop()
+		C.tfp_free(d.ctx)
+		d.ctx = nil
+	}
 }
 
 // decode decodes a JPEG into buf (grown as needed). tw, th is the target size used by FastDCTScale
 // (0 when there is none).
 func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8) (raster, []uint8, error) {
+	if d.ctx == nil {
+		return raster{}, buf, ErrClosed
+	}
 	if len(data) == 0 {
 		return raster{}, buf, newError(name, Corrupt, 0, "empty data")
 	}

@@ -19,10 +19,12 @@ func DecoderName() string { return "image/jpeg " + runtime.Version() + " (pure G
 // levels (see the package tests for the measured bounds).
 const PILIdentical = false
 
-// jpegDecoder wraps image/jpeg. It has no state; the type mirrors the cgo build's.
-type jpegDecoder struct{}
+// jpegDecoder wraps image/jpeg; the type mirrors the cgo build's.
+type jpegDecoder struct{ closed bool }
 
 func newJPEGDecoder() (*jpegDecoder, error) { return &jpegDecoder{}, nil }
+
+func (d *jpegDecoder) close() { d.closed = true }
 
 // adobeAPP14 is an Adobe segment with transform 0 ("no transform"). image/jpeg refuses 4-component
 // JPEGs without one; inserted after SOI it makes image/jpeg read the components as stored, as
@@ -32,6 +34,9 @@ var adobeAPP14 = []byte{0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b', 'e', 0x00, 0
 // decode decodes a JPEG with image/jpeg into buf (grown as needed). FastDCTScale has no effect here:
 // image/jpeg cannot scale in the DCT domain.
 func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8) (raster, []uint8, error) {
+	if d.closed {
+		return raster{}, buf, ErrClosed
+	}
 	if len(data) == 0 {
 		return raster{}, buf, newError(name, Corrupt, 0, "empty data")
 	}

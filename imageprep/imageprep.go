@@ -246,6 +246,9 @@ func (o Options) Validate() error {
 // ErrOption is wrapped by every error about invalid Options.
 var ErrOption = errors.New("imageprep: invalid option")
 
+// ErrClosed is returned by a Processor after Close.
+var ErrClosed = errors.New("imageprep: processor is closed")
+
 // Sentinel errors for each ErrorKind; errors.Is(err, ErrCorrupt) is true for an *Error of kind Corrupt.
 var (
 	ErrCorrupt     = errors.New("imageprep: corrupt image")

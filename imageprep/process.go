@@ -57,6 +57,10 @@ func NewProcessor(opts Options) (*Processor, error) {
 	return p, nil
 }
 
+// Close releases the decoder's C memory now rather than when the garbage collector finds the
+// Processor unreachable (Beam's Teardown is a good place). A closed Processor returns ErrClosed.
+func (p *Processor) Close() { p.dec.close() }
+
 // Options returns the options the Processor was made with.
 func (p *Processor) Options() Options { return p.opts }
 
@@ -206,6 +210,7 @@ func Decode(data []byte, mode ColorMode, opts Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer p.dec.close()
 	img, err := p.pixels("", data)
 	if err != nil {
 		return nil, err

@@ -416,3 +416,19 @@ func TestCMYKNoBlack(t *testing.T) {
 		}
 	}
 }
+
+func TestClose(t *testing.T) {
+	p, err := NewProcessor(Options{Width: 8, Height: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := readCorpus(t, "train_1.jpg")
+	if _, err := p.Process("a", data, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	p.Close()
+	if _, err := p.Process("a", data, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: got %v, want ErrClosed", err)
+	}
+}
