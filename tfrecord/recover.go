@@ -24,7 +24,8 @@ func (r *Reader) resync(cause *RecordError) error {
 	r.failedHeader, r.failedBody = nil, nil
 	base := start + 1 // stream offset of window[0]
 
-	for pos := 0; ; pos++ {
+	limit := uint64(r.opts.MaxRecordSize)
+	for pos := 0; ; {
 		if pos > scanChunk && pos > len(window)/2 {
 			// Drop what has been scanned; halving keeps the copying linear overall.
 			window = append(window[:0], window[pos:]...)
@@ -40,11 +41,15 @@ func (r *Reader) resync(cause *RecordError) error {
 			}
 			return io.EOF
 		}
-		if r.recordAt(&window, pos) {
-			r.skipped = append(r.skipped, Damage{Offset: start, Length: base + int64(pos) - start, Err: cause})
-			r.offset = base + int64(pos)
-			r.src.pending = window[pos:]
-			return nil
+		// Every offset whose header lies in the window. The length test comes first
+		// because it is cheaper than the CRC and rejects most offsets of most data.
+		for ; pos+headerSize <= len(window); pos++ {
+			if binary.LittleEndian.Uint64(window[pos:]) <= limit && r.recordAt(&window, pos) {
+				r.skipped = append(r.skipped, Damage{Offset: start, Length: base + int64(pos) - start, Err: cause})
+				r.offset = base + int64(pos)
+				r.src.pending = window[pos:]
+				return nil
+			}
 		}
 	}
 }
@@ -52,10 +57,8 @@ func (r *Reader) resync(cause *RecordError) error {
 // recordAt reports whether a whole, verified record starts at (*window)[pos], reading more of
 // the stream into the window when a verified header calls for it.
 func (r *Reader) recordAt(window *[]byte, pos int) bool {
-	hdr := (*window)[pos : pos+headerSize]
-	// The length test first: it is cheaper than the CRC and rejects most offsets.
-	length := binary.LittleEndian.Uint64(hdr)
-	if length > uint64(r.opts.MaxRecordSize) || maskedCRC(hdr[:8]) != binary.LittleEndian.Uint32(hdr[8:]) {
+	length, ok := headerLength((*window)[pos : pos+headerSize])
+	if !ok || length > uint64(r.opts.MaxRecordSize) {
 		return false
 	}
 	end := pos + headerSize + int(length) + footerSize
