@@ -171,7 +171,7 @@ func Load(path string) (*Spec, error) {
 	case ".yaml", ".yml":
 		format = "yaml"
 	default:
-		return nil, fmt.Errorf("%w: %s: unknown spec file extension, want .yaml, .yml or .json", ErrInvalidSpec, path)
+		return nil, fmt.Errorf("%s: %w: unknown spec file extension, want .yaml, .yml or .json", path, ErrInvalidSpec)
 	}
 	return Parse(data, format, path)
 }
@@ -186,19 +186,19 @@ func Parse(data []byte, format, source string) (*Spec, error) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(s); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidSpec, source, err)
+			return nil, fmt.Errorf("%s: %w: %v", source, ErrInvalidSpec, err)
 		}
 		if dec.More() {
-			return nil, fmt.Errorf("%w: %s: unexpected data after the spec object", ErrInvalidSpec, source)
+			return nil, fmt.Errorf("%s: %w: unexpected data after the spec object", source, ErrInvalidSpec)
 		}
 	case "yaml":
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(s); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidSpec, source, strings.ReplaceAll(err.Error(), "\n", " "))
+			return nil, fmt.Errorf("%s: %w: %v", source, ErrInvalidSpec, strings.ReplaceAll(err.Error(), "\n", " "))
 		}
 	default:
-		return nil, fmt.Errorf("%w: %s: unknown format %q, want json or yaml", ErrInvalidSpec, source, format)
+		return nil, fmt.Errorf("%s: %w: unknown format %q, want json or yaml", source, ErrInvalidSpec, format)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
@@ -240,10 +240,10 @@ func FromManifest(path string) (*Spec, error) {
 		Spec json.RawMessage `json:"spec"`
 	}
 	if err := json.Unmarshal(data, &manifest); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidSpec, path, err)
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrInvalidSpec, err)
 	}
 	if len(manifest.Spec) == 0 || string(manifest.Spec) == "null" {
-		return nil, fmt.Errorf("%w: %s: no \"spec\" object", ErrInvalidSpec, path)
+		return nil, fmt.Errorf("%s: %w: no \"spec\" object", path, ErrInvalidSpec)
 	}
 	return Parse(manifest.Spec, "json", path+": spec")
 }
