@@ -25,8 +25,12 @@ type Iterator struct {
 	ordered chan chan result // batches in delivery order, prefetched
 	jobs    chan job
 
-	batches  chan *Batch // free batches
-	elements sync.Pool   // free *element
+	batches chan *Batch // free batches
+	// Free elements. A plain list, not a sync.Pool: a pool is emptied by
+	// each garbage collection, and re-allocating (re-faulting) hundreds of
+	// megabytes of image buffers costs more than the reading itself.
+	freeMu sync.Mutex
+	free   []*element
 
 	last     *Batch
 	state    []byte
@@ -119,7 +123,6 @@ func (d *Dataset) start(ctx context.Context, opts Options, resume *checkpoint) (
 	it.ordered = make(chan chan result, opts.Prefetch)
 	it.jobs = make(chan job)
 	it.batches = make(chan *Batch, opts.Prefetch+opts.Parallelism+2)
-	it.elements.New = func() any { return new(element) }
 	assemble := src.assembler()
 	var workers sync.WaitGroup
 	for w := range opts.Parallelism {
@@ -206,12 +209,23 @@ func (it *Iterator) recycle(b *Batch) {
 	}
 }
 
-func (it *Iterator) element() *element { return it.elements.Get().(*element) }
+func (it *Iterator) element() *element {
+	it.freeMu.Lock()
+	defer it.freeMu.Unlock()
+	if n := len(it.free); n > 0 {
+		e := it.free[n-1]
+		it.free = it.free[:n-1]
+		return e
+	}
+	return new(element)
+}
 
 func (it *Iterator) release(elements []*element) {
+	it.freeMu.Lock()
+	defer it.freeMu.Unlock()
 	for _, e := range elements {
 		e.err = nil
-		it.elements.Put(e)
+		it.free = append(it.free, e)
 	}
 }
 

@@ -170,8 +170,8 @@ func (l *layout) fill(b *Batch, i int, key string, image []byte, labels [][]floa
 		}
 		dst := b.Images.Uint8[i*l.pixels : (i+1)*l.pixels]
 		for j := range dst {
-			v := math.Float32frombits(binary.LittleEndian.Uint32(image[4*j:]))
-			dst[j] = uint8(min(max(math.Round(float64(v)*255), 0), 255))
+			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(image[4*j:])))*255 + 0.5
+			dst[j] = uint8(min(max(v, 0), 255)) // rounds half up, as math.Round does for v >= 0
 		}
 		return nil
 	case imageprep.Uint8:
