@@ -13,20 +13,34 @@ func (s *Spec) ImageOptions() imageprep.Options {
 	mode, _ := imageprep.ParseColorMode(im.ColorMode)
 	enc, _ := imageprep.ParseEncoding(im.Encoding)
 	return imageprep.Options{
-		Width:           im.Width,
-		Height:          im.Height,
-		Filter:          filter,
-		ColorMode:       mode,
-		KeepAspectRatio: im.KeepAspectRatio,
-		Encoding:        enc,
-		JPEGQuality:     im.JPEGQuality,
-		Mean:            im.Mean,
-		Std:             im.Std,
+		Width:            im.Width,
+		Height:           im.Height,
+		Filter:           filter,
+		ColorMode:        mode,
+		KeepAspectRatio:  im.KeepAspectRatio,
+		ApplyOrientation: im.ApplyOrientation,
+		Encoding:         enc,
+		JPEGQuality:      im.JPEGQuality,
+		Mean:             im.Mean,
+		Std:              im.Std,
 	}
 }
 
-func (s *Spec) validateImage(bad func(string, string, ...any)) {
+func (s *Spec) validateImage(report func(string, string, ...any)) {
 	im := s.Image
+	problems := 0
+	bad := func(field, format string, args ...any) {
+		problems++
+		report(field, format, args...)
+	}
+	defer func() {
+		// imageprep has the last word on combinations schema does not know of.
+		if problems == 0 {
+			if err := s.ImageOptions().Validate(); err != nil {
+				report("image", "%v", err)
+			}
+		}
+	}()
 	if im.Width <= 0 || im.Height <= 0 {
 		bad("image", "width and height must be positive, got %dx%d", im.Width, im.Height)
 	}

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,9 @@ type ImageSpec struct {
 	// KeepAspectRatio center-crops to the target aspect ratio before
 	// resizing, like Keras load_img(keep_aspect_ratio=True).
 	KeepAspectRatio bool `json:"keep_aspect_ratio,omitempty" yaml:"keep_aspect_ratio,omitempty"`
+	// ApplyOrientation rotates and flips by the EXIF orientation first
+	// (phone photos); Keras does not, so the default is off.
+	ApplyOrientation bool `json:"apply_orientation,omitempty" yaml:"apply_orientation,omitempty"`
 	// Encoding is float32 (default: raw float32 pixels/255, HWC), uint8
 	// (raw bytes, HWC), png or jpeg.
 	Encoding string `json:"encoding" yaml:"encoding"`
@@ -195,6 +199,9 @@ func Parse(data []byte, format, source string) (*Spec, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(s); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("%s: %w: empty document", source, ErrInvalidSpec)
+			}
 			return nil, fmt.Errorf("%s: %w: %v", source, ErrInvalidSpec, strings.ReplaceAll(err.Error(), "\n", " "))
 		}
 	default:
@@ -206,9 +213,10 @@ func Parse(data []byte, format, source string) (*Spec, error) {
 	return s, nil
 }
 
-// ManifestName is the file in a converted dataset's directory whose
-// top-level "spec" object is the spec it was written with.
-const ManifestName = "dataset.json"
+// manifestName is the file in a converted dataset's directory whose
+// top-level "spec" object is the spec it was written with (package dataset
+// owns the format; schema cannot import it).
+const manifestName = "dataset.json"
 
 // Resolve returns a preset by name, or loads a spec file, or, given a
 // converted dataset's directory, the spec embedded in its manifest.
@@ -224,7 +232,7 @@ func Resolve(nameOrPath string) (*Spec, error) {
 		return nil, err
 	}
 	if info.IsDir() {
-		return FromManifest(filepath.Join(nameOrPath, ManifestName))
+		return FromManifest(filepath.Join(nameOrPath, manifestName))
 	}
 	return Load(nameOrPath)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tfprep/tfprep/imageprep"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -129,6 +131,7 @@ func TestUnknownFieldsAreErrors(t *testing.T) {
 		{"json", `{"name": "x"} {}`, "after the spec"},
 		{"yaml", "name: [", "t.spec"},
 		{"toml", "name = 1", "unknown format"},
+		{"yaml", "# nothing\n", "empty document"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.doc), tt.format, "t.spec")
@@ -240,11 +243,11 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := `{"format_version": 1, "spec": ` + string(specJSON) + `, "features": []}`
-	if err := os.WriteFile(filepath.Join(dir, ManifestName), []byte(manifest), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	noSpec := t.TempDir()
-	if err := os.WriteFile(filepath.Join(noSpec, ManifestName), []byte(`{"format_version": 1}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(noSpec, manifestName), []byte(`{"format_version": 1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -295,5 +298,28 @@ func TestLabelFeatures(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, s.LabelFeatures()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestImageOptions(t *testing.T) {
+	s, err := Load("testdata/flowers/flowers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := imageprep.Options{Width: 96, Height: 96, Filter: imageprep.Bilinear, ColorMode: imageprep.RGB,
+		KeepAspectRatio: true, ApplyOrientation: true, Encoding: imageprep.PNG}
+	if diff := cmp.Diff(want, s.ImageOptions()); diff != "" {
+		t.Errorf("flowers (-want +got):\n%s", diff)
+	}
+	s.Image.Encoding, s.Image.ColorMode, s.Image.Mean, s.Image.Std = "float32", "grayscale", []float32{0.5}, []float32{0.25}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want.Encoding, want.ColorMode, want.Mean, want.Std = imageprep.Float32, imageprep.Grayscale, []float32{0.5}, []float32{0.25}
+	if diff := cmp.Diff(want, s.ImageOptions()); diff != "" {
+		t.Errorf("normalised grayscale (-want +got):\n%s", diff)
+	}
+	if err := s.ImageOptions().Validate(); err != nil {
+		t.Errorf("imageprep rejects the options of a valid spec: %v", err)
 	}
 }
