@@ -163,7 +163,7 @@ type Options struct {
 	Filter           Filter    // resampling filter (Keras' interpolation)
 	ColorMode        ColorMode // output channels
 	KeepAspectRatio  bool      // center crop to the target aspect before resizing (Keras keep_aspect_ratio)
-	ApplyOrientation bool      // rotate/flip by the EXIF orientation first (Keras does not)
+	ApplyOrientation bool      // rotate/flip by the JPEG's EXIF orientation first (Keras does not)
 	FastDCTScale     bool      // decode at 1/2, 1/4 or 1/8 when still >= target; NOT Keras-identical
 	MaxPixels        int       // refuse images with more pixels than this; 0 = DefaultMaxPixels
 	AllowWarnings    bool      // accept libjpeg warnings (corrupt or truncated data); default is an error
@@ -224,6 +224,8 @@ func (o Options) Validate() error {
 		return bad("unknown encoding %d", int(o.Encoding))
 	case o.MaxPixels < 0:
 		return bad("negative MaxPixels %d", o.MaxPixels)
+	case o.Width > 0 && o.Width > o.maxPixels()/o.Height:
+		return bad("target size %dx%d is more than MaxPixels (%d)", o.Width, o.Height, o.maxPixels())
 	case o.JPEGQuality < 0 || o.JPEGQuality > 100:
 		return bad("JPEGQuality %d out of range 1..100", o.JPEGQuality)
 	case o.Encoding == JPEG && o.ColorMode == RGBA:

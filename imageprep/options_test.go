@@ -70,6 +70,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"bad mode", Options{ColorMode: -1}, false},
 		{"bad encoding", Options{Encoding: JPEG + 1}, false},
 		{"negative max pixels", Options{MaxPixels: -5}, false},
+		{"target over max pixels", Options{Width: 100, Height: 100, MaxPixels: 9999}, false},
+		{"target at max pixels", Options{Width: 100, Height: 100, MaxPixels: 10000}, true},
 		{"quality", Options{Encoding: JPEG, JPEGQuality: 101}, false},
 		{"jpeg rgba", Options{Encoding: JPEG, ColorMode: RGBA}, false},
 		{"mean with uint8", Options{Encoding: Uint8, Mean: []float32{0, 0, 0}}, false},
