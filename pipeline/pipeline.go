@@ -1,0 +1,343 @@
+// Package pipeline is the Beam pipeline behind "tfprep convert": CSV +
+// images → split, sharded, shuffled TFRecord files of tf.train.Example, a
+// manifest and an errors file (the layout is package dataset's contract).
+//
+// The graph, one composite per step:
+//
+//	ReadRows     CSV file → CSVRecord (+ csv-stage rejects, + ReadCount)
+//	DecodeRows   CSVRecord → Row via the spec (+ label-stage rejects)
+//	AssignSplit  Row.Split = seeded hash of the key into TFX-style buckets
+//	CountRows    rows per split (side input for shard sizing and Finalize)
+//	AssignShard  Row.Shard, keyed "split/shard"
+//	WriteShards  GroupByKey of the small rows; per shard: order by seeded
+//	             hash, read + preprocess images on a bounded goroutine pool,
+//	             serialise, write to a temporary name unique to the attempt
+//	             (+ image- and io-stage rejects)
+//	Finalize     one step waiting on everything: row invariant, --max-errors,
+//	             rename to final names, errors.csv, dataset.json last
+//
+// Image payloads never go through a GroupByKey: only rows (key, image path,
+// labels) are shuffled, and each shard's images are read by the step that
+// writes the shard.
+//
+// Every DoFn, function, emitter and iterator is registered, so the same
+// binary runs as a worker of distributed runners (Dataflow, Flink, Spark
+// through the portable job server) as well as on the in-process Prism
+// runner, the default.
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+
+	// Every runner (prism, direct, dataflow, flink, spark, universal) and
+	// the local and gs:// filesystems; s3:// in addition.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/schema"
+	"github.com/tfprep/tfprep/tfrecord"
+)
+
+// DefaultShardSize is the target shard size when neither Shards nor
+// ShardSize is set: TensorFlow's guide recommends 100-200 MB per file.
+const DefaultShardSize = 128 << 20
+
+// DefaultRunner runs the pipeline when --runner is not given: Prism, in
+// this process, with nothing else to start.
+const DefaultRunner = "prism"
+
+// Errors of Convert, matched with errors.Is.
+var (
+	// ErrConfig: the configuration is unusable (bad flag values).
+	ErrConfig = errors.New("pipeline: bad configuration")
+	// ErrSplits: a --splits value cannot be parsed.
+	ErrSplits = errors.New("pipeline: bad --splits")
+	// ErrOutputExists: the output directory is not empty and overwriting
+	// was not asked for, or holds files tfprep did not write.
+	ErrOutputExists = errors.New("pipeline: output directory is not empty")
+)
+
+// Config is one conversion.
+type Config struct {
+	Spec   *schema.Spec // validated
+	CSV    string       // the CSV file: local path, gs:// or s3://
+	Images string       // the images root the spec's image paths are relative to
+	Out    string       // the output directory
+
+	Splits    []SplitWeight // nil: one split, "train"
+	Shards    int           // shards per split; 0: from ShardSize
+	ShardSize int64         // target shard bytes when Shards is 0; 0: DefaultShardSize
+
+	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
+	Index       bool                 // DALI index sidecars; uncompressed only
+	Seed        int64
+	MaxErrors   ErrorLimit
+	Overwrite   bool // replace an earlier conversion in Out
+	// Workers is the number of image goroutines per shard; 0 = GOMAXPROCS
+	// of the worker.
+	Workers int
+
+	CommandLine []string // recorded in the manifest
+	ToolVersion string   // recorded in the manifest
+
+	// Runner overrides the --runner flag; both empty means DefaultRunner.
+	Runner string
+}
+
+// Convert builds the pipeline for cfg, runs it and returns the manifest it
+// wrote. Rejected rows are not an error (see Manifest.Rows); exceeding
+// cfg.MaxErrors is (ErrTooManyRejected). With Dataflow's --dry_run or an
+// --async submission nothing is converted yet, and Convert returns a nil
+// manifest and a nil error.
+func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	progress.reset()
+	p, err := Build(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
+	if _, err := beam.Run(ctx, runner, p); err != nil {
+		return nil, fmt.Errorf("pipeline: %s runner: %w", runner, err)
+	}
+	if flagIsTrue("dry_run") || *jobopts.Async {
+		return nil, nil
+	}
+	data, err := readFile(ctx, joinPath(cfg.Out, dataset.ManifestName))
+	if err != nil {
+		return nil, err
+	}
+	return dataset.ParseManifest(data)
+}
+
+// Build checks the inputs and output directory and constructs the pipeline
+// without running it. It reads the CSV header, so that a spec that does not
+// fit the CSV fails before any job starts, and prepares Out (refusing a
+// non-empty one unless cfg.Overwrite).
+func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	header, err := ReadHeader(ctx, cfg.CSV)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
+		return nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
+	}
+	if !strings.Contains(cfg.Images, "://") {
+		if fi, err := os.Stat(cfg.Images); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
+		}
+	}
+	if err := prepareOut(ctx, cfg.Out, cfg.Overwrite); err != nil {
+		return nil, err
+	}
+	specJSON, err := cfg.Spec.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	splits := cfg.Splits
+	if len(splits) == 0 {
+		splits = []SplitWeight{{Name: "train", Weight: 1}}
+	}
+	sharding := Sharding{Shards: cfg.Shards, ShardSize: cfg.ShardSize, ExampleBytes: ExampleBytes(cfg.Spec)}
+	if sharding.Shards == 0 && sharding.ShardSize == 0 {
+		sharding.ShardSize = DefaultShardSize
+	}
+	compression := cfg.Compression
+	if compression == tfrecord.Auto {
+		compression = tfrecord.None
+	}
+	tempDir := joinPath(cfg.Out, ".tfprep-tmp-"+randomID())
+
+	p, s := beam.NewPipelineWithRoot()
+	records, csvRejects, reads := ReadRows(s, beam.Create(s, cfg.CSV), header)
+	rows, labelRejects := DecodeRows(s, string(specJSON), header, records)
+	rows = AssignSplit(s, cfg.Seed, splits, rows)
+	counts := CountRows(s, rows)
+	keyed := AssignShard(s, cfg.Seed, sharding, rows, counts)
+	results, imageRejects := WriteShards(s, ShardConfig{
+		Spec:        string(specJSON),
+		Images:      cfg.Images,
+		TempDir:     tempDir,
+		Compression: compression.String(),
+		Index:       cfg.Index,
+		Seed:        cfg.Seed,
+		Workers:     cfg.Workers,
+	}, keyed)
+	rejects := beam.Flatten(s, csvRejects, labelRejects, imageRejects)
+	Finalize(s, FinalizeConfig{
+		Out:         cfg.Out,
+		TempDir:     tempDir,
+		Spec:        string(specJSON),
+		Features:    features(cfg.Spec),
+		Labels:      labelNames(cfg.Spec),
+		Splits:      splits,
+		Sharding:    sharding,
+		Compression: compression.String(),
+		Index:       cfg.Index,
+		Seed:        cfg.Seed,
+		MaxErrors:   cfg.MaxErrors,
+		CommandLine: cfg.CommandLine,
+		ToolVersion: cfg.ToolVersion,
+	}, results, rejects, reads, counts)
+	return p, nil
+}
+
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Spec == nil:
+		return fmt.Errorf("%w: no spec", ErrConfig)
+	case cfg.CSV == "":
+		return fmt.Errorf("%w: no CSV file (--csv)", ErrConfig)
+	case cfg.Images == "":
+		return fmt.Errorf("%w: no images root (--images)", ErrConfig)
+	case cfg.Out == "":
+		return fmt.Errorf("%w: no output directory (--out)", ErrConfig)
+	case cfg.Shards < 0 || cfg.Shards > 99999:
+		return fmt.Errorf("%w: --shards %d not in [1, 99999]", ErrConfig, cfg.Shards)
+	case cfg.ShardSize < 0:
+		return fmt.Errorf("%w: negative --shard-size", ErrConfig)
+	case cfg.Index && cfg.Compression != tfrecord.None && cfg.Compression != tfrecord.Auto:
+		return fmt.Errorf("%w: --index needs uncompressed shards (DALI indexes byte offsets of the raw stream)", ErrConfig)
+	case cfg.Workers < 0:
+		return fmt.Errorf("%w: negative worker count", ErrConfig)
+	}
+	seen := map[string]bool{}
+	for _, sp := range cfg.Splits {
+		if err := dataset.ValidSplitName(sp.Name); err != nil {
+			return fmt.Errorf("%w: %v", ErrSplits, err)
+		}
+		if seen[sp.Name] || !(sp.Weight > 0) {
+			return fmt.Errorf("%w: split %q repeated or with weight %v", ErrSplits, sp.Name, sp.Weight)
+		}
+		seen[sp.Name] = true
+	}
+	return nil
+}
+
+// prepareOut makes sure out can receive a conversion: empty, or with
+// overwrite holding only files of an earlier conversion, which are removed
+// (dataset.json first, so that an interruption never leaves a manifest
+// describing missing shards).
+func prepareOut(ctx context.Context, out string, overwrite bool) error {
+	d, err := openDir(ctx, out)
+	if err != nil {
+		return err
+	}
+	defer d.fs.Close()
+	names, err := d.fs.List(ctx, strings.TrimSuffix(out, "/")+"/*")
+	if err != nil {
+		return fmt.Errorf("pipeline: listing %s: %w", out, err)
+	}
+	if len(names) == 0 {
+		if d.local {
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("pipeline: %w", err)
+			}
+		}
+		return nil
+	}
+	if !overwrite {
+		return fmt.Errorf("%w: %s holds %d files (such as %s); use --overwrite to replace an earlier conversion", ErrOutputExists, out, len(names), baseName(names[0]))
+	}
+	var foreign []string
+	for _, name := range names {
+		if !ownFile(baseName(name)) {
+			foreign = append(foreign, baseName(name))
+		}
+	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("%w: %s holds files tfprep did not write (%s); refusing to overwrite", ErrOutputExists, out, strings.Join(foreign, ", "))
+	}
+	manifest := joinPath(out, dataset.ManifestName)
+	if slices.Contains(names, manifest) {
+		if err := d.remove(ctx, manifest); err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	for _, name := range names {
+		if name != manifest {
+			if err := d.remove(ctx, name); err != nil {
+				return fmt.Errorf("pipeline: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// ownFile reports whether a base name is one a conversion writes.
+func ownFile(name string) bool {
+	switch {
+	case name == dataset.ManifestName, name == dataset.ErrorsName,
+		strings.HasPrefix(name, ".tfprep-tmp-"),
+		strings.HasPrefix(name, dataset.ManifestName+".tmp-"),
+		strings.HasPrefix(name, dataset.ErrorsName+".tmp-"):
+		return true
+	}
+	name = strings.TrimSuffix(name, ".idx")
+	_, err := dataset.ParseShardName(name)
+	return err == nil
+}
+
+func baseName(path string) string { return path[strings.LastIndexAny(path, `/\`)+1:] }
+
+// ExampleBytes estimates the serialized size of one Example of spec: exact
+// for raw (float32, uint8) images, the raw pixel size for PNG and JPEG.
+func ExampleBytes(spec *schema.Spec) int64 {
+	opts := spec.ImageOptions()
+	image := opts.OutputBytes()
+	if image < 0 {
+		image = max(opts.Width, 1) * max(opts.Height, 1) * opts.Channels()
+	}
+	row := schema.Row{Key: "train_00000"}
+	for _, l := range spec.Labels {
+		row.Labels = append(row.Labels, schema.Label{Feature: l.Feature, Values: make([]float32, l.Size)})
+	}
+	return int64(len(spec.AppendExample(nil, row, make([]byte, image))))
+}
+
+func features(spec *schema.Spec) []dataset.Feature {
+	var fs []dataset.Feature
+	for _, f := range spec.Features() {
+		fs = append(fs, dataset.Feature{Name: f.Name, Kind: f.Kind, DType: f.DType, Shape: f.Shape, Encoding: f.Encoding, Role: f.Role})
+	}
+	return fs
+}
+
+// labelNames returns, per label feature, its vocabulary (or the indexes as
+// names when the spec gives only a size).
+func labelNames(spec *schema.Spec) []dataset.LabelCount {
+	var out []dataset.LabelCount
+	for _, l := range spec.LabelFeatures() {
+		names := l.Names
+		if len(names) != l.Size {
+			names = make([]string, l.Size)
+			for i := range names {
+				names[i] = fmt.Sprint(i)
+			}
+		}
+		out = append(out, dataset.LabelCount{Feature: l.Feature, Names: names})
+	}
+	return out
+}
+
+func flagIsTrue(name string) bool {
+	f := flag.Lookup(name)
+	return f != nil && f.Value.String() == "true"
+}

@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Progress is a snapshot of the conversion running in this process. The
+// DoFns update process-wide counters as they go, so the numbers are live
+// only when the workers run in this process (Prism, or any runner with
+// --environment_type=LOOPBACK); Beam counters (namespace "tfprep") carry the
+// same numbers on every runner.
+type Progress struct {
+	RowsRead      int64 // CSV data records read so far
+	CSVDone       bool  // the whole CSV has been read, so RowsRead is the total
+	ImagesWritten int64 // examples written to shards
+	Rejected      int64 // rows rejected, all stages
+	Warnings      int64 // rows kept with a label warning
+	// SplitTime is, per split, the time spent writing its shards, summed
+	// over shards (shards of a split may be written in parallel).
+	SplitTime map[string]time.Duration
+}
+
+// CurrentProgress returns the progress of the conversion running (or last
+// run) in this process. One conversion at a time is counted.
+func CurrentProgress() Progress {
+	progress.mu.Lock()
+	splitTime := maps.Clone(progress.splitTime)
+	progress.mu.Unlock()
+	return Progress{
+		RowsRead:      progress.rowsRead.Load(),
+		CSVDone:       progress.csvDone.Load(),
+		ImagesWritten: progress.imagesWritten.Load(),
+		Rejected:      progress.rejected.Load(),
+		Warnings:      progress.warnings.Load(),
+		SplitTime:     splitTime,
+	}
+}
+
+var progress counters
+
+type counters struct {
+	rowsRead, imagesWritten, rejected, warnings atomic.Int64
+	csvDone                                     atomic.Bool
+
+	mu        sync.Mutex
+	splitTime map[string]time.Duration
+}
+
+func (c *counters) reset() {
+	c.rowsRead.Store(0)
+	c.imagesWritten.Store(0)
+	c.rejected.Store(0)
+	c.warnings.Store(0)
+	c.csvDone.Store(false)
+	c.mu.Lock()
+	c.splitTime = map[string]time.Duration{}
+	c.mu.Unlock()
+}
+
+func (c *counters) addSplitTime(split string, nanos int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.splitTime == nil {
+		c.splitTime = map[string]time.Duration{}
+	}
+	c.splitTime[split] += time.Duration(nanos)
+}

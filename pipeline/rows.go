@@ -1,0 +1,292 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/schema"
+)
+
+func init() {
+	register.DoFn4x0[context.Context, CSVRecord, func(Row), func(dataset.ErrorRecord)](&decodeFn{})
+	register.Emitter1[Row]()
+	register.DoFn1x1[Row, Row](&assignSplitFn{})
+	register.Function1x2[Row, string, int64](splitOfRow)
+	register.Function2x1[string, int64, SplitCount](toSplitCount)
+	register.DoFn3x0[Row, func(*SplitCount) bool, func(string, Row)](&assignShardFn{})
+	register.Emitter2[string, Row]()
+	register.Iter1[SplitCount]()
+}
+
+// Row is a decoded CSV row on its way to a shard: small (no pixels), so rows
+// may be grouped and shuffled freely.
+type Row struct {
+	Line   int         // line of the input where the record starts
+	Key    string      // the key column (image name)
+	Image  string      // image path relative to the images root, slash separated, cleaned
+	Labels [][]float32 // one vector per spec label, in spec order
+	Split  string      // set by AssignSplit
+	Shard  int         // set by AssignShard
+}
+
+// schemaRow turns r back into the schema's row for spec.
+func (r *Row) schemaRow(spec *schema.Spec) schema.Row {
+	labels := make([]schema.Label, len(r.Labels))
+	for i, values := range r.Labels {
+		labels[i] = schema.Label{Feature: spec.Labels[i].Feature, Values: values}
+	}
+	return schema.Row{Line: r.Line, Key: r.Key, ImagePath: r.Image, Labels: labels}
+}
+
+// DecodeRows reads PCollection<CSVRecord> with the spec (as canonical JSON)
+// and returns PCollection<Row> and PCollection<dataset.ErrorRecord> of rows
+// whose cells are invalid (stage label): malformed labels, empty keys,
+// image paths that escape the images root.
+func DecodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected beam.PCollection) {
+	s = s.Scope("DecodeRows")
+	return beam.ParDo2(s, &decodeFn{Spec: specJSON, Header: header}, records)
+}
+
+type decodeFn struct {
+	Spec   string   // canonical spec JSON
+	Header []string // the CSV header
+
+	decoder        *schema.RowDecoder
+	keyColumn      int // index of the key in a record, for rejected rows
+	rowsBadLabel   beam.Counter
+	labelsWarnings beam.Counter
+}
+
+func (f *decodeFn) Setup() error {
+	spec, err := parseSpec(f.Spec)
+	if err != nil {
+		return err
+	}
+	if f.decoder, err = spec.NewRowDecoder(f.Header); err != nil {
+		return err
+	}
+	f.keyColumn = slices.Index(f.Header, spec.CSV.KeyColumn)
+	f.rowsBadLabel = beam.NewCounter("tfprep", "rows_rejected_label")
+	f.labelsWarnings = beam.NewCounter("tfprep", "rows_with_label_warnings")
+	return nil
+}
+
+func (f *decodeFn) ProcessElement(ctx context.Context, rec CSVRecord, emit func(Row), reject func(dataset.ErrorRecord)) {
+	row, warnings, err := f.decoder.Decode(rec.Line, rec.Fields)
+	if err != nil {
+		f.rowsBadLabel.Inc(ctx, 1)
+		progress.rejected.Add(1)
+		key := row.Key
+		if key == "" && f.keyColumn >= 0 && f.keyColumn < len(rec.Fields) {
+			key = rec.Fields[f.keyColumn]
+		}
+		reject(dataset.ErrorRecord{Line: rec.Line, Key: key, Stage: dataset.StageLabel, Reason: err.Error()})
+		return
+	}
+	if len(warnings) > 0 {
+		f.labelsWarnings.Inc(ctx, 1)
+		progress.warnings.Add(1)
+	}
+	labels := make([][]float32, len(row.Labels))
+	for i, l := range row.Labels {
+		labels[i] = l.Values
+	}
+	emit(Row{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
+}
+
+func parseSpec(specJSON string) (*schema.Spec, error) {
+	spec, err := schema.Parse([]byte(specJSON), "json", "pipeline config")
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return spec, nil
+}
+
+// SplitWeight is one entry of --splits: a split name and its share.
+type SplitWeight struct {
+	Name   string
+	Weight float64 // > 0; shares are Weight / sum of weights
+}
+
+// ParseSplits parses "train=0.9,validation=0.1". Weights need not sum to 1;
+// each split gets Weight/sum of the keys. An empty string means one split,
+// "train".
+func ParseSplits(s string) ([]SplitWeight, error) {
+	if strings.TrimSpace(s) == "" {
+		return []SplitWeight{{Name: "train", Weight: 1}}, nil
+	}
+	var splits []SplitWeight
+	seen := map[string]bool{}
+	for part := range strings.SplitSeq(s, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%w: %q: want name=weight", ErrSplits, part)
+		}
+		if err := dataset.ValidSplitName(name); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSplits, err)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%w: split %q given twice", ErrSplits, name)
+		}
+		seen[name] = true
+		w, err := strconv.ParseFloat(value, 64)
+		if err != nil || !(w > 0) || math.IsInf(w, 0) {
+			return nil, fmt.Errorf("%w: split %q: weight %q is not a positive number", ErrSplits, name, value)
+		}
+		splits = append(splits, SplitWeight{Name: name, Weight: w})
+	}
+	return splits, nil
+}
+
+// keyHash is the stable seeded 64-bit hash of a row key behind split,
+// shard and order assignment: FNV-1a over purpose, seed and key, then a
+// finaliser (from splitmix64) so that similar keys spread over all bits.
+// purpose separates the three uses so that, say, the rows of one split are
+// not all in the same shard.
+func keyHash(seed int64, purpose, key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(purpose))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(seed))
+	h.Write(b[:])
+	h.Write([]byte(key))
+	z := h.Sum64()
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// splitBuckets converts weights to cumulative upper bounds over the 2^32
+// hash buckets, TFX-style: a key's bucket is the top 32 bits of its hash, and
+// it belongs to the first split whose bound exceeds the bucket. The last
+// bound is 2^32, so every key lands somewhere.
+func splitBuckets(splits []SplitWeight) []uint64 {
+	var total float64
+	for _, sp := range splits {
+		total += sp.Weight
+	}
+	bounds := make([]uint64, len(splits))
+	var cum float64
+	for i, sp := range splits {
+		cum += sp.Weight
+		bounds[i] = uint64(math.Round(cum / total * (1 << 32)))
+	}
+	bounds[len(bounds)-1] = 1 << 32
+	return bounds
+}
+
+// splitOf returns the split of key: the same key always lands in the same
+// split for a given seed and weights, whatever else is in the dataset.
+func splitOf(seed int64, splits []SplitWeight, bounds []uint64, key string) string {
+	bucket := keyHash(seed, "split", key) >> 32
+	for i, b := range bounds {
+		if bucket < b {
+			return splits[i].Name
+		}
+	}
+	return splits[len(splits)-1].Name
+}
+
+// AssignSplit sets Row.Split of every row of PCollection<Row> by a stable
+// seeded hash of its key.
+func AssignSplit(s beam.Scope, seed int64, splits []SplitWeight, rows beam.PCollection) beam.PCollection {
+	s = s.Scope("AssignSplit")
+	return beam.ParDo(s, &assignSplitFn{Seed: seed, Splits: splits}, rows)
+}
+
+type assignSplitFn struct {
+	Seed   int64
+	Splits []SplitWeight
+
+	bounds []uint64
+}
+
+func (f *assignSplitFn) Setup() { f.bounds = splitBuckets(f.Splits) }
+
+func (f *assignSplitFn) ProcessElement(row Row) Row {
+	row.Split = splitOf(f.Seed, f.Splits, f.bounds, row.Key)
+	return row
+}
+
+// SplitCount is the number of rows assigned to a split.
+type SplitCount struct {
+	Split string
+	Rows  int64
+}
+
+func splitOfRow(row Row) (string, int64) { return row.Split, 1 }
+
+func toSplitCount(split string, rows int64) SplitCount { return SplitCount{Split: split, Rows: rows} }
+
+// Sharding says how many shards each split gets.
+type Sharding struct {
+	// Shards per split; when 0, the count follows from ShardSize.
+	Shards int
+	// ShardSize is the target shard size in bytes when Shards is 0: a split
+	// of n rows gets max(1, ceil(n * ExampleBytes / ShardSize)) shards.
+	ShardSize int64
+	// ExampleBytes is the (estimated) serialized size of one example.
+	ExampleBytes int64
+}
+
+// Count returns the number of shards for a split of rows rows. A split with
+// no rows still gets its shards (empty files), so that the layout does not
+// depend on the data.
+func (sh Sharding) Count(rows int64) int {
+	if sh.Shards > 0 {
+		return sh.Shards
+	}
+	size := max(sh.ShardSize, 1)
+	n := (rows*max(sh.ExampleBytes, 1) + size - 1) / size
+	return int(max(n, 1))
+}
+
+// CountRows returns PCollection<SplitCount>: the rows of each split of
+// PCollection<Row> (splits without rows are absent).
+func CountRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
+	s = s.Scope("CountRows")
+	return beam.ParDo(s, toSplitCount, stats.SumPerKey(s, beam.ParDo(s, splitOfRow, rows)))
+}
+
+// AssignShard sets Row.Shard of every row of PCollection<Row> and keys it by
+// shard, returning PCollection<KV<string, Row>>. counts
+// (PCollection<SplitCount>, a side input) sizes the splits when the shard
+// count follows from the shard size. Within a split, a row's shard is a
+// seeded hash of its key modulo the split's shard count.
+func AssignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.PCollection) beam.PCollection {
+	s = s.Scope("AssignShard")
+	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, rows, beam.SideInput{Input: counts})
+}
+
+type assignShardFn struct {
+	Seed     int64
+	Sharding Sharding
+
+	shards map[string]int // per split, from the side input; the same for every element
+}
+
+func (f *assignShardFn) ProcessElement(row Row, counts func(*SplitCount) bool, emit func(string, Row)) {
+	if f.shards == nil {
+		f.shards = map[string]int{}
+		var c SplitCount
+		for counts(&c) {
+			f.shards[c.Split] = f.Sharding.Count(c.Rows)
+		}
+	}
+	n := f.shards[row.Split]
+	row.Shard = int(keyHash(f.Seed, "shard", row.Key) % uint64(n))
+	emit(shardKey(row.Split, row.Shard), row)
+}
+
+func shardKey(split string, shard int) string { return fmt.Sprintf("%s/%05d", split, shard) }
