@@ -185,6 +185,7 @@ type resizer struct {
 	horiz, vert coeffs
 	xin         []int
 	tmp         []uint8
+	acc         []int32
 }
 
 // resize is PIL's Image.resize((w, h), f, box) on an image with c interleaved 8-bit channels. The
@@ -299,7 +300,8 @@ func (r *resizer) resample(src []uint8, sw, sh, c int, b box, w, h int, f Filter
 		rowOffset = yFirst
 	}
 	if needV {
-		verticalPass(in, inW, c, rowOffset, vc, dst)
+		r.acc = grow(r.acc, inW*c)
+		verticalPass(in, inW, c, rowOffset, vc, r.acc, dst)
 		return
 	}
 	if !needH {
@@ -326,6 +328,16 @@ func horizontalPass(src []uint8, sw, c, yFirst, rows int, hc *coeffs, dst []uint
 					s2 += int32(p[2]) * kv
 				}
 				out[xx*3], out[xx*3+1], out[xx*3+2] = clip8(s0), clip8(s1), clip8(s2)
+			case 4:
+				s0, s1, s2, s3 := int32(half), int32(half), int32(half), int32(half)
+				for x, kv := range k {
+					p := in[x*4 : x*4+4 : x*4+4]
+					s0 += int32(p[0]) * kv
+					s1 += int32(p[1]) * kv
+					s2 += int32(p[2]) * kv
+					s3 += int32(p[3]) * kv
+				}
+				out[xx*4], out[xx*4+1], out[xx*4+2], out[xx*4+3] = clip8(s0), clip8(s1), clip8(s2), clip8(s3)
 			default:
 				for ch := range c {
 					s := int32(half)
@@ -339,18 +351,26 @@ func horizontalPass(src []uint8, sw, c, yFirst, rows int, hc *coeffs, dst []uint
 	}
 }
 
-func verticalPass(src []uint8, w, c, rowOffset int, vc *coeffs, dst []uint8) {
+// verticalPass accumulates whole source rows into acc, one weight at a time, so that it reads
+// memory sequentially; integer sums do not depend on the order, so the result is Pillow's.
+func verticalPass(src []uint8, w, c, rowOffset int, vc *coeffs, acc []int32, dst []uint8) {
 	const half = 1 << (precisionBits - 1)
 	stride := w * c
+	acc = acc[:stride]
 	for yy := range vc.outSize {
 		k := vc.k[yy*vc.ksize : yy*vc.ksize+vc.count[yy]]
 		first := vc.start[yy] - rowOffset
-		out := dst[yy*stride : (yy+1)*stride]
-		for i := range stride {
-			s := int32(half)
-			for y, kv := range k {
-				s += int32(src[(first+y)*stride+i]) * kv
+		for i := range acc {
+			acc[i] = half
+		}
+		for y, kv := range k {
+			row := src[(first+y)*stride : (first+y+1)*stride]
+			for i, v := range row {
+				acc[i] += int32(v) * kv
 			}
+		}
+		out := dst[yy*stride : (yy+1)*stride]
+		for i, s := range acc {
 			out[i] = clip8(s)
 		}
 	}
