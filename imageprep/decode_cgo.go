@@ -32,7 +32,7 @@ typedef struct {
 } tfp_error_mgr;
 
 typedef struct {
-	int width, height, components, color_space, out_width, out_height, out_components;
+	int width, height, components, out_width, out_height;
 } tfp_info;
 
 typedef struct {
@@ -118,8 +118,15 @@ static int tfp_read_header(tfp_ctx *ctx, const unsigned char *data, unsigned lon
 	info->width = ctx->cinfo.image_width;
 	info->height = ctx->cinfo.image_height;
 	info->components = ctx->cinfo.num_components;
-	info->color_space = ctx->cinfo.jpeg_color_space;
 	return 0;
+}
+
+// tfp_forget_input drops libjpeg's pointer into the Go buffer, which is unpinned after each image.
+static void tfp_forget_input(tfp_ctx *ctx) {
+	if (ctx->cinfo.src != NULL) {
+		ctx->cinfo.src->next_input_byte = NULL;
+		ctx->cinfo.src->bytes_in_buffer = 0;
+	}
 }
 
 // tfp_abort releases a header-only decode.
@@ -139,7 +146,6 @@ static int tfp_output_size(tfp_ctx *ctx, int out_space, int denom) {
 	jpeg_calc_output_dimensions(d);
 	info->out_width = d->output_width;
 	info->out_height = d->output_height;
-	info->out_components = d->output_components;
 	return 0;
 }
 
@@ -238,6 +244,7 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 	// libjpeg's source manager keeps a pointer to data between the C calls below.
 	d.pinner.Pin(&data[0])
 	defer d.pinner.Unpin()
+	defer C.tfp_forget_input(d.ctx)
 	defer runtime.KeepAlive(d)
 
 	info := &d.ctx.info
