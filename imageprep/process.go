@@ -19,8 +19,9 @@ type Processor struct {
 	opts  Options
 	dec   *jpegDecoder
 	rs    resizer
-	scale [256]float32 // v/255, or (v/255-Mean)/Std per channel when set (then 256 per channel)
-	norm  []float32
+	scale [256]float32 // v/255 exactly as numpy computes it in float32
+	bits  [256]uint32  // math.Float32bits of scale
+	norm  []float32    // (v/255-Mean)/Std, 256 values per channel, when Mean or Std is set
 	// reused pixel buffers
 	decoded, oriented, converted, resized []uint8
 }
@@ -37,6 +38,7 @@ func NewProcessor(opts Options) (*Processor, error) {
 	p := &Processor{opts: opts, dec: dec}
 	for v := range 256 {
 		p.scale[v] = float32(v) / 255
+		p.bits[v] = math.Float32bits(p.scale[v])
 	}
 	if len(opts.Mean) > 0 || len(opts.Std) > 0 {
 		c := opts.Channels()
@@ -226,10 +228,10 @@ func (p *Processor) encode(name string, img Image, dst []byte) ([]byte, error) {
 		n := len(img.Pix)
 		start := len(dst)
 		dst = growLen(dst, n*4)
-		out := dst[start:]
+		out := dst[start : start+n*4]
 		if p.norm == nil {
 			for i, v := range img.Pix {
-				binary.LittleEndian.PutUint32(out[i*4:], math.Float32bits(p.scale[v]))
+				binary.LittleEndian.PutUint32(out[i*4:i*4+4], p.bits[v])
 			}
 		} else {
 			c := img.Channels
