@@ -25,7 +25,8 @@ type Parsed struct {
 // them. With noCopy false, the values share one private copy of buf.
 //
 // Errors are *ParseError, naming the byte offset; errors.Is(err,
-// ErrMalformed) holds. See the package documentation for what is accepted.
+// ErrMalformed) holds, and the Parsed holds the features decoded before the
+// error. See the package documentation for what is accepted.
 func Parse(buf []byte, noCopy bool) (Parsed, error) {
 	var p Parsed
 	err := ParseInto(&p, buf, noCopy)
