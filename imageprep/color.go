@@ -61,11 +61,18 @@ func convert(dst, src []uint8, n int, m srcMode, mode ColorMode) {
 		case srcCMYK:
 			for i := range n {
 				p := src[i*4 : i*4+4 : i*4+4]
-				dst[i*3], dst[i*3+1], dst[i*3+2] = cmykToRGB(p[0], p[1], p[2], p[3])
+				o := dst[i*3 : i*3+3 : i*3+3]
+				if p[3] == 255 { // the Planet chips' case, kept inline (see cmykToRGB)
+					o[0], o[1], o[2] = p[0], p[1], p[2]
+					continue
+				}
+				o[0], o[1], o[2] = cmykToRGB(p[0], p[1], p[2], p[3])
 			}
 		case srcRGBA:
 			for i := range n {
-				dst[i*3], dst[i*3+1], dst[i*3+2] = src[i*4], src[i*4+1], src[i*4+2]
+				p := src[i*4 : i*4+4 : i*4+4]
+				o := dst[i*3 : i*3+3 : i*3+3]
+				o[0], o[1], o[2] = p[0], p[1], p[2]
 			}
 		}
 	case Grayscale:

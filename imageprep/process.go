@@ -23,7 +23,7 @@ type Processor struct {
 	bits  [256]uint32  // math.Float32bits of scale
 	norm  []float32    // (v/255-Mean)/Std, 256 values per channel, when Mean or Std is set
 	// reused pixel buffers
-	decoded, oriented, converted, resized []uint8
+	decoded, oriented, row, converted, resized []uint8
 }
 
 // NewProcessor validates opts and prepares a Processor.
@@ -101,12 +101,26 @@ func (p *Processor) pixels(name string, data []byte) (Image, error) {
 		b = cropBox(r.w, r.h, w, h)
 	}
 	if o.Filter == Nearest {
-		// Nearest picks whole source pixels, so converting after resizing gives the same pixels as
-		// PIL's convert-then-resize while converting far fewer of them.
+		// Nearest picks whole source pixels, so converting after picking gives PIL's
+		// convert-then-resize pixels while converting only the pixels kept. Row by row, the
+		// picked pixels stay in cache between the two steps.
 		sc := r.mode.channels()
-		p.resized = p.rs.resize(r.pix, r.w, r.h, sc, b, w, h, Nearest, p.resized)
+		p.rs.nearestGrid(r.w, r.h, b, w, h)
+		p.row = grow(p.row, w*sc)
 		p.converted = grow(p.converted, w*h*c)
-		convert(p.converted, p.resized, w*h, r.mode, o.ColorMode)
+		for y := range h {
+			out := p.converted[y*w*c : (y+1)*w*c]
+			p.rs.nearestRow(r.pix, r.w, sc, y, p.row)
+			convert(out, p.row, w, r.mode, o.ColorMode)
+			if p.rs.outside || p.rs.yin[y] < 0 {
+				// PIL fills pixels without a source after conversion: zero in the output mode.
+				for x, xi := range p.rs.xin {
+					if xi < 0 || p.rs.yin[y] < 0 {
+						clear(out[x*c : (x+1)*c])
+					}
+				}
+			}
+		}
 		return Image{Width: w, Height: h, Channels: c, Pix: p.converted}, nil
 	}
 	p.converted = grow(p.converted, r.w*r.h*c)

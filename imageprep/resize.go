@@ -183,7 +183,8 @@ func fullBox(w, h int) box { return box{0, 0, float32(w), float32(h)} }
 // resizer holds the buffers and coefficient tables one Processor reuses between images.
 type resizer struct {
 	horiz, vert coeffs
-	xin         []int
+	xin, yin    []int // nearest: source column per output column, source row per output row
+	outside     bool  // nearest: some output column has no source pixel
 	tmp         []uint8
 	acc         []int32
 }
@@ -211,56 +212,76 @@ func (r *resizer) resize(src []uint8, sw, sh, c int, b box, w, h int, f Filter, 
 // nearest is Geometry.c's ImagingScaleAffine with fill: output pixels whose source falls outside the
 // image are zero.
 func (r *resizer) nearest(src []uint8, sw, sh, c int, b box, w, h int, dst []uint8) {
+	r.nearestGrid(sw, sh, b, w, h)
+	for y := range h {
+		r.nearestRow(src, sw, c, y, dst[y*w*c:(y+1)*w*c])
+	}
+}
+
+// nearestGrid tabulates PIL's source column for each output column (r.xin) and source row for each
+// output row (r.yin), accumulating the float64 coordinate as the C loops do; -1 marks a source
+// outside the image.
+func (r *resizer) nearestGrid(sw, sh int, b box, w, h int) {
 	ax := float64(b.x1-b.x0) / float64(w)
 	ay := float64(b.y1-b.y0) / float64(h)
-	r.xin = grow(r.xin, w)
+	r.xin, r.yin = grow(r.xin, w), grow(r.yin, h)
+	r.outside = false
 	xo := float64(b.x0) + float64(ax*0.5)
 	for x := range w {
 		r.xin[x] = coord(xo)
 		if r.xin[x] >= sw {
 			r.xin[x] = -1
 		}
+		r.outside = r.outside || r.xin[x] < 0
 		xo += ax
 	}
 	yo := float64(b.y0) + float64(ay*0.5)
 	for y := range h {
-		yi := coord(yo)
-		yo += ay
-		out := dst[y*w*c : (y+1)*w*c]
-		if yi < 0 || yi >= sh {
-			clear(out)
-			continue
+		r.yin[y] = coord(yo)
+		if r.yin[y] >= sh {
+			r.yin[y] = -1
 		}
-		row := src[yi*sw*c : (yi+1)*sw*c]
-		switch c {
-		case 3:
-			for x, xi := range r.xin[:w] {
-				if xi < 0 {
-					out[x*3], out[x*3+1], out[x*3+2] = 0, 0, 0
-					continue
-				}
-				p := row[xi*3 : xi*3+3 : xi*3+3]
-				o := out[x*3 : x*3+3 : x*3+3]
-				o[0], o[1], o[2] = p[0], p[1], p[2]
+		yo += ay
+	}
+}
+
+// nearestRow writes output row y of a nearestGrid into out: c-channel source pixels, or zero where
+// the source is outside the image.
+func (r *resizer) nearestRow(src []uint8, sw, c, y int, out []uint8) {
+	yi := r.yin[y]
+	if yi < 0 {
+		clear(out)
+		return
+	}
+	row := src[yi*sw*c : (yi+1)*sw*c]
+	switch c {
+	case 3:
+		for x, xi := range r.xin {
+			if xi < 0 {
+				out[x*3], out[x*3+1], out[x*3+2] = 0, 0, 0
+				continue
 			}
-		case 4:
-			for x, xi := range r.xin[:w] {
-				if xi < 0 {
-					out[x*4], out[x*4+1], out[x*4+2], out[x*4+3] = 0, 0, 0, 0
-					continue
-				}
-				p := row[xi*4 : xi*4+4 : xi*4+4]
-				o := out[x*4 : x*4+4 : x*4+4]
-				o[0], o[1], o[2], o[3] = p[0], p[1], p[2], p[3]
+			p := row[xi*3 : xi*3+3 : xi*3+3]
+			o := out[x*3 : x*3+3 : x*3+3]
+			o[0], o[1], o[2] = p[0], p[1], p[2]
+		}
+	case 4:
+		for x, xi := range r.xin {
+			if xi < 0 {
+				out[x*4], out[x*4+1], out[x*4+2], out[x*4+3] = 0, 0, 0, 0
+				continue
 			}
-		default:
-			for x, xi := range r.xin[:w] {
-				if xi < 0 {
-					clear(out[x*c : (x+1)*c])
-					continue
-				}
-				copy(out[x*c:(x+1)*c], row[xi*c:(xi+1)*c])
+			p := row[xi*4 : xi*4+4 : xi*4+4]
+			o := out[x*4 : x*4+4 : x*4+4]
+			o[0], o[1], o[2], o[3] = p[0], p[1], p[2], p[3]
+		}
+	default:
+		for x, xi := range r.xin {
+			if xi < 0 {
+				clear(out[x*c : (x+1)*c])
+				continue
 			}
+			copy(out[x*c:(x+1)*c], row[xi*c:(xi+1)*c])
 		}
 	}
 }
