@@ -4,7 +4,7 @@
 //	img = keras.utils.load_img(path, color_mode="rgb", target_size=(h, w), interpolation="nearest")
 //	x = keras.utils.img_to_array(img) / 255.
 //
-// under Pillow 9.4, and does it several times faster.
+// under Pillow 9.4, and does it faster.
 //
 // The Keras path is: PIL Image.open (libjpeg with its default settings: ISLOW integer IDCT, fancy
 // upsampling, no DCT scaling), convert("RGB") when the mode is not RGB already, Image.resize((w, h),
@@ -13,8 +13,11 @@
 //
 //   - Decoding goes through libjpeg-turbo (cgo, statically linked) with the same settings, so the
 //     decoded samples are the ones PIL sees. Built with CGO_ENABLED=0, the standard library's
-//     image/jpeg is used instead; its IDCT and chroma upsampling differ from libjpeg's, so its pixels
-//     are close to PIL's but not identical (see DecoderName and the README for the measured distance).
+//     image/jpeg is used instead, with libjpeg's fancy chroma upsampling and YCbCr conversion redone
+//     on its output and an Adobe marker supplied for 4-component files without one (the Planet
+//     chips); its IDCT still differs from libjpeg's, so pixels are within a few levels of PIL's but
+//     not identical, and arithmetic-coded JPEGs are Unsupported. PILIdentical and DecoderName tell
+//     which build is running; TestPureGoTolerance documents the distance.
 //   - Colour conversion follows Pillow's libImaging/Convert.c: grayscale is replicated, 4-component
 //     JPEGs are read as CMYK with Adobe's inverted convention ("CMYK;I") and converted with Pillow's
 //     cmyk2rgb, RGB to grayscale uses Pillow's 16-bit fixed-point ITU-R 601-2 luma.
