@@ -342,21 +342,21 @@ func horizontalPass(src []uint8, sw, c, yFirst, rows int, hc *coeffs, dst []uint
 			switch c {
 			case 3:
 				s0, s1, s2 := int32(half), int32(half), int32(half)
-				for x, kv := range k {
-					p := in[x*3 : x*3+3 : x*3+3]
-					s0 += int32(p[0]) * kv
-					s1 += int32(p[1]) * kv
-					s2 += int32(p[2]) * kv
+				for _, kv := range k {
+					s0 += int32(in[0]) * kv
+					s1 += int32(in[1]) * kv
+					s2 += int32(in[2]) * kv
+					in = in[3:]
 				}
 				out[xx*3], out[xx*3+1], out[xx*3+2] = clip8(s0), clip8(s1), clip8(s2)
 			case 4:
 				s0, s1, s2, s3 := int32(half), int32(half), int32(half), int32(half)
-				for x, kv := range k {
-					p := in[x*4 : x*4+4 : x*4+4]
-					s0 += int32(p[0]) * kv
-					s1 += int32(p[1]) * kv
-					s2 += int32(p[2]) * kv
-					s3 += int32(p[3]) * kv
+				for _, kv := range k {
+					s0 += int32(in[0]) * kv
+					s1 += int32(in[1]) * kv
+					s2 += int32(in[2]) * kv
+					s3 += int32(in[3]) * kv
+					in = in[4:]
 				}
 				out[xx*4], out[xx*4+1], out[xx*4+2], out[xx*4+3] = clip8(s0), clip8(s1), clip8(s2), clip8(s3)
 			default:
