@@ -256,3 +256,35 @@ func FuzzDecodeRow(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentUse shares one spec between goroutines, as the pipeline's
+// workers do: each binds its own RowDecoder and encodes Examples. Run with
+// -race.
+func TestConcurrentUse(t *testing.T) {
+	spec := mustPreset(t, "planet-tags")
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			dec, err := spec.NewRowDecoder([]string{"image_name", "tags"})
+			if err != nil {
+				done <- err
+				return
+			}
+			for i := range 50 {
+				row, _, err := dec.Decode(i+2, []string{"train_1", "clear primary water"})
+				if err != nil {
+					done <- err
+					return
+				}
+				spec.AppendExample(nil, row, make([]byte, 16))
+				spec.Features()
+			}
+			done <- spec.Validate()
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

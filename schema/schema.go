@@ -46,6 +46,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tfprep/tfprep/imageprep"
 )
 
 // Spec describes a dataset. The zero values of optional fields mean the
@@ -397,58 +399,54 @@ func (s *Spec) validateLabel(field string, l LabelSpec, shared bool, bad func(st
 	}
 }
 
-// setDefaults fills in omitted optional fields.
+// setDefaults fills in omitted optional fields. It writes only fields that
+// change, so that validating an already valid spec is read-only and safe
+// while other goroutines use it.
 func (s *Spec) setDefaults() {
-	if s.CSV.KeyColumn == "" {
-		s.CSV.KeyColumn = "image_name"
-	}
-	if s.CSV.ImagePath == "" {
-		s.CSV.ImagePath = "{" + s.CSV.KeyColumn + "}.jpg"
-	}
-	if !s.Key.Omit && s.Key.Feature == "" {
-		s.Key.Feature = s.CSV.KeyColumn
-	}
+	orDefault(&s.CSV.KeyColumn, "image_name")
+	orDefault(&s.CSV.ImagePath, "{"+s.CSV.KeyColumn+"}.jpg")
 	if s.Key.Omit {
-		s.Key.Feature = ""
+		set(&s.Key.Feature, "")
+	} else {
+		orDefault(&s.Key.Feature, s.CSV.KeyColumn)
 	}
 	for i := range s.Labels {
 		l := &s.Labels[i]
-		if l.Semantics == "" {
-			l.Semantics = MultiHot
-			if l.Kind == KindClass {
-				l.Semantics = OneHot
-			}
+		if l.Kind == KindClass {
+			orDefault(&l.Semantics, OneHot)
+		} else {
+			orDefault(&l.Semantics, MultiHot)
 		}
-		if l.Size == 0 {
+		if l.Size == 0 && len(l.Names) > 0 {
 			l.Size = len(l.Names)
 		}
-		if l.Feature == "" {
-			l.Feature = l.Column
-		}
-		if l.Encoding == "" {
-			l.Encoding = RawFloat32
-		}
+		orDefault(&l.Feature, l.Column)
+		orDefault(&l.Encoding, RawFloat32)
 	}
 	im := &s.Image
 	// imageprep reads these names case-insensitively; the canonical form is
 	// lower case.
-	im.ColorMode = strings.ToLower(im.ColorMode)
-	im.Filter = strings.ToLower(im.Filter)
-	im.Encoding = strings.ToLower(im.Encoding)
-	if im.Feature == "" {
-		im.Feature = "image"
-	}
-	if im.ColorMode == "" {
-		im.ColorMode = "rgb"
-	}
-	if im.Filter == "" {
-		im.Filter = "nearest"
-	}
-	if im.Encoding == "" {
-		im.Encoding = "float32"
-	}
+	set(&im.ColorMode, strings.ToLower(im.ColorMode))
+	set(&im.Filter, strings.ToLower(im.Filter))
+	set(&im.Encoding, strings.ToLower(im.Encoding))
+	orDefault(&im.Feature, "image")
+	orDefault(&im.ColorMode, "rgb")
+	orDefault(&im.Filter, "nearest")
+	orDefault(&im.Encoding, "float32")
 	if im.Encoding == "jpeg" && im.JPEGQuality == 0 {
-		im.JPEGQuality = 95
+		im.JPEGQuality = imageprep.DefaultJPEGQuality
+	}
+}
+
+func set(field *string, value string) {
+	if *field != value {
+		*field = value
+	}
+}
+
+func orDefault(field *string, value string) {
+	if *field == "" {
+		*field = value
 	}
 }
 
