@@ -45,7 +45,7 @@ func TestPreviewTiles(t *testing.T) {
 		t.Run(tt.f.encoding, func(t *testing.T) {
 			dir := writeFixture(t, tt.f)
 			out := filepath.Join(t.TempDir(), "sheet.png")
-			code, _, stderr := runCLI(t, dir, "preview", dir, "-n", "64", "--cols", "3", "-o", out)
+			code, _, stderr := runInspect(t, dir, "preview", dir, "-n", "64", "--cols", "3", "-o", out)
 			if code != ExitOK {
 				t.Fatalf("got exit %d, want 0: %s", code, stderr)
 			}
@@ -162,7 +162,7 @@ func TestPreviewDamagedShard(t *testing.T) {
 	dir := writeFixture(t, fixture{})
 	damageShard(t, filepath.Join(dir, "train-00000-of-00002.tfrecord"))
 	out := filepath.Join(t.TempDir(), "sheet.png")
-	code, _, stderr := runCLI(t, dir, "preview", dir, "-o", out)
+	code, _, stderr := runInspect(t, dir, "preview", dir, "-o", out)
 	if code != ExitPartial {
 		t.Fatalf("got exit %d, want %d; stderr:\n%s", code, ExitPartial, stderr)
 	}

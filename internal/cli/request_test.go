@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tfprep/tfprep/imageprep"
+	"github.com/tfprep/tfprep/pipeline"
 	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
@@ -124,7 +126,7 @@ func TestRequestBodyEqualsStoredImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runCLI(t, "", append([]string{"request", "--spec", "planet"}, requestImages...)...)
+	code, stdout, stderr := runInspect(t, "", append([]string{"request", "--spec", "planet"}, requestImages...)...)
 	if code != ExitOK {
 		t.Fatalf("got exit %d: %s", code, stderr)
 	}
@@ -187,7 +189,7 @@ func TestRequestEncodings(t *testing.T) {
 labels: [{column: ground_labels, kind: list, semantics: multihot, names: [a, b]}]
 image: {width: 20, height: 10, filter: bilinear, encoding: `+tt.encoding+`}
 `))
-			code, stdout, stderr := runCLI(t, "", "request", "--spec", specFile, "--input-name", "pixels", img)
+			code, stdout, stderr := runInspect(t, "", "request", "--spec", specFile, "--input-name", "pixels", img)
 			if code != ExitOK {
 				t.Fatalf("got exit %d: %s", code, stderr)
 			}
@@ -280,7 +282,7 @@ func TestRequestPredictions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := servingStub(t, tt.status, func(int) string { return tt.reply })
 			args := append([]string{"request", "--spec", "planet", "--url", srv.URL + "/v1/models/planet:predict"}, tt.args...)
-			code, stdout, stderr := runCLI(t, "", append(args, requestImages...)...)
+			code, stdout, stderr := runInspect(t, "", append(args, requestImages...)...)
 			if code != tt.code {
 				t.Fatalf("got exit %d, want %d; stderr:\n%s", code, tt.code, stderr)
 			}
@@ -317,7 +319,7 @@ func TestRequestConnectionRefused(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	code, _, stderr := runCLI(t, "", "request", "--url", url+"/v1/models/planet:predict", requestImages[0])
+	code, _, stderr := runInspect(t, "", "request", "--url", url+"/v1/models/planet:predict", requestImages[0])
 	if code != ExitError || !strings.Contains(stderr, "tfprep request:") {
 		t.Errorf("got exit %d, stderr %q; want 1 and a message", code, stderr)
 	}
@@ -326,7 +328,7 @@ func TestRequestConnectionRefused(t *testing.T) {
 func TestRequestBadImage(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.jpg")
 	writeFile(t, bad, []byte("\xff\xd8\xffnot a jpeg"))
-	code, _, stderr := runCLI(t, "", "request", bad)
+	code, _, stderr := runInspect(t, "", "request", bad)
 	if code != ExitError || !strings.Contains(stderr, "bad.jpg") {
 		t.Errorf("got exit %d, stderr %q; want 1 naming the file", code, stderr)
 	}
@@ -398,7 +400,7 @@ func FuzzDecodePredictions(f *testing.F) {
 // warns when the dataset was decoded by another JPEG decoder.
 func TestRequestSpecFromDataset(t *testing.T) {
 	dir := writeFixture(t, fixture{})
-	code, stdout, stderr := runCLI(t, dir, "request", "--spec", dir, requestImages[1])
+	code, stdout, stderr := runInspect(t, dir, "request", "--spec", dir, requestImages[1])
 	if code != ExitOK {
 		t.Fatalf("got exit %d: %s", code, stderr)
 	}
@@ -408,5 +410,86 @@ func TestRequestSpecFromDataset(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "warning: DIR was converted with test fixture") {
 		t.Errorf("got stderr %q, want a decoder warning", stderr)
+	}
+}
+
+// convertChips converts the two real Planet chips of testdata/inspect with
+// the planet preset through the Beam pipeline, as "tfprep convert" does,
+// plus a row whose image is missing, so errors.csv is not empty.
+func convertChips(t *testing.T) string {
+	t.Helper()
+	images, err := filepath.Abs(filepath.Join("testdata", "inspect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(t.TempDir(), "planet.csv")
+	writeFile(t, csv, []byte(`image_name,weather_labels,ground_labels
+train_0,"[0, 0, 1, 0]","[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
+train_1,"[1, 0, 0, 0]","[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]"
+train_missing,"[1, 0, 0, 0]","[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
+`))
+	spec, err := schema.Preset("planet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := pipeline.Convert(context.Background(), pipeline.Config{Spec: spec, CSV: csv, Images: images, Out: out, Shards: 1, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRequestEqualsConverted: the request body's values are, value for
+// value, the image features that the converter wrote for the same files.
+func TestRequestEqualsConverted(t *testing.T) {
+	dir := convertChips(t)
+	stored := map[string][]float32{}
+	spec, err := schema.Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := openDataset(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards, err := ds.shards(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range shards {
+		if _, err := scanShard(context.Background(), sh.path, false, func(_ int64, data []byte) error {
+			parsed, err := example.Parse(data, false)
+			if err != nil {
+				return err
+			}
+			var rec schema.Record
+			if err := spec.ReadExample(parsed, &rec); err != nil {
+				return err
+			}
+			stored[rec.Key] = float32Bytes(t, rec.Image)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chips := []string{filepath.Join("testdata", "inspect", "train_0.jpg"), filepath.Join("testdata", "inspect", "train_1.jpg")}
+	code, stdout, stderr := runInspect(t, dir, append([]string{"request", "--spec", dir}, chips...)...)
+	if code != ExitOK {
+		t.Fatalf("got exit %d: %s", code, stderr)
+	}
+	values, _ := instanceValues(t, []byte(stdout), "input_image")
+	for i, key := range []string{"train_0", "train_1"} {
+		want, ok := stored[key]
+		if !ok {
+			t.Fatalf("no %s in the converted shards (have %d records)", key, len(stored))
+		}
+		if len(values[i]) != len(want) {
+			t.Fatalf("%s: got %d values, want %d", key, len(values[i]), len(want))
+		}
+		for j := range want {
+			if math.Float32bits(values[i][j]) != math.Float32bits(want[j]) {
+				t.Fatalf("%s value %d: request has %v, dataset has %v", key, j, values[i][j], want[j])
+			}
+		}
 	}
 }

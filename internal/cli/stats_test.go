@@ -129,7 +129,7 @@ func TestStatsCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, tt.dir, append([]string{"stats", tt.dir}, tt.args...)...)
+			code, stdout, stderr := runInspect(t, tt.dir, append([]string{"stats", tt.dir}, tt.args...)...)
 			if code != tt.wantCode {
 				t.Fatalf("got exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
 			}
@@ -144,7 +144,7 @@ func TestStatsCommand(t *testing.T) {
 
 func TestStatsJSONIsValid(t *testing.T) {
 	dir := writeFixture(t, fixture{compression: tfrecord.GZIP})
-	code, stdout, stderr := runCLI(t, dir, "stats", "--json", dir)
+	code, stdout, stderr := runInspect(t, dir, "stats", "--json", dir)
 	if code != ExitOK {
 		t.Fatalf("got exit %d: %s", code, stderr)
 	}
@@ -166,7 +166,7 @@ func TestUsageErrors(t *testing.T) {
 		{"request"},
 		{"request", "--json", "x.jpg"},
 	} {
-		code, _, stderr := runCLI(t, "", args...)
+		code, _, stderr := runInspect(t, "", args...)
 		if code != ExitUsage || stderr == "" {
 			t.Errorf("%q: got exit %d and stderr %q, want %d and a message", args, code, stderr, ExitUsage)
 		}
@@ -175,7 +175,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpHasExamples(t *testing.T) {
 	for _, name := range []string{"stats", "preview", "request"} {
-		code, stdout, _ := runCLI(t, "", "help", name)
+		code, stdout, _ := runInspect(t, "", "help", name)
 		if code != ExitOK {
 			t.Errorf("help %s: got exit %d", name, code)
 		}

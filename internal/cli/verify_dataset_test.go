@@ -29,7 +29,31 @@ import (
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/inspect")
+// update is -update: rewrite golden files instead of comparing with them.
+var update = goldenUpdateFlag()
+
+// goldenUpdateFlag defines -update, or takes it over: Beam's Dataflow
+// runner, linked in through the convert command, defines a global -update
+// of its own, which means nothing in a test binary.
+func goldenUpdateFlag() *bool {
+	p := new(bool)
+	if f := flag.Lookup("update"); f != nil {
+		f.Value, f.Usage, f.DefValue = (*boolFlag)(p), "rewrite the golden files", "false"
+		return p
+	}
+	flag.BoolVar(p, "update", false, "rewrite the golden files")
+	return p
+}
+
+type boolFlag bool
+
+func (b *boolFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	*b = boolFlag(v)
+	return err
+}
+func (b *boolFlag) String() string   { return strconv.FormatBool(bool(*b)) }
+func (b *boolFlag) IsBoolFlag() bool { return true }
 
 // fixture describes a small converted dataset written directly with the
 // tfrecord, schema and dataset packages, so these tests need no Beam run.
@@ -287,10 +311,10 @@ func editManifest(t testing.TB, dir string, edit func(m map[string]any)) {
 	writeFile(t, path, data)
 }
 
-// runCLI runs a tfprep command line and returns its exit code and output,
+// runInspect runs a tfprep command line and returns its exit code and output,
 // with the temporary dataset directory replaced by "DIR" so that output can
 // be compared with golden files.
-func runCLI(t testing.TB, dir string, args ...string) (code int, stdout, stderr string) {
+func runInspect(t testing.TB, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = Run(context.Background(), args, &out, &errOut)
@@ -539,5 +563,57 @@ func TestRunVerifyDataset(t *testing.T) {
 			}
 			golden(t, tt.golden, strings.ReplaceAll(stdout.String(), tt.dir, "DIR"))
 		})
+	}
+}
+
+// TestInspectConverted runs verify, stats and preview on a dataset written
+// by the converter, then on the same dataset with a damaged shard.
+func TestInspectConverted(t *testing.T) {
+	dir := convertChips(t)
+	sheet := filepath.Join(t.TempDir(), "sheet.png")
+	commands := [][]string{
+		{"verify", dir},
+		{"stats", dir},
+		{"preview", dir, "-o", sheet},
+	}
+	for _, args := range commands {
+		if code, stdout, stderr := runInspect(t, dir, args...); code != ExitOK {
+			t.Errorf("%s: got exit %d, want 0\n%s%s", args[0], code, stdout, stderr)
+		}
+	}
+	code, stdout, _ := runInspect(t, dir, "stats", "--json", dir)
+	var st datasetStats
+	if err := json.Unmarshal([]byte(stdout), &st); code != ExitOK || err != nil {
+		t.Fatalf("stats --json: exit %d, %v", code, err)
+	}
+	if len(st.Splits) != 1 || st.Splits[0].Records != 2 || len(st.Duplicates) != 0 {
+		t.Errorf("got %+v, want one split of 2 records, no duplicate keys", st)
+	}
+	for _, ls := range st.Splits[0].Labels {
+		if !cmp.Equal(ls.Counts, ls.ManifestCounts) {
+			t.Errorf("%s: counted %v, the converter recorded %v", ls.Feature, ls.Counts, ls.ManifestCounts)
+		}
+	}
+
+	m, err := dataset.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damageShard(t, filepath.Join(dir, m.Splits[0].Shards[0].File))
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{commands[0], ExitError},
+		{commands[1], ExitPartial},
+		{commands[2], ExitPartial},
+	} {
+		code, stdout, stderr := runInspect(t, dir, tt.args...)
+		if code != tt.want {
+			t.Errorf("damaged %s: got exit %d, want %d\n%s%s", tt.args[0], code, tt.want, stdout, stderr)
+		}
+		if !strings.Contains(stdout+stderr, m.Splits[0].Shards[0].File) {
+			t.Errorf("damaged %s: output does not name the shard:\n%s%s", tt.args[0], stdout, stderr)
+		}
 	}
 }
