@@ -202,7 +202,7 @@ func TestConvertMaxErrors(t *testing.T) {
 	cfg := testConfig(t, "bad.csv")
 	cfg.MaxErrors = ErrorLimit{Set: true, Count: 7}
 	m, err := Convert(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), ErrTooManyRejected.Error()) {
+	if !errors.Is(err, ErrTooManyRejected) {
 		t.Fatalf("got manifest %v, error %v; want %q", m, err, ErrTooManyRejected)
 	}
 	entries, err := os.ReadDir(cfg.Out)

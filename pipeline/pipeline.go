@@ -112,7 +112,7 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	}
 	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
 	if _, err := beam.Run(ctx, runner, p); err != nil {
-		return nil, fmt.Errorf("pipeline: %s runner: %w", runner, err)
+		return nil, runnerError(runner, err)
 	}
 	if flagIsTrue("dry_run") || *jobopts.Async {
 		return nil, nil
@@ -340,4 +340,28 @@ func labelNames(spec *schema.Spec) []dataset.LabelCount {
 func flagIsTrue(name string) bool {
 	f := flag.Lookup(name)
 	return f != nil && f.Value.String() == "true"
+}
+
+// runnerError shortens the error of a failed job. Runners report a failed
+// DoFn with the whole execution plan around the DoFn's own message; that
+// message, the last of this package's, is what the user needs. A rejected-row
+// limit keeps its sentinel so that errors.Is sees it across the runner.
+func runnerError(runner string, err error) error {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ErrTooManyRejected.Error()); i >= 0 {
+		return fmt.Errorf("%w%s", ErrTooManyRejected, firstLine(msg[i+len(ErrTooManyRejected.Error()):]))
+	}
+	if i := strings.LastIndex(msg, "pipeline: "); i >= 0 {
+		return fmt.Errorf("%s runner: job failed: %s", runner, firstLine(msg[i:]))
+	}
+	return fmt.Errorf("pipeline: %s runner: %w", runner, err)
+}
+
+// firstLine cuts s at its first newline or double quote (runners quote the
+// message in their own).
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\n\""); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -77,6 +77,9 @@ func scanCSV(name string, data []byte, visit func(line int, record []string, err
 		for !restart {
 			record, err := r.Read()
 			if err == io.EOF {
+				if header == nil {
+					return nil, fmt.Errorf("%w: %s: empty, want a header line", ErrCSV, name)
+				}
 				return header, nil
 			}
 			var pe *csv.ParseError
@@ -85,7 +88,12 @@ func scanCSV(name string, data []byte, visit func(line int, record []string, err
 				if header == nil {
 					return nil, fmt.Errorf("%w: %s: header line %d, column %d: %v", ErrCSV, name, line, pe.Column, pe.Err)
 				}
-				visit(line, nil, fmt.Errorf("%s: line %d, column %d: %w", name, line, pe.Column, pe.Err))
+				if pe.Line == pe.StartLine {
+					err = fmt.Errorf("%s: line %d, column %d: %w", name, line, pe.Column, pe.Err)
+				} else {
+					err = fmt.Errorf("%s: line %d: %w (the record runs on to line %d, column %d)", name, line, pe.Err, base+pe.Line, pe.Column)
+				}
+				visit(line, nil, err)
 				skip := lineEnd(data[off:], pe.StartLine)
 				off += skip
 				base += pe.StartLine

@@ -1,0 +1,345 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/pipeline"
+	"github.com/tfprep/tfprep/schema"
+	"github.com/tfprep/tfprep/tfrecord"
+)
+
+func init() {
+	register(&Command{
+		Name:  "convert",
+		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags]",
+		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
+		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
+label columns the spec names), reads and preprocesses every image as the spec says
+(Keras load_img-identical by default), and writes tf.train.Example records:
+
+  OUT/{split}-{SSSSS}-of-{NNNNN}.tfrecord[.gz|.zz]   the shards, shuffled at write time
+  OUT/errors.csv                                      every rejected row: line,key,stage,reason
+  OUT/dataset.json                                    the manifest, written last
+
+Rows are assigned to splits by a seeded hash of their key (the same key always lands in
+the same split) and to shards likewise; inside a shard, records are ordered by a seeded
+hash, so the output is shuffled and byte-identical when the same input is converted again
+with the same --seed. The manifest records, per shard, records, bytes and SHA-256, and
+rows read = records written + rows rejected ("tfprep verify OUT" checks it all).
+
+Bad rows never fail the conversion by default: a row that does not parse (stage csv),
+whose labels or image path are invalid (label; image paths may not leave --images), whose
+image is corrupt (image) or missing (io) goes to errors.csv and is counted. --max-errors
+fails the conversion when more rows than that are rejected: no shard gets its final name
+and no manifest is written.
+
+The pipeline runs on Apache Beam. By default it runs here, on the in-process Prism runner,
+with nothing to install or start. Beam's flags choose another runner:
+  --runner=universal --endpoint=HOST:PORT   a portable job server (Flink, Spark, Prism)
+  --runner=dataflow --project=P --region=R --staging_location=gs://... [--dry_run]
+--csv, --images and --out may be local paths, gs:// or s3:// URLs.
+
+A progress line (rows/s, images/s, ETA, rejected) is shown on stderr when it is a terminal
+and the workers run in this process; a summary table is printed at the end.
+
+Exit codes: 0 converted, no row rejected; 3 converted, some rows rejected (see errors.csv);
+1 failed (nothing usable written); 2 usage error.` + convertExamples,
+		Flags: convertFlags,
+	})
+}
+
+const convertExamples = `
+Examples:
+  tfprep convert --spec planet --csv planet.csv --images train-jpg --out out/planet \
+      --splits train=0.9,validation=0.1 --shard-size 128MiB --seed 42
+  tfprep convert --spec planet --csv gs://b/planet.csv --images gs://b/train-jpg --out gs://b/tfr \
+      --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
+      --worker_binary=bin/tfprep-linux-amd64`
+
+func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
+	inheritGlobalFlags(fs)
+	specName := fs.String("spec", "planet", "dataset spec: a preset ("+strings.Join(schema.PresetNames(), ", ")+") or a YAML/JSON spec file")
+	csvPath := fs.String("csv", "", "the CSV of image names and labels (required)")
+	images := fs.String("images", "", "directory the spec's image paths are relative to (required)")
+	out := fs.String("out", "", "output directory; must be empty unless --overwrite (required)")
+	splits := fs.String("splits", "", "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)")
+	shards := fs.Int("shards", 0, "shards per split (default: from --shard-size)")
+	shardSize := fs.String("shard-size", "128MiB", "target shard size when --shards is not given (B, KB, MB, GB, KiB, MiB, GiB)")
+	compression := fs.String("compression", "none", "shard compression: none, gzip or zlib")
+	seed := fs.Int64("seed", 0, "seed of split assignment and write-time shuffle")
+	maxErrors := fs.String("max-errors", "", "fail when more rows than N, or than P% of the rows read, are rejected (default: no limit)")
+	overwrite := fs.Bool("overwrite", false, "replace an earlier conversion in --out")
+	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
+	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
+	resize := fs.String("resize", "", "override the spec's resize filter: nearest, bilinear, bicubic, box, hamming, lanczos")
+	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
+	workers := fs.Int("workers", 0, "image decoding goroutines per shard (default: GOMAXPROCS of the worker)")
+	quiet := fs.Bool("quiet", false, "no progress line and no summary")
+	return func(ctx context.Context, env *Env, args []string) int {
+		usage := func(format string, a ...any) int {
+			fmt.Fprintf(env.Stderr, "tfprep convert: "+format+"\nrun \"tfprep help convert\" for usage\n", a...)
+			return ExitUsage
+		}
+		if len(args) > 0 {
+			return usage("unexpected arguments %q", args)
+		}
+		if *csvPath == "" || *images == "" || *out == "" {
+			return usage("--csv, --images and --out are required")
+		}
+		spec, err := schema.Resolve(*specName)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tfprep convert: %v\n", err)
+			return ExitError
+		}
+		if *size != 0 {
+			spec.Image.Width, spec.Image.Height = *size, *size
+		}
+		if *resize != "" {
+			spec.Image.Filter = *resize
+		}
+		if *encoding != "" {
+			spec.Image.Encoding = *encoding
+		}
+		if err := spec.Validate(); err != nil {
+			return usage("%v", err)
+		}
+		cfg := pipeline.Config{
+			Spec:        spec,
+			CSV:         *csvPath,
+			Images:      *images,
+			Out:         *out,
+			Shards:      *shards,
+			Seed:        *seed,
+			Overwrite:   *overwrite,
+			Index:       *index,
+			Workers:     *workers,
+			CommandLine: os.Args,
+			ToolVersion: toolVersion(),
+		}
+		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
+			return usage("%v", err)
+		}
+		if cfg.Shards == 0 {
+			if cfg.ShardSize, err = parseSize(*shardSize); err != nil {
+				return usage("--shard-size: %v", err)
+			}
+		}
+		if cfg.Compression, err = tfrecord.ParseCompression(*compression); err != nil {
+			return usage("--compression: %v", err)
+		}
+		if cfg.MaxErrors, err = pipeline.ParseErrorLimit(*maxErrors); err != nil {
+			return usage("%v", err)
+		}
+		return runConvert(ctx, env, cfg, *quiet)
+	}
+}
+
+// runConvert runs the conversion, with a progress line while it runs and a
+// summary after it, and maps the outcome to an exit code.
+func runConvert(ctx context.Context, env *Env, cfg pipeline.Config, quiet bool) int {
+	local := runsHere()
+	// Beam and Prism log through slog. Here, for a local run, their
+	// chatter would bury the progress line and the errors, which Convert
+	// returns anyway; for other runners (the Dataflow dry run prints the job
+	// through it) the log goes to the command's stderr.
+	prev := slog.Default()
+	if local {
+		slog.SetDefault(slog.New(slog.DiscardHandler))
+	} else {
+		slog.SetDefault(slog.New(slog.NewTextHandler(env.Stderr, nil)))
+		// An in-process worker that ran earlier in this process leaves
+		// Beam logging to its runner; route it back through slog.
+		beamlog.SetLogger(&beamlog.Structural{})
+	}
+	defer slog.SetDefault(prev)
+
+	start := time.Now()
+	stop := func() {}
+	if local && !quiet && isTerminal(env.Stderr) {
+		stop = showProgress(env.Stderr, start)
+	}
+	m, err := pipeline.Convert(ctx, cfg)
+	stop()
+	switch {
+	case errors.Is(err, pipeline.ErrConfig), errors.Is(err, pipeline.ErrSplits):
+		fmt.Fprintf(env.Stderr, "tfprep convert: %v\nrun \"tfprep help convert\" for usage\n", err)
+		return ExitUsage
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "tfprep convert: %v\n", err)
+		return ExitError
+	case m == nil:
+		fmt.Fprintln(env.Stderr, "tfprep convert: job submitted without waiting for it (dry run or --async); nothing converted here")
+		return ExitOK
+	}
+	if !quiet {
+		printSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
+	}
+	if m.Rows.Rejected > 0 {
+		fmt.Fprintf(env.Stderr, "tfprep convert: %d of %d rows rejected; see %s\n", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)
+		return ExitPartial
+	}
+	return ExitOK
+}
+
+// runsHere reports whether the pipeline's workers run in this process
+// (in-process Prism, or LOOPBACK workers), so that the process-wide
+// progress counters see them.
+func runsHere() bool {
+	switch strings.ToLower(*runners.Runner) {
+	case "", pipeline.DefaultRunner, "prismrunner", "direct":
+		return true
+	case "universal", "portable", "flink", "spark":
+		return strings.EqualFold(*jobopts.EnvironmentType, "loopback")
+	}
+	return false
+}
+
+// showProgress redraws one status line on w every half second until the
+// returned function is called, which clears it.
+func showProgress(w io.Writer, start time.Time) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-tick.C:
+				fmt.Fprintf(w, "\r\033[K%s", progressLine(pipeline.CurrentProgress(), time.Since(start)))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// progressLine formats p after elapsed time: rates over the whole run, and an
+// ETA once the CSV has been read (its row count is then the total).
+func progressLine(p pipeline.Progress, elapsed time.Duration) string {
+	secs := max(elapsed.Seconds(), 1e-3)
+	rowsRate := float64(p.RowsRead) / secs
+	imagesRate := float64(p.ImagesWritten) / secs
+	eta := "ETA -"
+	if p.CSVDone && imagesRate > 0 {
+		left := max(p.RowsRead-p.ImagesWritten-p.Rejected, 0)
+		eta = "ETA " + (time.Duration(float64(left)/imagesRate) * time.Second).Round(time.Second).String()
+	}
+	return fmt.Sprintf("%s rows read (%.0f/s)  %s images written (%.0f/s)  %s rejected  %s",
+		group(p.RowsRead), rowsRate, group(p.ImagesWritten), imagesRate, group(p.Rejected), eta)
+}
+
+// printSummary writes the per-split table: records, shards, bytes and the
+// time spent writing the split's shards (summed over shards; "-" when the
+// workers ran elsewhere).
+func printSummary(w io.Writer, out string, m *dataset.Manifest, p pipeline.Progress, elapsed time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "split\trecords\tshards\tbytes\tshard time\t")
+	var records, shards, size int64
+	for _, sp := range m.Splits {
+		t := "-"
+		if d, ok := p.SplitTime[sp.Name]; ok {
+			t = d.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", sp.Name, group(sp.Records), len(sp.Shards), group(sp.Bytes), t)
+		records += sp.Records
+		shards += int64(len(sp.Shards))
+		size += sp.Bytes
+	}
+	fmt.Fprintf(tw, "total\t%s\t%d\t%s\t%s\t\n", group(records), shards, group(size), elapsed.Round(time.Millisecond))
+	tw.Flush()
+	r := m.Rows
+	fmt.Fprintf(w, "rows: %s read = %s written + %s rejected", group(r.Read), group(r.Written), group(r.Rejected))
+	if r.Rejected > 0 {
+		var parts []string
+		for _, s := range dataset.Stages {
+			if n := r.RejectedByStage[s]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", s, n))
+			}
+		}
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(w, "\nwrote %s (decoder %s, %.0f images/s)\n", out, m.Decoder, float64(r.Written)/max(elapsed.Seconds(), 1e-3))
+}
+
+// group formats n with thousands separators.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// parseSize parses a byte size: a number with an optional unit B, KB, MB,
+// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), case-insensitive.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		scale  float64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"b", 1},
+	}
+	lower := strings.ToLower(strings.TrimSpace(s))
+	scale := 1.0
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(lower, u.suffix); ok {
+			lower, scale = strings.TrimSpace(num), u.scale
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(lower, 64)
+	if err != nil || !(v*scale >= 1) || v*scale > 1<<50 {
+		return 0, fmt.Errorf("%q is not a size such as 128MiB", s)
+	}
+	return int64(v * scale), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// toolVersion is the module version of this build ("(devel)" from a
+// checkout).
+func toolVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

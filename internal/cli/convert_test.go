@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/pipeline"
+)
+
+// TestMain initialises Beam as main does: convert runs Beam pipelines, and
+// the Dataflow runner refuses to build a job without beam.Init.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	beam.Init()
+	os.Exit(m.Run())
+}
+
+// convertData is the pipeline package's small test set: 14 good rows, and a
+// CSV with 8 bad rows of every stage among 3 good ones.
+var convertData = filepath.Join("..", "..", "pipeline", "testdata")
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// resetGlobalFlags sets Beam's global flags to their defaults now and
+// again when the test ends: a test sets some through the command line, and
+// an in-process Prism run sets --endpoint and --environment_type for the
+// rest of the process.
+func resetGlobalFlags(t *testing.T, names ...string) {
+	reset := func() {
+		for _, name := range names {
+			if f := flag.Lookup(name); f != nil {
+				f.Value.Set(f.DefValue)
+			}
+		}
+	}
+	reset()
+	t.Cleanup(reset)
+}
+
+func TestConvertExitCodes(t *testing.T) {
+	csv := func(name string) string { return filepath.Join(convertData, name) }
+	images := filepath.Join(convertData, "images")
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr string
+		manifest   bool
+	}{
+		{"clean", []string{"--csv", csv("good.csv"), "--splits", "train=0.8,validation=0.2", "--shards", "2"}, ExitOK, "", true},
+		{"rejected rows", []string{"--csv", csv("bad.csv"), "--compression", "gzip"}, ExitPartial, "8 of 11 rows rejected", true},
+		{"max errors", []string{"--csv", csv("bad.csv"), "--max-errors", "50%"}, ExitError, "too many rejected rows", false},
+		{"no csv", []string{}, ExitUsage, "--csv, --images and --out are required", false},
+		{"bad splits", []string{"--csv", csv("good.csv"), "--splits", "train=0.9,val-1=0.1"}, ExitUsage, "bad split name", false},
+		{"bad size", []string{"--csv", csv("good.csv"), "--shard-size", "lots"}, ExitUsage, "--shard-size", false},
+		{"index needs uncompressed", []string{"--csv", csv("good.csv"), "--index", "--compression", "zlib"}, ExitUsage, "--index", false},
+		{"bad max errors", []string{"--csv", csv("good.csv"), "--max-errors", "x"}, ExitUsage, "--max-errors", false},
+		{"bad filter", []string{"--csv", csv("good.csv"), "--resize", "sharpest"}, ExitUsage, "sharpest", false},
+		{"missing csv", []string{"--csv", csv("nope.csv")}, ExitError, "nope.csv", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := append([]string{"convert", "--spec", "planet", "--images", images, "--out", out, "--seed", "3"}, tt.args...)
+			if tt.name == "no csv" {
+				args = []string{"convert", "--images", images, "--out", out}
+			}
+			code, _, stderr := runCLI(t, args...)
+			if code != tt.want {
+				t.Errorf("got exit %d, want %d; stderr:\n%s", code, tt.want, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("got stderr %q, want it to contain %q", stderr, tt.wantStderr)
+			}
+			_, err := dataset.ReadManifest(out)
+			if got := err == nil; got != tt.manifest {
+				t.Errorf("got manifest: %v (%v), want %v", got, err, tt.manifest)
+			}
+		})
+	}
+}
+
+func TestConvertSummary(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", out, "--splits", "train=3,validation=1", "--size", "32", "--encoding", "uint8")
+	if code != ExitOK {
+		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	m, err := dataset.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"split", "train", "validation", "total", "rows: 14 read = 14 written + 0 rejected", "wrote " + out} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if got := m.Features[0]; got.Name != "image" || got.DType != "uint8" || !slices.Equal(got.Shape, []int{32, 32, 3}) {
+		t.Errorf("got image feature %+v, want uint8 [32 32 3] (from --size and --encoding)", got)
+	}
+	if m.CommandLine == nil || m.ToolVersion == "" {
+		t.Errorf("manifest lacks command line or tool version: %q %q", m.CommandLine, m.ToolVersion)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	tests := []struct {
+		p    pipeline.Progress
+		want string
+	}{
+		{pipeline.Progress{RowsRead: 1000}, "1,000 rows read (500/s)  0 images written (0/s)  0 rejected  ETA -"},
+		{pipeline.Progress{RowsRead: 40479, CSVDone: true, ImagesWritten: 4000, Rejected: 479}, "40,479 rows read (20240/s)  4,000 images written (2000/s)  479 rejected  ETA 18s"},
+	}
+	for _, tt := range tests {
+		if got := progressLine(tt.p, 2*time.Second); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"128MiB", 128 << 20, true}, {"100MB", 100e6, true}, {"1.5GiB", 3 << 29, true}, {"4096", 4096, true},
+		{"64 kb", 64000, true}, {"1b", 1, true},
+		{"", 0, false}, {"0", 0, false}, {"-1MiB", 0, false}, {"12XB", 0, false}, {"MiB", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestConvertDataflowDryRun builds the Dataflow job offline and checks that
+// it is printed; nothing is submitted and nothing is converted.
+func TestConvertDataflowDryRun(t *testing.T) {
+	resetGlobalFlags(t, "runner", "dry_run", "project", "region", "staging_location", "endpoint", "environment_type")
+	// Without credentials the runner's check of the staging bucket fails at
+	// once, offline, and the job is still printed.
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", out,
+		"--runner=dataflow", "--dry_run", "--project=tfprep-test", "--region=europe-west1", "--staging_location=gs://tfprep-test/staging")
+	if code != ExitOK {
+		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"Dry-run: not submitting job", "tfprep-test", "WriteShards", "Finalize", "nothing converted here"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, dataset.ManifestName)); err == nil {
+		t.Error("dry run wrote a manifest")
+	}
+}
