@@ -25,7 +25,9 @@ var ErrBadLiteral = errors.New("schema: not a Python list literal of numbers")
 // an error wrapping ErrBadLiteral that gives the byte offset.
 func ParseList(dst []float64, s string) ([]float64, error) {
 	p := listParser{s: s}
-	p.skipSpace()
+	if err := p.leading(); err != nil {
+		return dst, err
+	}
 	if p.pos >= len(s) {
 		return dst, p.fail("empty, want '[' or '('")
 	}
@@ -38,6 +40,7 @@ func ParseList(dst []float64, s string) ([]float64, error) {
 		closing = ')'
 	}
 	p.pos++
+	p.inBrackets = true
 	elems := 0
 	commaAfterLast := false
 	for {
@@ -47,6 +50,7 @@ func ParseList(dst []float64, s string) ([]float64, error) {
 		}
 		if s[p.pos] == closing {
 			p.pos++
+			p.inBrackets = false
 			break
 		}
 		if elems > 0 && !commaAfterLast {
@@ -70,8 +74,7 @@ func ParseList(dst []float64, s string) ([]float64, error) {
 	if open == '(' && elems == 1 && !commaAfterLast {
 		return dst, (&listParser{s: s, pos: 0}).fail("a parenthesised single value is not a tuple; write (x,)")
 	}
-	p.skipSpace()
-	if p.pos != len(s) {
+	if !p.trailing() {
 		return dst, p.fail("unexpected text after the list")
 	}
 	return dst, nil
@@ -88,7 +91,7 @@ func (p *listParser) bareTuple(dst []float64) ([]float64, error) {
 		}
 		dst = append(dst, v)
 		p.skipSpace()
-		if p.pos == len(p.s) {
+		if p.atEnd() {
 			break
 		}
 		if p.s[p.pos] != ',' {
@@ -97,9 +100,12 @@ func (p *listParser) bareTuple(dst []float64) ([]float64, error) {
 		p.pos++
 		commas++
 		p.skipSpace()
-		if p.pos == len(p.s) {
+		if p.atEnd() {
 			break
 		}
+	}
+	if !p.trailing() {
+		return dst, p.fail("a tuple without brackets must be on one line")
 	}
 	if commas == 0 {
 		return dst, (&listParser{s: p.s}).fail("a single number is not a list; write [x]")
@@ -108,25 +114,94 @@ func (p *listParser) bareTuple(dst []float64) ([]float64, error) {
 }
 
 type listParser struct {
-	s   string
-	pos int
+	s          string
+	pos        int
+	inBrackets bool // line breaks are whitespace only inside brackets
 }
 
 func (p *listParser) fail(msg string) error {
 	return fmt.Errorf("%w: %s at byte %d", ErrBadLiteral, msg, p.pos)
 }
 
-// skipSpace skips what Python's tokenizer skips inside brackets: blanks,
-// tabs, form feeds and line breaks.
+// skipSpace skips what Python's tokenizer skips between tokens: blanks,
+// tabs and form feeds, and inside brackets line breaks too.
 func (p *listParser) skipSpace() {
 	for p.pos < len(p.s) {
 		switch p.s[p.pos] {
-		case ' ', '\t', '\n', '\r', '\f':
+		case ' ', '\t', '\f':
+			p.pos++
+		case '\n', '\r':
+			if !p.inBrackets {
+				return
+			}
 			p.pos++
 		default:
 			return
 		}
 	}
+}
+
+// newlineLen is the length of the line break at the start of s, or 0.
+func newlineLen(s string) int {
+	switch {
+	case strings.HasPrefix(s, "\r\n"):
+		return 2
+	case strings.HasPrefix(s, "\n"), strings.HasPrefix(s, "\r"):
+		return 1
+	}
+	return 0
+}
+
+// blankLine returns the end of the whitespace-only line at pos, or -1.
+func (p *listParser) blankLine(pos int) int {
+	for pos < len(p.s) && (p.s[pos] == ' ' || p.s[pos] == '\t' || p.s[pos] == '\f') {
+		pos++
+	}
+	if n := newlineLen(p.s[pos:]); n > 0 {
+		return pos + n
+	}
+	return -1
+}
+
+// leading skips what may precede the expression: blanks and blank lines,
+// but no indentation of the line the expression starts on.
+func (p *listParser) leading() error {
+	p.skipSpace()
+	for {
+		end := p.blankLine(p.pos)
+		if end < 0 {
+			break
+		}
+		p.pos = end
+	}
+	if p.pos > 0 && newlineLen(p.s[p.pos-1:]) > 0 && p.pos < len(p.s) && (p.s[p.pos] == ' ' || p.s[p.pos] == '\t') {
+		return p.fail("unexpected indentation")
+	}
+	p.skipSpace()
+	return nil
+}
+
+// atEnd reports whether the top-level expression ends at pos: the end of
+// the text or a line break.
+func (p *listParser) atEnd() bool {
+	return p.pos == len(p.s) || newlineLen(p.s[p.pos:]) > 0
+}
+
+// trailing consumes what may follow the expression: blanks, then line
+// breaks and blank lines; it reports whether that is all there is.
+func (p *listParser) trailing() bool {
+	p.skipSpace()
+	if p.pos < len(p.s) && newlineLen(p.s[p.pos:]) == 0 {
+		return false
+	}
+	for p.pos < len(p.s) {
+		end := p.blankLine(p.pos)
+		if end < 0 {
+			return false
+		}
+		p.pos = end
+	}
+	return true
 }
 
 // number reads one element: an optionally signed numeric literal or a bool.
