@@ -93,7 +93,7 @@ func runStats(ctx context.Context, env *Env, cfg *statsConfig, args []string) in
 		printStats(env.Stdout, st)
 	}
 	if st.Damaged > 0 {
-		fmt.Fprintf(env.Stderr, "tfprep stats: %d damaged byte ranges skipped; the counts cover the readable records only\n", st.Damaged)
+		fmt.Fprintf(env.Stderr, "tfprep stats: damaged byte ranges skipped: %d; the counts cover the readable records only\n", st.Damaged)
 		return ExitPartial
 	}
 	return ExitOK
