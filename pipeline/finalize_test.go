@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tfprep/tfprep/dataset"
+)
+
+// iterOf returns a Beam-style iterator over values.
+func iterOf[T any](values []T) func(*T) bool {
+	i := 0
+	return func(v *T) bool {
+		if i == len(values) {
+			return false
+		}
+		*v = values[i]
+		i++
+		return true
+	}
+}
+
+// TestRetriedShardLeavesNoDuplicate runs the shard-writing DoFn twice for
+// the same shard, as a runner does when it retries a bundle, and commits the
+// second attempt's result only, as the runner does: one final shard, no
+// temporary file left from either attempt.
+func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
+	ctx := context.Background()
+	spec := planetSpec(t)
+	specJSON, err := spec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	temp := filepath.Join(out, ".tfprep-tmp-test")
+	fn := &writeShardFn{Config: ShardConfig{Spec: string(specJSON), Images: filepath.Join("testdata", "images"), TempDir: temp, Compression: "none", Seed: 1}}
+	if err := fn.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Teardown()
+	labels := [][]float32{{1, 0, 0, 0}, make([]float32, 13)}
+	rows := []Row{
+		{Line: 2, Key: "synth_00000", Image: "synth_00000.jpg", Labels: labels, Split: "train"},
+		{Line: 3, Key: "synth_00001", Image: "synth_00001.jpg", Labels: labels, Split: "train"},
+		{Line: 4, Key: "gone", Image: "gone.jpg", Labels: labels, Split: "train"},
+	}
+	var attempts []ShardResult
+	var rejected []dataset.ErrorRecord
+	for range 2 {
+		rejected = nil
+		err := fn.ProcessElement(ctx, "train/00000", iterOf(rows),
+			func(r ShardResult) { attempts = append(attempts, r) },
+			func(e dataset.ErrorRecord) { rejected = append(rejected, e) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(attempts) != 2 || attempts[0].Temp == attempts[1].Temp {
+		t.Fatalf("got attempts %+v, want two with distinct temporary names", attempts)
+	}
+	if attempts[0].SHA256 != attempts[1].SHA256 {
+		t.Errorf("attempts wrote different bytes: %s, %s", attempts[0].SHA256, attempts[1].SHA256)
+	}
+	final := &finalizeFn{Config: FinalizeConfig{
+		Out: out, TempDir: temp, Spec: string(specJSON), Features: features(spec), Labels: labelNames(spec),
+		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 2}, Compression: "none",
+	}}
+	err = final.ProcessElement(ctx, nil, iterOf(attempts[1:]), iterOf(rejected),
+		iterOf([]ReadCount{{File: "t.csv", Rows: 3}}), iterOf([]SplitCount{{Split: "train", Rows: 3}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dataset.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"dataset.json", "errors.csv", "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("output directory (-want +got):\n%s", diff)
+	}
+	shards := m.Splits[0].Shards
+	if shards[0].Records != 2 || shards[0].SHA256 != attempts[1].SHA256 || shards[1].Records != 0 {
+		t.Errorf("got shards %+v, want the second attempt's 2 records and an empty shard", shards)
+	}
+	if got := m.Rows; got.Read != 3 || got.Written != 2 || got.RejectedByStage[dataset.StageIO] != 1 {
+		t.Errorf("got rows %+v, want read 3 = written 2 + 1 io reject", got)
+	}
+}
+
+// TestFinalizeInvariant feeds Finalize a row count that does not add up: it
+// must fail and commit nothing.
+func TestFinalizeInvariant(t *testing.T) {
+	ctx := context.Background()
+	spec := planetSpec(t)
+	specJSON, err := spec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	temp := filepath.Join(out, ".tfprep-tmp-test")
+	final := &finalizeFn{Config: FinalizeConfig{
+		Out: out, TempDir: temp, Spec: string(specJSON), Features: features(spec), Labels: labelNames(spec),
+		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 1}, Compression: "none",
+	}}
+	err = final.ProcessElement(ctx, nil, iterOf([]ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
+		iterOf([]ReadCount{{File: "t.csv", Rows: 5}}), iterOf([]SplitCount(nil)))
+	if !errors.Is(err, dataset.ErrInvariant) {
+		t.Fatalf("got %v, want ErrInvariant", err)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 0 {
+		t.Errorf("failed finalize left %v", entries)
+	}
+}
+
+// TestEmptySplitGetsShards: a split that receives no rows still has its
+// shards, valid empty TFRecord files, so the layout does not depend on the
+// data.
+func TestEmptySplitGetsShards(t *testing.T) {
+	cfg := testConfig(t, "good.csv")
+	cfg.Splits = []SplitWeight{{"train", 1}, {"test", 1e-12}}
+	m, err := Convert(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := m.Split("test")
+	if test == nil || test.Records != 0 || len(test.Shards) != 2 {
+		t.Fatalf("got split test %+v, want 2 empty shards", test)
+	}
+	if got := slices.Index(m.SplitNames(), "test"); got != 1 {
+		t.Errorf("split test at %d, want 1 (the --splits order)", got)
+	}
+	readShards(t, cfg.Out, m, cfg.Spec)
+}
