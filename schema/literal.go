@@ -16,107 +16,168 @@ var ErrBadLiteral = errors.New("schema: not a Python list literal of numbers")
 // ("[0, 0, 1, 0]"), and appends the values to dst.
 //
 // Accepted: "[...]", "(...)" or a bare tuple "0, 1" with elements separated
-// by commas and any Python whitespace; an optional trailing comma; decimal, hexadecimal (0x),
-// octal (0o) and binary (0b) integers, with an optional sign and single
-// underscores between digits as Python allows; floats ("1.", ".5", "1e-3");
-// True and False (as 1 and 0). Everything else (nested lists, strings, None,
-// complex numbers, a bare number, "(1)" which Python reads as the int 1, and
-// parenthesised elements such as "[(1)]", which literal_eval would accept) is
-// an error wrapping ErrBadLiteral that gives the byte offset.
+// by commas; an optional trailing comma; Python's whitespace rules (line
+// breaks only inside brackets, no indentation); grouping parentheses
+// ("[(1), 2]", "([0, 1])"); decimal, hexadecimal (0x), octal (0o) and
+// binary (0b) integers with single underscores between digits; floats
+// ("1.", ".5", "1e-3"); one unary sign before a number; True and False (as
+// 1 and 0). Everything else (nested lists, strings, None, complex numbers,
+// a lone number such as "1" or "(1)") is an error wrapping ErrBadLiteral
+// that gives the byte offset. On error dst is returned unchanged.
 func ParseList(dst []float64, s string) ([]float64, error) {
+	start := len(dst)
 	p := listParser{s: s}
 	if err := p.leading(); err != nil {
 		return dst, err
 	}
-	if p.pos >= len(s) {
-		return dst, p.fail("empty, want '[' or '('")
+	if p.atEnd() {
+		return dst, p.fail("empty, want a list such as [0, 1]")
 	}
-	if s[p.pos] != '[' && s[p.pos] != '(' {
-		return p.bareTuple(dst)
+	v, kind, err := p.expr(&dst)
+	if err != nil {
+		return dst[:start], err
 	}
-	open := s[p.pos]
-	closing := byte(']')
-	if open == '(' {
-		closing = ')'
-	}
-	p.pos++
-	p.inBrackets = true
-	elems := 0
-	commaAfterLast := false
-	for {
-		p.skipSpace()
-		if p.pos >= len(s) {
-			return dst, p.fail(fmt.Sprintf("unterminated list, want %q", closing))
-		}
-		if s[p.pos] == closing {
-			p.pos++
-			p.inBrackets = false
-			break
-		}
-		if elems > 0 && !commaAfterLast {
-			return dst, p.fail(fmt.Sprintf("want ',' or %q", closing))
-		}
-		v, err := p.number()
-		if err != nil {
-			return dst, err
+	p.skipSpace()
+	if p.pos < len(s) && s[p.pos] == ',' {
+		// A bare tuple, "0, 1" or "1,": the rest must be on the same line.
+		if kind == seqExpr {
+			return dst[:start], p.fail("a list inside a tuple")
 		}
 		dst = append(dst, v)
-		elems++
-		p.skipSpace()
-		commaAfterLast = false
-		if p.pos < len(s) && s[p.pos] == ',' {
+		for p.pos < len(s) && s[p.pos] == ',' {
 			p.pos++
-			commaAfterLast = true
+			p.skipSpace()
+			if p.atEnd() {
+				break
+			}
+			v, _, err := p.expr(nil)
+			if err != nil {
+				return dst[:start], err
+			}
+			dst = append(dst, v)
+			p.skipSpace()
 		}
-	}
-	// Python reads "(1)" as the int 1, not a tuple: a one-element tuple needs
-	// its comma.
-	if open == '(' && elems == 1 && !commaAfterLast {
-		return dst, (&listParser{s: s, pos: 0}).fail("a parenthesised single value is not a tuple; write (x,)")
+	} else if kind != seqExpr {
+		return dst[:start], (&listParser{s: s}).fail("a single value is not a list; write [x]")
 	}
 	if !p.trailing() {
-		return dst, p.fail("unexpected text after the list")
+		return dst[:start], p.fail("unexpected text after the list")
 	}
 	return dst, nil
 }
 
-// bareTuple reads a tuple without parentheses, "0, 1" or "1,", which
-// literal_eval accepts at the top level.
-func (p *listParser) bareTuple(dst []float64) ([]float64, error) {
-	commas := 0
-	for {
-		v, err := p.number()
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, v)
-		p.skipSpace()
-		if p.atEnd() {
-			break
-		}
-		if p.s[p.pos] != ',' {
-			return dst, p.fail("want ',' or the end")
-		}
-		p.pos++
-		commas++
-		p.skipSpace()
-		if p.atEnd() {
-			break
-		}
-	}
-	if !p.trailing() {
-		return dst, p.fail("a tuple without brackets must be on one line")
-	}
-	if commas == 0 {
-		return dst, (&listParser{s: p.s}).fail("a single number is not a list; write [x]")
-	}
-	return dst, nil
-}
+// exprKind is what an expression turned out to be.
+type exprKind int
+
+const (
+	plainNumber  exprKind = iota // 1, (1)
+	signedNumber                 // -1, (+1)
+	boolValue                    // True
+	seqExpr                      // [1, 2], (1, 2), ()
+)
 
 type listParser struct {
-	s          string
-	pos        int
-	inBrackets bool // line breaks are whitespace only inside brackets
+	s     string
+	pos   int
+	depth int // open brackets: line breaks are whitespace only inside them
+}
+
+// expr reads one expression. A number or bool is returned; a list or tuple
+// has its numbers appended to *seq, or is an error when seq is nil (inside
+// another list: literal_eval would return a nested list).
+func (p *listParser) expr(seq *[]float64) (float64, exprKind, error) {
+	p.skipSpace()
+	if p.pos >= len(p.s) {
+		return 0, 0, p.fail("want a number")
+	}
+	switch c := p.s[p.pos]; c {
+	case '-', '+':
+		// literal_eval takes one sign, applied to a number constant
+		// (possibly parenthesised): not to a bool, a sign or a list.
+		p.pos++
+		at := p.pos
+		v, kind, err := p.expr(nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		if kind != plainNumber {
+			p.pos = at
+			return 0, 0, p.fail("a sign applies to a number only")
+		}
+		if c == '-' {
+			v = -v
+		}
+		return v, signedNumber, nil
+	case '[':
+		if seq == nil {
+			return 0, 0, p.fail("a list inside a list")
+		}
+		p.pos++
+		p.depth++
+		return 0, seqExpr, p.items(seq, ']')
+	case '(':
+		p.pos++
+		p.depth++
+		p.skipSpace()
+		if p.pos < len(p.s) && p.s[p.pos] == ')' {
+			if seq == nil {
+				return 0, 0, p.fail("a tuple inside a list")
+			}
+			p.pos++
+			p.depth--
+			return 0, seqExpr, nil
+		}
+		first, kind, err := p.expr(seq)
+		if err != nil {
+			return 0, 0, err
+		}
+		p.skipSpace()
+		if p.pos < len(p.s) && p.s[p.pos] == ')' {
+			// Grouping parentheses: (1) is the int 1, ([1]) the list.
+			p.pos++
+			p.depth--
+			return first, kind, nil
+		}
+		if p.pos >= len(p.s) || p.s[p.pos] != ',' {
+			return 0, 0, p.fail("want ',' or ')'")
+		}
+		if seq == nil || kind == seqExpr {
+			return 0, 0, p.fail("a tuple inside a list")
+		}
+		p.pos++
+		*seq = append(*seq, first)
+		return 0, seqExpr, p.items(seq, ')')
+	}
+	return p.literal()
+}
+
+// items reads the elements of a list or tuple up to and including closing,
+// appending them to *seq.
+func (p *listParser) items(seq *[]float64, closing byte) error {
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.s) {
+			return p.fail(fmt.Sprintf("unterminated, want %q", closing))
+		}
+		if p.s[p.pos] == closing {
+			p.pos++
+			p.depth--
+			return nil
+		}
+		v, _, err := p.expr(nil)
+		if err != nil {
+			return err
+		}
+		*seq = append(*seq, v)
+		p.skipSpace()
+		switch {
+		case p.pos < len(p.s) && p.s[p.pos] == ',':
+			p.pos++
+		case p.pos < len(p.s) && p.s[p.pos] == closing:
+		default:
+			return p.fail(fmt.Sprintf("want ',' or %q", closing))
+		}
+	}
 }
 
 func (p *listParser) fail(msg string) error {
@@ -124,17 +185,25 @@ func (p *listParser) fail(msg string) error {
 }
 
 // skipSpace skips what Python's tokenizer skips between tokens: blanks,
-// tabs and form feeds, and inside brackets line breaks too.
+// tabs, form feeds and backslash line continuations, and inside brackets
+// line breaks too.
 func (p *listParser) skipSpace() {
 	for p.pos < len(p.s) {
 		switch p.s[p.pos] {
 		case ' ', '\t', '\f':
 			p.pos++
 		case '\n', '\r':
-			if !p.inBrackets {
+			if p.depth == 0 {
 				return
 			}
 			p.pos++
+		case '\\':
+			// An explicit line continuation joins lines anywhere.
+			n := newlineLen(p.s[p.pos+1:])
+			if n == 0 {
+				return
+			}
+			p.pos += 1 + n
 		default:
 			return
 		}
@@ -191,6 +260,14 @@ func (p *listParser) atEnd() bool {
 // breaks and blank lines; it reports whether that is all there is.
 func (p *listParser) trailing() bool {
 	p.skipSpace()
+	if p.pos == len(p.s) {
+		// A line continuation with nothing after it is Python's
+		// "unexpected EOF".
+		tail := p.s[len(strings.TrimRight(p.s, " \t\f\r\n\\")):]
+		if strings.Contains(tail, "\\") {
+			return false
+		}
+	}
 	if p.pos < len(p.s) && newlineLen(p.s[p.pos:]) == 0 {
 		return false
 	}
@@ -204,19 +281,8 @@ func (p *listParser) trailing() bool {
 	return true
 }
 
-// number reads one element: an optionally signed numeric literal or a bool.
-func (p *listParser) number() (float64, error) {
-	start := p.pos
-	sign := 1.0
-	// literal_eval allows one unary sign, optionally followed by whitespace.
-	if p.pos < len(p.s) && (p.s[p.pos] == '-' || p.s[p.pos] == '+') {
-		if p.s[p.pos] == '-' {
-			sign = -1
-		}
-		p.pos++
-		p.skipSpace()
-	}
-	signed := p.pos != start
+// literal reads a number or bool token.
+func (p *listParser) literal() (float64, exprKind, error) {
 	tokStart := p.pos
 	for p.pos < len(p.s) && isTokenByte(p.s[p.pos]) {
 		// An exponent sign belongs to the number: 1e-3.
@@ -228,25 +294,18 @@ func (p *listParser) number() (float64, error) {
 	tok := p.s[tokStart:p.pos]
 	switch tok {
 	case "":
-		p.pos = tokStart
-		return 0, p.fail("want a number")
-	case "True", "False":
-		// literal_eval rejects -True: unary operators apply only to numbers.
-		if signed {
-			p.pos = tokStart
-			return 0, p.fail("sign before a bool")
-		}
-		if tok == "True" {
-			return 1, nil
-		}
-		return 0, nil
+		return 0, 0, p.fail("want a number")
+	case "True":
+		return 1, boolValue, nil
+	case "False":
+		return 0, boolValue, nil
 	}
 	v, ok := pythonNumber(tok)
 	if !ok {
 		p.pos = tokStart
-		return 0, p.fail(fmt.Sprintf("%q is not a number", tok))
+		return 0, 0, p.fail(fmt.Sprintf("%q is not a number", tok))
 	}
-	return sign * v, nil
+	return v, plainNumber, nil
 }
 
 func isTokenByte(c byte) bool {

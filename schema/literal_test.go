@@ -48,6 +48,25 @@ var listCases = []struct {
 	{"[1] \n ", nil},
 	{"1\n, 2", nil},
 	{"- \n1, 2", nil},
+	{"[(1), 2]", []float64{1, 2}},
+	{"([0, 1])", []float64{0, 1}},
+	{"((1,))", []float64{1}},
+	{"(1),(2)", []float64{1, 2}},
+	{"[-(1), (+2)]", []float64{-1, 2}},
+	{"[(True)]", []float64{1}},
+	{"(\n1,\n)", []float64{1}},
+	{"-(1)", nil},
+	{"[-(-1)]", nil},
+	{"[-(True)]", nil},
+	{"([1],)", nil},
+	{"[()]", nil},
+	{"[(1,)]", nil},
+	{"[1], 2", nil},
+	{"[1,\\\n2]", []float64{1, 2}},
+	{"1,\\\n2", []float64{1, 2}},
+	{"[1,\\ 2]", nil},
+	{"1,\\\n", nil},
+	{"[1]\\\n", nil},
 	{"[1e309]", []float64{math.Inf(1)}},
 	{"", nil},
 	{"0, 1", []float64{0, 1}},
@@ -119,6 +138,14 @@ func TestParseListAppends(t *testing.T) {
 	}
 	if diff := cmp.Diff([]float64{9, 1, 2}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// On error dst comes back as it was, whatever was parsed before.
+	got, err = ParseList([]float64{9}, "[1, 2, x]")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if diff := cmp.Diff([]float64{9}, got); diff != "" {
+		t.Errorf("after an error (-want +got):\n%s", diff)
 	}
 }
 
