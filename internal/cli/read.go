@@ -1,0 +1,356 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/schema"
+	"github.com/tfprep/tfprep/trainer"
+)
+
+func init() {
+	register(&Command{
+		Name:  "read",
+		Args:  "[flags] DIR | --csv PATH --images DIR [--spec planet]",
+		Short: "iterate a dataset as training would; print throughput and a digest of what was delivered",
+		Long: `Read iterates a converted dataset (or a CSV and its images) with the trainer
+package, exactly as a training job would, and prints per split:
+
+  throughput   examples/s and MB/s (record bytes read)
+  per epoch    examples delivered, distinct keys, and the key multiset hash: the
+               sum (mod 2^64) of FNV-1a hashes of the delivered keys. It does not
+               depend on order, and the hashes of workers 0..n-1 add up to the
+               hash of a single reader, so "each record exactly once per epoch"
+               can be checked from the shell.
+  verdict      "exactly once" when every epoch delivered each of the worker's
+               records once (the manifest's record count, no repeated key); not
+               checked with --drop-remainder, or without keys in the spec
+  label sums   per label, how many delivered examples have it, over all epochs
+
+Splits are read one after the other, each with its own iterator. The exit code
+is 1 when the verdict fails. The iterator's memory bound (shuffle buffer,
+read-ahead, prefetched batches) is printed too.` + readExamples,
+		Flags: readFlags,
+	})
+}
+
+const readExamples = `
+
+Examples:
+  tfprep read out/demo
+  tfprep read out/demo --split train --shuffle 1024 --batch 32 --epochs 2 --seed 7
+  for i in 0 1 2; do tfprep read out/demo --workers 3 --worker-index $i --json; done
+  tfprep read --csv testdata/demo/planet.csv --images testdata/demo/images --spec planet`
+
+type readConfig struct {
+	splits    string
+	csv       string
+	images    string
+	spec      string
+	json      bool
+	imageType string
+	opts      trainer.Options
+}
+
+func readFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+	cfg := &readConfig{}
+	iterFlags(fs, &cfg.opts, &cfg.imageType)
+	fs.StringVar(&cfg.splits, "split", "", "comma-separated splits to read (default: all)")
+	fs.StringVar(&cfg.csv, "csv", "", "read this CSV and its images instead of a converted dataset")
+	fs.StringVar(&cfg.images, "images", "", "with --csv: the images folder")
+	fs.StringVar(&cfg.spec, "spec", "planet", "with --csv: preset name or spec file")
+	fs.BoolVar(&cfg.json, "json", false, "print the digest as JSON")
+	return func(ctx context.Context, env *Env, args []string) int {
+		return runRead(ctx, env, cfg, args)
+	}
+}
+
+// iterFlags declares the trainer options shared by read and train.
+func iterFlags(fs *flag.FlagSet, o *trainer.Options, imageType *string) {
+	fs.IntVar(&o.BatchSize, "batch", 32, "batch size")
+	fs.BoolVar(&o.DropRemainder, "drop-remainder", false, "drop each epoch's last, smaller batch")
+	fs.IntVar(&o.Epochs, "epochs", 1, "epochs (negative: forever)")
+	fs.IntVar(&o.Shuffle, "shuffle", 0, "shuffle buffer in examples (also shuffles shard order); 0 = file order")
+	fs.BoolVar(&o.GlobalShuffle, "global-shuffle", false, "exact uniform permutation per epoch, reading records by offset (uncompressed shards)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of shard order, shuffle and permutations")
+	fs.IntVar(&o.CycleLength, "cycle", 0, "shards read at once (default: min(4, shards))")
+	fs.IntVar(&o.BlockLength, "block", 1, "consecutive records taken from each shard of the cycle")
+	fs.IntVar(&o.Prefetch, "prefetch", 2, "batches assembled ahead")
+	fs.IntVar(&o.Parallelism, "parallelism", 0, "goroutines assembling batches (default: all cores)")
+	fs.IntVar(&o.NumWorkers, "workers", 1, "worker sharding: number of workers")
+	fs.IntVar(&o.WorkerIndex, "worker-index", 0, "worker sharding: this worker, from 0")
+	fs.BoolVar(&o.SkipChecksums, "no-crc", false, "do not verify record checksums")
+	fs.BoolVar(&o.SkipCorrupt, "skip-corrupt", false, "skip and count damaged records instead of failing")
+	fs.StringVar(imageType, "dtype", "float32", "image element type: float32 or uint8")
+}
+
+// readDigest is what read reports for one split.
+type readDigest struct {
+	Split       string          `json:"split"`
+	Shards      int             `json:"shards"`
+	Records     int64           `json:"records"` // the worker's records per the manifest; -1 unknown
+	Epochs      []epochDigest   `json:"epochs"`
+	Examples    int64           `json:"examples"`
+	Batches     int64           `json:"batches"`
+	Bytes       int64           `json:"bytes"`
+	Seconds     float64         `json:"seconds"`
+	ExamplesPS  float64         `json:"examples_per_second"`
+	MBPS        float64         `json:"mb_per_second"`
+	MemoryBound int64           `json:"memory_bound_bytes"`
+	Verdict     string          `json:"verdict"`
+	Labels      []labelSumsJSON `json:"labels"`
+	Skipped     []string        `json:"skipped,omitempty"`
+}
+
+type epochDigest struct {
+	Epoch    int    `json:"epoch"`
+	Examples int64  `json:"examples"`
+	Distinct int    `json:"distinct_keys"`
+	KeyHash  string `json:"key_multiset_hash"`
+}
+
+type labelSumsJSON struct {
+	Feature string             `json:"feature"`
+	Sums    map[string]float64 `json:"sums"`
+	names   []string
+	values  []float64
+}
+
+func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) int {
+	var err error
+	if cfg.opts.ImageType, err = trainer.ParseImageType(cfg.imageType); err != nil {
+		fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
+		return ExitUsage
+	}
+	type source struct {
+		name string
+		ds   *trainer.Dataset
+	}
+	var sources []source
+	switch {
+	case cfg.csv != "" && len(args) == 0:
+		if cfg.images == "" {
+			fmt.Fprintln(env.Stderr, "tfprep read: --csv needs --images DIR")
+			return ExitUsage
+		}
+		spec, err := schema.Resolve(cfg.spec)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
+			return ExitUsage
+		}
+		ds, err := trainer.FromCSV(spec, cfg.csv, cfg.images)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
+			return ExitError
+		}
+		sources = append(sources, source{"csv", ds})
+	case cfg.csv == "" && len(args) == 1:
+		names := splitList(cfg.splits)
+		if len(names) == 0 {
+			m, err := dataset.ReadManifest(args[0])
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
+				return ExitError
+			}
+			names = m.SplitNames()
+		}
+		for _, name := range names {
+			ds, err := trainer.Open(args[0], name)
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
+				return ExitError
+			}
+			sources = append(sources, source{name, ds})
+		}
+	default:
+		fmt.Fprintf(env.Stderr, "tfprep read: want one dataset directory, or --csv and --images without one%s\n", readExamples)
+		return ExitUsage
+	}
+	var digests []readDigest
+	failed := false
+	for _, src := range sources {
+		d, err := readSplit(ctx, src.name, src.ds, cfg.opts)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tfprep read: split %s: %v\n", src.name, err)
+			if errors.Is(err, trainer.ErrOptions) {
+				return ExitUsage
+			}
+			return ExitError
+		}
+		failed = failed || strings.HasPrefix(d.Verdict, "FAILED")
+		digests = append(digests, d)
+	}
+	if cfg.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"options": optionsJSON(cfg.opts), "splits": digests})
+	} else {
+		for _, d := range digests {
+			printDigest(env.Stdout, d)
+		}
+	}
+	if failed {
+		return ExitError
+	}
+	return ExitOK
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func optionsJSON(o trainer.Options) map[string]any {
+	return map[string]any{
+		"batch": o.BatchSize, "drop_remainder": o.DropRemainder, "epochs": o.Epochs, "shuffle": o.Shuffle,
+		"global_shuffle": o.GlobalShuffle, "seed": o.Seed, "cycle": o.CycleLength, "block": o.BlockLength,
+		"workers": o.NumWorkers, "worker_index": o.WorkerIndex, "dtype": o.ImageType.String(),
+	}
+}
+
+// workerRecords is the number of records the worker's shards hold, or -1.
+func workerRecords(ds *trainer.Dataset, o trainer.Options) int64 {
+	shards := ds.Shards()
+	if shards == nil {
+		if o.NumWorkers <= 1 {
+			return ds.Examples()
+		}
+		n := ds.Examples()
+		return (n - int64(o.WorkerIndex) + int64(o.NumWorkers) - 1) / int64(o.NumWorkers)
+	}
+	var n int64
+	for i, sh := range shards {
+		if i%max(o.NumWorkers, 1) != o.WorkerIndex {
+			continue
+		}
+		if sh.Records < 0 {
+			return -1
+		}
+		n += sh.Records
+	}
+	return n
+}
+
+func readSplit(ctx context.Context, name string, ds *trainer.Dataset, opts trainer.Options) (readDigest, error) {
+	d := readDigest{Split: name, Shards: len(ds.Shards()), Records: workerRecords(ds, opts)}
+	labels := ds.Spec().LabelFeatures()
+	sums := make([][]float64, len(labels))
+	for k, l := range labels {
+		sums[k] = make([]float64, l.Size)
+	}
+	start := time.Now()
+	it, err := ds.Iter(ctx, opts)
+	if err != nil {
+		return d, err
+	}
+	defer it.Close()
+	d.MemoryBound = it.MemoryBound()
+	type epochState struct {
+		digest epochDigest
+		hash   uint64
+		seen   map[string]int
+	}
+	var epochs []*epochState
+	keyed := !ds.Spec().Key.Omit
+	for {
+		b, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return d, err
+		}
+		for len(epochs) <= b.Epoch {
+			epochs = append(epochs, &epochState{digest: epochDigest{Epoch: len(epochs)}, seen: map[string]int{}})
+		}
+		e := epochs[b.Epoch]
+		for _, key := range b.Keys {
+			h := fnv.New64a()
+			io.WriteString(h, key)
+			e.hash += h.Sum64()
+			e.seen[key]++
+		}
+		e.digest.Examples += int64(b.Len())
+		for k, l := range b.Labels {
+			size := l.Shape[1]
+			for i, v := range l.Values {
+				sums[k][i%size] += float64(v)
+			}
+		}
+	}
+	stats := it.Stats()
+	d.Seconds = time.Since(start).Seconds()
+	d.Examples, d.Batches, d.Bytes = stats.Examples, stats.Batches, stats.Bytes
+	d.ExamplesPS = float64(d.Examples) / d.Seconds
+	d.MBPS = float64(d.Bytes) / d.Seconds / 1e6
+	for _, s := range stats.Skipped {
+		d.Skipped = append(d.Skipped, s.Error())
+	}
+	d.Verdict = "exactly once"
+	for _, e := range epochs {
+		e.digest.Distinct = len(e.seen)
+		e.digest.KeyHash = fmt.Sprintf("%016x", e.hash)
+		d.Epochs = append(d.Epochs, e.digest)
+		switch {
+		case !keyed || opts.DropRemainder || len(d.Skipped) > 0:
+			d.Verdict = "not checked (no keys, --drop-remainder or skipped records)"
+		case int64(e.digest.Distinct) != e.digest.Examples:
+			d.Verdict = fmt.Sprintf("FAILED: epoch %d delivered %d examples but %d distinct keys", e.digest.Epoch, e.digest.Examples, e.digest.Distinct)
+		case d.Records >= 0 && e.digest.Examples != d.Records:
+			d.Verdict = fmt.Sprintf("FAILED: epoch %d delivered %d examples, the shards hold %d", e.digest.Epoch, e.digest.Examples, d.Records)
+		}
+		if strings.HasPrefix(d.Verdict, "FAILED") || strings.HasPrefix(d.Verdict, "not") {
+			break
+		}
+	}
+	for k, l := range labels {
+		ls := labelSumsJSON{Feature: l.Feature, Sums: map[string]float64{}, values: sums[k]}
+		for i, v := range sums[k] {
+			name := fmt.Sprint(i)
+			if i < len(l.Names) {
+				name = l.Names[i]
+			}
+			ls.Sums[name] = v
+			ls.names = append(ls.names, name)
+		}
+		d.Labels = append(d.Labels, ls)
+	}
+	return d, nil
+}
+
+func printDigest(w io.Writer, d readDigest) {
+	records := "unknown"
+	if d.Records >= 0 {
+		records = fmt.Sprint(d.Records)
+	}
+	fmt.Fprintf(w, "split %s: %d shards, %s records for this worker\n", d.Split, d.Shards, records)
+	for _, e := range d.Epochs {
+		fmt.Fprintf(w, "  epoch %d: %d examples, %d distinct keys, key multiset hash %s\n", e.Epoch, e.Examples, e.Distinct, e.KeyHash)
+	}
+	fmt.Fprintf(w, "  verdict: %s\n", d.Verdict)
+	for _, l := range d.Labels {
+		fmt.Fprintf(w, "  %s:", l.Feature)
+		for i, name := range l.names {
+			fmt.Fprintf(w, " %s=%g", name, l.values[i])
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range d.Skipped {
+		fmt.Fprintf(w, "  skipped: %s\n", s)
+	}
+	fmt.Fprintf(w, "  read %d examples in %d batches, %.1f MB in %.2fs: %.0f examples/s, %.1f MB/s (memory bound %.1f MB)\n",
+		d.Examples, d.Batches, float64(d.Bytes)/1e6, d.Seconds, d.ExamplesPS, d.MBPS, float64(d.MemoryBound)/1e6)
+}
