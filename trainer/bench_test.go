@@ -2,10 +2,8 @@ package trainer
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/metrics"
 	"sync"
 	"testing"
@@ -156,38 +154,4 @@ func reportCPU(b *testing.B, start float64, bytes float64) {
 	if cpu := cpuSeconds() - start; start >= 0 && cpu > 0 {
 		b.ReportMetric(bytes/cpu/1e6, "MB/cpu-s")
 	}
-}
-
-func ExampleDataset_Iter() {
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	// A converted dataset: 10 synthetic Planet chips in 2 shards.
-	synth.WriteDataset(dir, []synth.Split{{Name: "train", Rows: synth.SampleRows(10, 1), Shards: 2}},
-		synth.DatasetOptions{Image: synth.Options{Size: 32}})
-
-	ds, err := Open(dir, "train")
-	if err != nil {
-		panic(err)
-	}
-	it, err := ds.Iter(context.Background(), Options{BatchSize: 4, Shuffle: 8, Seed: 1})
-	if err != nil {
-		panic(err)
-	}
-	defer it.Close()
-	for {
-		batch, err := it.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			panic(err)
-		}
-		fmt.Println(batch.Images.Shape, batch.Labels[0].Feature, batch.Labels[0].Shape, batch.Labels[1].Feature, batch.Labels[1].Shape)
-	}
-	fmt.Println(filepath.Base(ds.Shards()[0].Path), ds.Examples())
-	// Output:
-	// [4 128 128 3] weather_labels [4 4] ground_labels [4 13]
-	// [4 128 128 3] weather_labels [4 4] ground_labels [4 13]
-	// [2 128 128 3] weather_labels [2 4] ground_labels [2 13]
-	// train-00000-of-00002.tfrecord 10
 }

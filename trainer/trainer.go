@@ -44,8 +44,8 @@
 // [Iterator.State] returns, after any batch, a small binary snapshot: the
 // epoch, the position of every shard in the interleave cycle, the identity
 // (shard, offset) of each example in the shuffle buffer and the random
-// generator's state: about 7 bytes per buffered example, tens of bytes in
-// GlobalShuffle mode. [Dataset.Resume] with the same options continues with
+// generator's state: about 10 bytes per buffered example (10 KB for a
+// shuffle buffer of 1024), under 40 bytes in GlobalShuffle mode. [Dataset.Resume] with the same options continues with
 // exactly the batches the interrupted iterator would have produced. It reads
 // the buffered examples back by offset (an uncompressed shard) or by
 // rescanning (a compressed one). A state refuses to resume with options or
@@ -57,8 +57,10 @@
 // (Shuffle examples), per open shard ReadAhead examples, and Prefetch +
 // Parallelism + 1 batches. [Iterator.MemoryBound] states the bound in bytes
 // for the dataset's example size; for 128x128x3 float32 Planet examples
-// (196,676 bytes) with Shuffle 1024, batch 32 and the defaults it is about
-// 224 MB, almost all of it the shuffle buffer.
+// (196,608 image bytes) with Shuffle 1024, batch 32 and the defaults on two
+// cores it is 259 MB (247 MiB), 80% of it the shuffle buffer. Every buffer is
+// reused for the life of the iterator, so a training job that repeats epochs
+// allocates nothing per example.
 //
 // # Errors
 //
@@ -161,7 +163,7 @@ func Open(dir string, splits ...string) (*Dataset, error) {
 			path := filepath.Join(dir, sh.File)
 			fi, err := os.Stat(path)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrDataset, err)
+				return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 			}
 			if fi.Size() != sh.Bytes {
 				return nil, fmt.Errorf("%w: %s: %d bytes, the manifest says %d", ErrDataset, path, fi.Size(), sh.Bytes)
@@ -210,7 +212,7 @@ func newDataset(spec *schema.Spec, shards []Shard) (*Dataset, error) {
 		}
 		c, err := detectCompression(shards[i].Path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDataset, err)
+			return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 		}
 		shards[i].Compression = c
 	}
