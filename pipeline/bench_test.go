@@ -1,0 +1,354 @@
+//go:build linux
+
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/internal/synth"
+	"github.com/tfprep/tfprep/tfrecord"
+)
+
+// Benchmark data: benchChips generated 256x256 Planet-like chips
+// (internal/synth), made once per machine under the temporary directory and
+// reused. Larger sets reuse the same chips under more names (hard links), so
+// converting them does the same work per image without generating more.
+const benchChips = 2000
+
+var benchData struct {
+	once sync.Once
+	dir  string
+	rows []synth.Row
+	err  error
+}
+
+// chipDir returns the directory holding images/synth_NNNNN.jpg for the
+// benchChips generated rows.
+func chipDir(b testing.TB) (string, []synth.Row) {
+	benchData.once.Do(func() {
+		benchData.rows = synth.SampleRows(benchChips, 1)
+		benchData.dir = filepath.Join(os.TempDir(), fmt.Sprintf("tfprep-bench-chips-%d", benchChips))
+		done := filepath.Join(benchData.dir, "complete")
+		if _, err := os.Stat(done); err == nil {
+			return
+		}
+		if benchData.err = synth.Generate(context.Background(), filepath.Join(benchData.dir, "images"), benchData.rows, synth.Options{Seed: 1}); benchData.err == nil {
+			benchData.err = os.WriteFile(done, nil, 0o644)
+		}
+	})
+	if benchData.err != nil {
+		b.Fatal(benchData.err)
+	}
+	return benchData.dir, benchData.rows
+}
+
+// datasetOf writes a CSV of n rows named like the keys of names (or
+// bench_NNNNNN when names is nil) with images hard-linked to the generated
+// chips, and returns the CSV path and images root.
+func datasetOf(b testing.TB, n int, csvRows []synth.Row) (csvPath, images string) {
+	chips, rows := chipDir(b)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("tfprep-bench-set-%d-%t", n, csvRows != nil))
+	images = filepath.Join(dir, "images")
+	csvPath = filepath.Join(dir, "planet.csv")
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return csvPath, images
+	}
+	if err := os.MkdirAll(images, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	out := make([]synth.Row, n)
+	for i := range out {
+		if csvRows != nil {
+			out[i] = csvRows[i]
+		} else {
+			out[i] = rows[i%len(rows)]
+			out[i].Name = fmt.Sprintf("bench_%06d", i)
+		}
+		src := filepath.Join(chips, "images", rows[i%len(rows)].Name+".jpg")
+		dst := filepath.Join(images, out[i].Name+".jpg")
+		if err := os.Link(src, dst); err != nil && !os.IsExist(err) {
+			b.Fatal(err)
+		}
+	}
+	f, err := os.Create(csvPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := synth.WriteCSV(f, out); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "complete"), nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return csvPath, images
+}
+
+func benchConfig(b testing.TB, csvPath, images string) Config {
+	return Config{
+		Spec:   planetSpec(b),
+		CSV:    csvPath,
+		Images: images,
+		Out:    filepath.Join(b.TempDir(), "out"),
+		Splits: []SplitWeight{{"train", 0.9}, {"validation", 0.1}},
+		Shards: 4,
+		Seed:   1,
+	}
+}
+
+// BenchmarkConvertPrism converts benchChips chips to the planet spec on the
+// in-process Prism runner, end to end (CSV, decode, resize, serialise,
+// write, finalize). Run with -cpu 1,2 for images/s per core.
+func BenchmarkConvertPrism(b *testing.B) {
+	csvPath, images := datasetOf(b, benchChips, nil)
+	b.SetBytes(dirBytes(b, images)) // the JPEG bytes converted per op
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		cfg := benchConfig(b, csvPath, images)
+		b.StartTimer()
+		m, err := Convert(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m.Rows.Written != benchChips {
+			b.Fatalf("wrote %d, want %d", m.Rows.Written, benchChips)
+		}
+	}
+	reportRates(b, benchChips*b.N, cpu0)
+}
+
+// BenchmarkConvertPlain does the work of BenchmarkConvertPrism without
+// Beam: the same CSV reading, row decoding, split and shard assignment,
+// write-time order and per-shard ShardWriter, shards written one after the
+// other, each with its GOMAXPROCS image goroutines. The ratio of the two
+// images/s is the cost of running on Beam.
+func BenchmarkConvertPlain(b *testing.B) {
+	csvPath, images := datasetOf(b, benchChips, nil)
+	b.SetBytes(dirBytes(b, images)) // the JPEG bytes converted per op
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		cfg := benchConfig(b, csvPath, images)
+		b.StartTimer()
+		if n := convertPlain(b, cfg); n != benchChips {
+			b.Fatalf("wrote %d, want %d", n, benchChips)
+		}
+	}
+	reportRates(b, benchChips*b.N, cpu0)
+}
+
+// convertPlain is the Beam-free conversion of BenchmarkConvertPlain; it
+// returns the number of records written.
+func convertPlain(b testing.TB, cfg Config) int64 {
+	ctx := context.Background()
+	data, err := os.ReadFile(cfg.CSV)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var records []CSVRecord
+	header, err := scanCSV(cfg.CSV, data, func(line int, record []string, err error) {
+		if err == nil {
+			records = append(records, CSVRecord{Line: line, Fields: record})
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	decoder, err := cfg.Spec.NewRowDecoder(header)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bounds := splitBuckets(cfg.Splits)
+	shards := map[string][]Row{}
+	for _, rec := range records {
+		row, _, err := decoder.Decode(rec.Line, rec.Fields)
+		if err != nil {
+			continue
+		}
+		labels := make([][]float32, len(row.Labels))
+		for i, l := range row.Labels {
+			labels[i] = l.Values
+		}
+		r := Row{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels}
+		r.Split = splitOf(cfg.Seed, cfg.Splits, bounds, r.Key)
+		r.Shard = int(keyHash(cfg.Seed, "shard", r.Key) % uint64(cfg.Shards))
+		k := shardKey(r.Split, r.Shard)
+		shards[k] = append(shards[k], r)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	fsys, err := filesystem.New(ctx, cfg.Out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &ShardWriter{Spec: cfg.Spec, Images: cfg.Images, FS: fsys, Compression: tfrecord.None}
+	var written int64
+	for k, rows := range shards {
+		orderRows(cfg.Seed, rows)
+		stats, _, err := writeShardFile(ctx, fsys, w, rows, filepath.Join(cfg.Out, strings.ReplaceAll(k, "/", "-")+".tfrecord"), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		written += stats.Records
+	}
+	return written
+}
+
+// reportRates reports images per wall-clock second and per CPU second of
+// this process (user + system). The second is images/s per fully used core
+// and holds steady when other processes share the machine.
+func reportRates(b *testing.B, images int, cpu0 time.Duration) {
+	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(images)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func dirBytes(b testing.TB, dir string) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += info.Size()
+	}
+	return total
+}
+
+// largeBench gates the benchmarks that convert tens of thousands of images
+// (about a minute each on two cores): set TFPREP_BENCH_LARGE=1.
+func largeBench(b *testing.B) {
+	if os.Getenv("TFPREP_BENCH_LARGE") == "" {
+		b.Skip("set TFPREP_BENCH_LARGE=1 to convert 20,000 and 40,479 images")
+	}
+}
+
+// BenchmarkPeakRSS converts 2,000 and 20,000 images, each in a fresh
+// process (this test binary, running TestPeakRSSChild), and reports each
+// process's peak resident set size (VmHWM) and their ratio: memory must not
+// grow with the dataset.
+func BenchmarkPeakRSS(b *testing.B) {
+	largeBench(b)
+	small, large := 2000, 20000
+	for b.Loop() {
+		rssSmall := childPeakRSS(b, small)
+		rssLarge := childPeakRSS(b, large)
+		b.ReportMetric(float64(rssSmall)/(1<<20), "MiB-2k")
+		b.ReportMetric(float64(rssLarge)/(1<<20), "MiB-20k")
+		b.ReportMetric(float64(rssLarge)/float64(rssSmall), "ratio")
+	}
+}
+
+func childPeakRSS(b *testing.B, n int) int64 {
+	csvPath, images := datasetOf(b, n, nil)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPeakRSSChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "TFPREP_RSS_CSV="+csvPath, "TFPREP_RSS_IMAGES="+images, "TFPREP_RSS_OUT="+filepath.Join(b.TempDir(), "out"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("child converting %d images: %v\n%s", n, err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("child printed no VmHWM:\n%s", out)
+	return 0
+}
+
+// TestPeakRSSChild is the child process of BenchmarkPeakRSS; it runs only
+// when the benchmark starts it.
+func TestPeakRSSChild(t *testing.T) {
+	csvPath := os.Getenv("TFPREP_RSS_CSV")
+	if csvPath == "" {
+		t.Skip("child process of BenchmarkPeakRSS")
+	}
+	cfg := benchConfig(t, csvPath, os.Getenv("TFPREP_RSS_IMAGES"))
+	cfg.Out = os.Getenv("TFPREP_RSS_OUT")
+	cfg.Shards = 0 // 128 MiB shards: about 680 images each
+	if _, err := Convert(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	status, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer status.Close()
+	s := bufio.NewScanner(status)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmHWM:") {
+			fmt.Println(s.Text())
+		}
+	}
+}
+
+// BenchmarkConvertPlanetCSV converts the real 40,479-row Kaggle Planet CSV
+// (KagglePlanetMCML.csv from the shared corpus; its labels, generated
+// images) and checks the row invariant. It needs TFPREP_BENCH_LARGE=1 and
+// TFPREP_PLANET_CSV pointing at the CSV.
+func BenchmarkConvertPlanetCSV(b *testing.B) {
+	largeBench(b)
+	path := os.Getenv("TFPREP_PLANET_CSV")
+	if path == "" {
+		b.Skip("set TFPREP_PLANET_CSV to KagglePlanetMCML.csv")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows, err := synth.ReadCSV(f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, images := datasetOf(b, len(rows), rows)
+	for b.Loop() {
+		cfg := benchConfig(b, path, images)
+		cfg.Shards = 0
+		start := time.Now()
+		m, err := Convert(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := dataset.CheckRows(m.Rows.Read, m.Rows.Written, m.Rows.Rejected); err != nil || m.Rows.Read != int64(len(rows)) {
+			b.Fatalf("rows %+v: %v", m.Rows, err)
+		}
+		b.ReportMetric(float64(m.Rows.Written)/time.Since(start).Seconds(), "images/s")
+		b.ReportMetric(float64(m.Rows.Rejected), "rejected")
+	}
+}
