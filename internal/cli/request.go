@@ -180,6 +180,7 @@ func preprocess(opts imageprep.Options, paths []string) ([]servingInstance, erro
 	if err != nil {
 		return nil, err
 	}
+	defer proc.Close()
 	instances := make([]servingInstance, 0, len(paths))
 	for _, path := range paths {
 		data, err := os.ReadFile(path)

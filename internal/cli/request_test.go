@@ -88,6 +88,7 @@ func storedImage(t *testing.T, spec *schema.Spec, path string) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer proc.Close()
 	pix, err := proc.Process(path, data, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +206,7 @@ image: {width: 20, height: 10, filter: bilinear, encoding: `+tt.encoding+`}
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer proc.Close()
 			data, err := os.ReadFile(img)
 			if err != nil {
 				t.Fatal(err)
