@@ -29,7 +29,9 @@ its manifest:
   - every shard listed exists, has the recorded size and SHA-256, every record's length
     and data CRC-32C verify, and it holds the recorded number of records
   - every record is a tf.train.Example with the spec's features: names, kinds and byte
-    lengths (tfprep's spec is embedded in dataset.json)
+    lengths (tfprep's spec is embedded in dataset.json), and dataset.json's feature
+    list, what other readers parse with, describes those features
+  - with index sidecars, each one lists as many records as its shard holds
   - each split's label counts equal those recorded
   - errors.csv has one row per rejected input row, per stage as recorded
   - the directory holds no shard file that the manifest does not list (left over from
