@@ -270,3 +270,38 @@ func TestConvertOutputNotEmpty(t *testing.T) {
 		t.Errorf("foreign file: got %v, want ErrOutputExists naming notes.txt", err)
 	}
 }
+
+func TestConvertIndex(t *testing.T) {
+	cfg := testConfig(t, "good.csv")
+	cfg.Index = true
+	m, err := Convert(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Index {
+		t.Error("manifest: index false, want true")
+	}
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			f, err := os.Open(filepath.Join(cfg.Out, dataset.IndexName(sh.File)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			index, err := tfrecord.ReadIndex(f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", dataset.IndexName(sh.File), err)
+			}
+			if int64(len(index)) != sh.Records {
+				t.Errorf("%s: %d index entries, want %d", sh.File, len(index), sh.Records)
+			}
+			var end int64
+			for _, e := range index {
+				end = e.Offset + e.Length
+			}
+			if end != sh.Bytes {
+				t.Errorf("%s: index ends at %d, file has %d bytes", sh.File, end, sh.Bytes)
+			}
+		}
+	}
+}

@@ -106,12 +106,19 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, err
 	}
 	progress.reset()
-	p, err := Build(ctx, cfg)
+	tempDir := joinPath(cfg.Out, ".tfprep-tmp-"+randomID())
+	p, err := build(ctx, cfg, tempDir)
 	if err != nil {
 		return nil, err
 	}
 	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
 	if _, err := beam.Run(ctx, runner, p); err != nil {
+		// Finalize cleans up after itself; a job that failed before it
+		// leaves the shards written so far under tempDir.
+		if out, oerr := openDir(ctx, cfg.Out); oerr == nil {
+			out.removeAll(ctx, tempDir)
+			out.fs.Close()
+		}
 		return nil, runnerError(runner, err)
 	}
 	if flagIsTrue("dry_run") || *jobopts.Async {
@@ -129,6 +136,11 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 // fit the CSV fails before any job starts, and prepares Out (refusing a
 // non-empty one unless cfg.Overwrite).
 func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
+	return build(ctx, cfg, joinPath(cfg.Out, ".tfprep-tmp-"+randomID()))
+}
+
+// build is Build with the directory, under cfg.Out, for temporary shards.
+func build(ctx context.Context, cfg Config, tempDir string) (*beam.Pipeline, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -163,8 +175,6 @@ func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
 	if compression == tfrecord.Auto {
 		compression = tfrecord.None
 	}
-	tempDir := joinPath(cfg.Out, ".tfprep-tmp-"+randomID())
-
 	p, s := beam.NewPipelineWithRoot()
 	records, csvRejects, reads := ReadRows(s, beam.Create(s, cfg.CSV), header)
 	rows, labelRejects := DecodeRows(s, string(specJSON), header, records)
