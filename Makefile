@@ -37,9 +37,14 @@ demo: build
 	$(BIN) convert --spec planet --csv testdata/demo/planet.csv --images testdata/demo/images \
 		--out out/demo --splits train=0.8,validation=0.2 --shards 2 --seed 42
 	$(BIN) verify out/demo
+	$(BIN) read out/demo --shuffle 64 --batch 16
+	$(BIN) train out/demo
 
+# Medians over -count runs; see the README's performance table for what each measures.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tfrecord/... ./imageprep/... ./trainer/... ./pipeline/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tfrecord/... ./imageprep/... ./schema/...
+	$(GO) test -run '^$$' -bench . -benchtime 10x -count 5 ./trainer/
+	$(GO) test -run '^$$' -bench . -count 5 ./pipeline/
 
 proto:
 	scripts/genproto.sh
