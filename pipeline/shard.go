@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -86,13 +87,17 @@ var examplePool = sync.Pool{New: func() any { return new([]byte) }}
 // Images are read and preprocessed by Workers goroutines, at most 2*Workers
 // rows ahead of the writer, so memory stays bounded whatever the shard size.
 func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, index io.Writer) (ShardStats, []dataset.ErrorRecord, error) {
-	out := &hashingWriter{w: dst, h: sha256.New()}
+	out := newPipelinedWriter(dst)
+	defer out.Close()
 	tw, err := tfrecord.NewWriter(out, &tfrecord.WriterOptions{Compression: w.Compression, Index: index})
 	if err != nil {
 		return ShardStats{}, nil, fmt.Errorf("pipeline: %w", err)
 	}
 	finish := func(stats ShardStats) (ShardStats, error) {
 		if err := tw.Close(); err != nil {
+			return ShardStats{}, fmt.Errorf("pipeline: writing shard: %w", err)
+		}
+		if err := out.Close(); err != nil {
 			return ShardStats{}, fmt.Errorf("pipeline: writing shard: %w", err)
 		}
 		stats.Records = tw.Records()
@@ -223,18 +228,92 @@ func (w *ShardWriter) prepare(ctx context.Context, proc *imageprep.Processor, ro
 	return pixels, ordered{example: example}
 }
 
-// hashingWriter counts and hashes what it passes on.
-type hashingWriter struct {
-	w io.Writer
-	h hash.Hash
-	n int64
+// pipelinedWriter hands every write to two goroutines, one writing to dst
+// and one computing the SHA-256, so that neither runs on the shard's
+// single writer loop: hashing and writing 196 KB per Planet example were a
+// third of the CPU time, done serially, and capped the image pool's
+// speed-up. Write copies p; the error of a failed write to dst is returned by
+// a later Write and by Close, which must always be called.
+type pipelinedWriter struct {
+	toFile, toHash chan *chunk
+	wg             sync.WaitGroup
+	h              hash.Hash
+	n              int64
+	closeOnce      sync.Once
+
+	mu  sync.Mutex
+	err error
 }
 
-func (hw *hashingWriter) Write(p []byte) (int, error) {
-	n, err := hw.w.Write(p)
-	hw.h.Write(p[:n])
-	hw.n += int64(n)
-	return n, err
+// chunk is one write, shared by both goroutines; the last to finish with it
+// recycles it.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
+
+func newPipelinedWriter(dst io.Writer) *pipelinedWriter {
+	pw := &pipelinedWriter{toFile: make(chan *chunk, 4), toHash: make(chan *chunk, 4), h: sha256.New()}
+	pw.wg.Add(2)
+	go func() {
+		defer pw.wg.Done()
+		for c := range pw.toFile {
+			if pw.failed() == nil {
+				if _, err := dst.Write(c.buf); err != nil {
+					pw.mu.Lock()
+					pw.err = err
+					pw.mu.Unlock()
+				}
+			}
+			pw.release(c)
+		}
+	}()
+	go func() {
+		defer pw.wg.Done()
+		for c := range pw.toHash {
+			pw.h.Write(c.buf)
+			pw.release(c)
+		}
+	}()
+	return pw
+}
+
+func (pw *pipelinedWriter) Write(p []byte) (int, error) {
+	if err := pw.failed(); err != nil {
+		return 0, err
+	}
+	c := chunkPool.Get().(*chunk)
+	c.buf = append(c.buf[:0], p...)
+	c.refs.Store(2)
+	pw.n += int64(len(p))
+	pw.toFile <- c
+	pw.toHash <- c
+	return len(p), nil
+}
+
+func (pw *pipelinedWriter) release(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		chunkPool.Put(c)
+	}
+}
+
+func (pw *pipelinedWriter) failed() error {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	return pw.err
+}
+
+// Close waits until every write reached dst and the hash; it returns the
+// first write error. Later calls do nothing more.
+func (pw *pipelinedWriter) Close() error {
+	pw.closeOnce.Do(func() {
+		close(pw.toFile)
+		close(pw.toHash)
+		pw.wg.Wait()
+	})
+	return pw.failed()
 }
 
 // orderRows sorts a shard's rows by a seeded hash of their key (ties, from
