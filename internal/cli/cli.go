@@ -133,12 +133,48 @@ func commandHelp(w io.Writer, c *Command) {
 	}
 	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	c.Flags(fs)
+	// The command's own flags first; flags it shares with the global flag
+	// set (Beam's) are listed by name only, since "tfprep help" and Beam's
+	// documentation describe them.
+	own := flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	var inherited []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if g := flag.CommandLine.Lookup(f.Name); g != nil && g.Value == f.Value {
+			inherited = append(inherited, "--"+f.Name)
+			return
+		}
+		own.Var(f.Value, f.Name, f.Usage)
+		own.Lookup(f.Name).DefValue = f.DefValue
+	})
 	var b strings.Builder
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
+	own.SetOutput(&b)
+	own.PrintDefaults()
 	if b.Len() > 0 {
 		fmt.Fprintf(w, "\nFlags:\n%s", b.String())
 	}
+	if len(inherited) > 0 {
+		fmt.Fprintf(w, "\nApache Beam pipeline flags (before or after the command name):\n%s\n",
+			wrapList(inherited, 88, "  "))
+	}
+}
+
+// wrapList joins words with spaces into lines of at most width columns, each
+// starting with indent.
+func wrapList(words []string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 // parseInterleaved parses flags that may come before, between or after

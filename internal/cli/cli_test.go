@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +30,31 @@ func TestParseInterleaved(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.wantPos) || *limit != tt.wantLimit {
 			t.Errorf("%q: got %q limit %d, want %q limit %d", tt.args, got, *limit, tt.wantPos, tt.wantLimit)
 		}
+	}
+}
+
+func TestCommandHelpSeparatesInheritedFlags(t *testing.T) {
+	flag.CommandLine.String("help_test_global", "", "a global flag")
+	c := &Command{Name: "x", Args: "ARG", Short: "does x",
+		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
+			fs.Int("own", 7, "an own flag")
+			inheritGlobalFlags(fs)
+			return nil
+		}}
+	var b strings.Builder
+	commandHelp(&b, c)
+	got := b.String()
+	own, beam, ok := strings.Cut(got, "Apache Beam pipeline flags")
+	if !ok {
+		t.Fatalf("help has no Beam section:\n%s", got)
+	}
+	if !strings.Contains(own, "-own int") || !strings.Contains(own, "(default 7)") {
+		t.Errorf("own flags section lacks -own with its default:\n%s", own)
+	}
+	if strings.Contains(own, "help_test_global") {
+		t.Errorf("inherited flag listed among the command's own flags:\n%s", own)
+	}
+	if !strings.Contains(beam, "--help_test_global") {
+		t.Errorf("Beam section lacks --help_test_global:\n%s", beam)
 	}
 }
