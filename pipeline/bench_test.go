@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,25 +115,21 @@ func benchConfig(b testing.TB, csvPath, images string) Config {
 
 // BenchmarkConvertPrism converts benchChips chips to the planet spec on the
 // in-process Prism runner, end to end (CSV, decode, resize, serialise,
-// write, finalize). Run with -cpu 1,2 for images/s per core.
+// write, finalize), each conversion in a fresh process as "tfprep convert"
+// runs: this test binary, running TestConvertChild. (In-process Prism keeps
+// finished jobs, and later jobs of one process run measurably slower.)
+// images/cpu-s is per core: the child's user + system CPU time. Run with
+// -cpu 1,2 (GOMAXPROCS of the child).
 func BenchmarkConvertPrism(b *testing.B) {
 	csvPath, images := datasetOf(b, benchChips, nil)
 	b.SetBytes(dirBytes(b, images)) // the JPEG bytes converted per op
-	cpu0 := cpuTime()
-	b.ResetTimer()
+	var cpu time.Duration
 	for b.Loop() {
-		b.StopTimer()
-		cfg := benchConfig(b, csvPath, images)
-		b.StartTimer()
-		m, err := Convert(context.Background(), cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if m.Rows.Written != benchChips {
-			b.Fatalf("wrote %d, want %d", m.Rows.Written, benchChips)
-		}
+		res := runChild(b, csvPath, images, 4)
+		cpu += res.cpu
 	}
-	reportRates(b, benchChips*b.N, cpu0)
+	b.ReportMetric(float64(benchChips*b.N)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(benchChips*b.N)/cpu.Seconds(), "images/cpu-s")
 }
 
 // BenchmarkConvertPlain does the work of BenchmarkConvertPrism without
@@ -144,7 +141,6 @@ func BenchmarkConvertPlain(b *testing.B) {
 	csvPath, images := datasetOf(b, benchChips, nil)
 	b.SetBytes(dirBytes(b, images)) // the JPEG bytes converted per op
 	cpu0 := cpuTime()
-	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
 		cfg := benchConfig(b, csvPath, images)
@@ -255,52 +251,70 @@ func largeBench(b *testing.B) {
 }
 
 // BenchmarkPeakRSS converts 2,000 and 20,000 images, each in a fresh
-// process (this test binary, running TestPeakRSSChild), and reports each
-// process's peak resident set size (VmHWM) and their ratio: memory must not
-// grow with the dataset.
+// process (TestConvertChild) with 128 MiB shards, and reports each process's
+// peak resident set size (VmHWM) and their ratio: memory must not grow with
+// the dataset.
 func BenchmarkPeakRSS(b *testing.B) {
 	largeBench(b)
 	small, large := 2000, 20000
 	for b.Loop() {
-		rssSmall := childPeakRSS(b, small)
-		rssLarge := childPeakRSS(b, large)
+		csvPath, images := datasetOf(b, small, nil)
+		rssSmall := runChild(b, csvPath, images, 0).rss
+		csvPath, images = datasetOf(b, large, nil)
+		rssLarge := runChild(b, csvPath, images, 0).rss
 		b.ReportMetric(float64(rssSmall)/(1<<20), "MiB-2k")
 		b.ReportMetric(float64(rssLarge)/(1<<20), "MiB-20k")
 		b.ReportMetric(float64(rssLarge)/float64(rssSmall), "ratio")
 	}
 }
 
-func childPeakRSS(b *testing.B, n int) int64 {
-	csvPath, images := datasetOf(b, n, nil)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPeakRSSChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "TFPREP_RSS_CSV="+csvPath, "TFPREP_RSS_IMAGES="+images, "TFPREP_RSS_OUT="+filepath.Join(b.TempDir(), "out"))
+// childResult is what a TestConvertChild process used.
+type childResult struct {
+	cpu time.Duration // user + system
+	rss int64         // peak resident set, bytes
+}
+
+// runChild converts csvPath in a child process on in-process Prism, with
+// shards shards per split (0: 128 MiB shards), and the benchmark's -cpu as
+// its GOMAXPROCS.
+func runChild(b *testing.B, csvPath, images string, shards int) childResult {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestConvertChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "TFPREP_CHILD_CSV="+csvPath, "TFPREP_CHILD_IMAGES="+images,
+		"TFPREP_CHILD_OUT="+filepath.Join(b.TempDir(), "out"), "TFPREP_CHILD_SHARDS="+strconv.Itoa(shards),
+		"GOMAXPROCS="+strconv.Itoa(runtime.GOMAXPROCS(0)))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		b.Fatalf("child converting %d images: %v\n%s", n, err, out)
+		b.Fatalf("child converting %s: %v\n%s", csvPath, err, out)
 	}
+	res := childResult{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	for line := range strings.Lines(string(out)) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				b.Fatal(err)
 			}
-			return kb << 10
+			res.rss = kb << 10
+			return res
 		}
 	}
 	b.Fatalf("child printed no VmHWM:\n%s", out)
-	return 0
+	return res
 }
 
-// TestPeakRSSChild is the child process of BenchmarkPeakRSS; it runs only
-// when the benchmark starts it.
-func TestPeakRSSChild(t *testing.T) {
-	csvPath := os.Getenv("TFPREP_RSS_CSV")
+// TestConvertChild is the child process of BenchmarkConvertPrism and
+// BenchmarkPeakRSS; it runs only when they start it.
+func TestConvertChild(t *testing.T) {
+	csvPath := os.Getenv("TFPREP_CHILD_CSV")
 	if csvPath == "" {
-		t.Skip("child process of BenchmarkPeakRSS")
+		t.Skip("child process of BenchmarkConvertPrism and BenchmarkPeakRSS")
 	}
-	cfg := benchConfig(t, csvPath, os.Getenv("TFPREP_RSS_IMAGES"))
-	cfg.Out = os.Getenv("TFPREP_RSS_OUT")
-	cfg.Shards = 0 // 128 MiB shards: about 680 images each
+	cfg := benchConfig(t, csvPath, os.Getenv("TFPREP_CHILD_IMAGES"))
+	cfg.Out = os.Getenv("TFPREP_CHILD_OUT")
+	shards, err := strconv.Atoi(os.Getenv("TFPREP_CHILD_SHARDS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Shards = shards
 	if _, err := Convert(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
