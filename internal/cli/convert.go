@@ -65,6 +65,7 @@ Exit codes: 0 converted, no row rejected; 3 converted, some rows rejected (see e
 }
 
 const convertExamples = `
+
 Examples:
   tfprep convert --spec planet --csv planet.csv --images train-jpg --out out/planet \
       --splits train=0.9,validation=0.1 --shard-size 128MiB --seed 42
