@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	register.DoFn6x1[context.Context, []byte, func(*ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*ReadCount) bool, func(*SplitCount) bool, error](&finalizeFn{})
+	register.DoFn6x1[context.Context, int, func(*ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*ReadCount) bool, func(*SplitCount) bool, error](&finalizeFn{})
 	register.Iter1[ShardResult]()
 	register.Iter1[dataset.ErrorRecord]()
 	register.Iter1[ReadCount]()
@@ -102,8 +102,8 @@ type FinalizeConfig struct {
 
 // Finalize is the single step that commits a conversion once every shard is
 // written: it waits on PCollection<ShardResult>, PCollection<
-// dataset.ErrorRecord>, PCollection<ReadCount> and PCollection<SplitCount>
-// (all side inputs of one impulse), then
+// dataset.ErrorRecord>, PCollection<ReadCount> and PCollection<SplitCount>,
+// brought together under one fixed key by a CoGroupByKey, then
 //
 //  1. checks rows read = records written + rows rejected;
 //  2. enforces MaxErrors (failing: errors.csv is written for diagnosis, the
@@ -115,18 +115,26 @@ type FinalizeConfig struct {
 //     directory with anything earlier failed attempts left in it.
 //
 // If a step fails after some shards were renamed, they are removed again.
+//
+// The four collections are grouped, not read as side inputs of an impulse:
+// Prism re-evaluates a stage with side inputs in a loop that never sleeps
+// while the stage waits or runs (its input watermark stays behind its
+// upstream's), which took half of a core for the whole conversion. The
+// grouping still runs Finalize exactly once, after everything upstream: reads
+// always holds one ReadCount per CSV file, so the group is never empty.
 func Finalize(s beam.Scope, cfg FinalizeConfig, results, rejected, reads, counts beam.PCollection) {
 	s = s.Scope("Finalize")
-	beam.ParDo0(s, &finalizeFn{Config: cfg}, beam.Impulse(s),
-		beam.SideInput{Input: results}, beam.SideInput{Input: rejected},
-		beam.SideInput{Input: reads}, beam.SideInput{Input: counts})
+	grouped := beam.CoGroupByKey(s, beam.AddFixedKey(s, results), beam.AddFixedKey(s, rejected),
+		beam.AddFixedKey(s, reads), beam.AddFixedKey(s, counts))
+	beam.ParDo0(s, &finalizeFn{Config: cfg}, grouped)
 }
 
 type finalizeFn struct {
 	Config FinalizeConfig
 }
 
-func (f *finalizeFn) ProcessElement(ctx context.Context, _ []byte, results func(*ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*ReadCount) bool, counts func(*SplitCount) bool) error {
+// ProcessElement receives the one group of AddFixedKey's key 0.
+func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*ReadCount) bool, counts func(*SplitCount) bool) error {
 	cfg := f.Config
 	out, err := openDir(ctx, cfg.Out)
 	if err != nil {

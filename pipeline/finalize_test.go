@@ -71,7 +71,7 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 		Out: out, TempDir: temp, Spec: string(specJSON), Features: features(spec), Labels: labelNames(spec),
 		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 2}, Compression: "none",
 	}}
-	err = final.ProcessElement(ctx, nil, iterOf(attempts[1:]), iterOf(rejected),
+	err = final.ProcessElement(ctx, 0, iterOf(attempts[1:]), iterOf(rejected),
 		iterOf([]ReadCount{{File: "t.csv", Rows: 3}}), iterOf([]SplitCount{{Split: "train", Rows: 3}}))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestFinalizeInvariant(t *testing.T) {
 		Out: out, TempDir: temp, Spec: string(specJSON), Features: features(spec), Labels: labelNames(spec),
 		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 1}, Compression: "none",
 	}}
-	err = final.ProcessElement(ctx, nil, iterOf([]ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
+	err = final.ProcessElement(ctx, 0, iterOf([]ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
 		iterOf([]ReadCount{{File: "t.csv", Rows: 5}}), iterOf([]SplitCount(nil)))
 	if !errors.Is(err, dataset.ErrInvariant) {
 		t.Fatalf("got %v, want ErrInvariant", err)

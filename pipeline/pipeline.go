@@ -7,7 +7,7 @@
 //	ReadRows     CSV file → CSVRecord (+ csv-stage rejects, + ReadCount)
 //	DecodeRows   CSVRecord → Row via the spec (+ label-stage rejects)
 //	AssignSplit  Row.Split = seeded hash of the key into TFX-style buckets
-//	CountRows    rows per split (side input for shard sizing and Finalize)
+//	CountRows    rows per split (for shard sizing and Finalize)
 //	AssignShard  Row.Shard, keyed "split/shard"
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,

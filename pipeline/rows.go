@@ -24,7 +24,10 @@ func init() {
 	register.DoFn1x1[Row, Row](&assignSplitFn{})
 	register.Function1x2[Row, string, int64](splitOfRow)
 	register.Function2x1[string, int64, SplitCount](toSplitCount)
-	register.DoFn3x0[Row, func(*SplitCount) bool, func(string, Row)](&assignShardFn{})
+	register.DoFn1x2[Row, string, Row](&assignFixedShardFn{})
+	register.Function1x2[Row, string, Row](splitKeyOfRow)
+	register.Function1x2[SplitCount, string, SplitCount](splitKeyOfCount)
+	register.DoFn4x0[string, func(*Row) bool, func(*SplitCount) bool, func(string, Row)](&assignShardFn{})
 	register.Emitter2[string, Row]()
 	register.Iter1[SplitCount]()
 }
@@ -260,33 +263,59 @@ func CountRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
 }
 
 // AssignShard sets Row.Shard of every row of PCollection<Row> and keys it by
-// shard, returning PCollection<KV<string, Row>>. counts
-// (PCollection<SplitCount>, a side input) sizes the splits when the shard
-// count follows from the shard size. Within a split, a row's shard is a
-// seeded hash of its key modulo the split's shard count.
+// shard, returning PCollection<KV<string, Row>>. Within a split, a row's
+// shard is a seeded hash of its key modulo the split's shard count.
+//
+// With a fixed shard count (sharding.Shards > 0) each row is assigned on its
+// own and counts is not read. When the count follows from the shard size,
+// the rows of each split are grouped with the split's SplitCount from counts
+// (PCollection<SplitCount>) by a CoGroupByKey. Neither form reads a side
+// input: on Prism a stage with side inputs keeps the runner's scheduling
+// loop spinning, without sleeping, while that stage's bundle waits or runs.
 func AssignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignShard")
-	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, rows, beam.SideInput{Input: counts})
+	if sharding.Shards > 0 {
+		return beam.ParDo(s, &assignFixedShardFn{Seed: seed, Shards: sharding.Shards}, rows)
+	}
+	bySplit := beam.CoGroupByKey(s, beam.ParDo(s, splitKeyOfRow, rows), beam.ParDo(s, splitKeyOfCount, counts))
+	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, bySplit)
 }
 
+func splitKeyOfRow(row Row) (string, Row) { return row.Split, row }
+
+func splitKeyOfCount(c SplitCount) (string, SplitCount) { return c.Split, c }
+
+// assignFixedShardFn assigns rows to one of Shards shards of their split.
+type assignFixedShardFn struct {
+	Seed   int64
+	Shards int
+}
+
+func (f *assignFixedShardFn) ProcessElement(row Row) (string, Row) {
+	row.Shard = int(keyHash(f.Seed, "shard", row.Key) % uint64(f.Shards))
+	return shardKey(row.Split, row.Shard), row
+}
+
+// assignShardFn assigns the rows of one split, whose shard count follows
+// from the split's row count.
 type assignShardFn struct {
 	Seed     int64
 	Sharding Sharding
-
-	shards map[string]int // per split, from the side input; the same for every element
 }
 
-func (f *assignShardFn) ProcessElement(row Row, counts func(*SplitCount) bool, emit func(string, Row)) {
-	if f.shards == nil {
-		f.shards = map[string]int{}
-		var c SplitCount
-		for counts(&c) {
-			f.shards[c.Split] = f.Sharding.Count(c.Rows)
-		}
+func (f *assignShardFn) ProcessElement(split string, rows func(*Row) bool, counts func(*SplitCount) bool, emit func(string, Row)) {
+	var total int64
+	var c SplitCount
+	for counts(&c) {
+		total += c.Rows
 	}
-	n := f.shards[row.Split]
-	row.Shard = int(keyHash(f.Seed, "shard", row.Key) % uint64(n))
-	emit(shardKey(row.Split, row.Shard), row)
+	n := uint64(f.Sharding.Count(total))
+	var row Row
+	for rows(&row) {
+		row.Shard = int(keyHash(f.Seed, "shard", row.Key) % n)
+		emit(shardKey(row.Split, row.Shard), row)
+		row = Row{}
+	}
 }
 
 func shardKey(split string, shard int) string { return fmt.Sprintf("%s/%05d", split, shard) }

@@ -6,6 +6,10 @@ import (
 	"math"
 	"testing"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -179,4 +183,51 @@ func TestRunnerError(t *testing.T) {
 			t.Errorf("%q: errors.Is(ErrTooManyRejected) = %v, want %v", got, !tt.tooMany, tt.tooMany)
 		}
 	}
+}
+
+// TestAssignShard runs AssignShard with a fixed shard count and with counts
+// from the shard size: every row must land in shard keyHash % n of its
+// split, keyed "split/shard", with n the split's expected shard count.
+func TestAssignShard(t *testing.T) {
+	const seed = 7
+	var rows []Row
+	for i := range 40 {
+		split := "train"
+		if i%4 == 0 {
+			split = "validation" // 10 rows
+		}
+		rows = append(rows, Row{Line: i + 2, Key: fmt.Sprintf("key_%02d", i), Image: fmt.Sprintf("key_%02d.jpg", i), Split: split})
+	}
+	tests := []struct {
+		name     string
+		sharding Sharding
+		shards   map[string]int // wanted shard count per split
+	}{
+		{"fixed", Sharding{Shards: 3}, map[string]int{"train": 3, "validation": 3}},
+		// 30 rows * 10 bytes / 100 = 3 shards; 10 rows * 10 / 100 = 1.
+		{"by size", Sharding{ShardSize: 100, ExampleBytes: 10}, map[string]int{"train": 3, "validation": 1}},
+		{"by size, one shard", Sharding{ShardSize: 1 << 20, ExampleBytes: 10}, map[string]int{"train": 1, "validation": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []string
+			for _, r := range rows {
+				shard := int(keyHash(seed, "shard", r.Key) % uint64(tt.shards[r.Split]))
+				want = append(want, fmt.Sprintf("%s/%05d %s shard %d", r.Split, shard, r.Key, shard))
+			}
+			p, s := beam.NewPipelineWithRoot()
+			in := beam.CreateList(s, rows)
+			keyed := AssignShard(s, seed, tt.sharding, in, CountRows(s, in))
+			passert.Equals(s, beam.ParDo(s, formatKeyedRow, keyed), beam.CreateList(s, want))
+			if err := ptest.Run(p); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func init() { register.Function2x1[string, Row, string](formatKeyedRow) }
+
+func formatKeyedRow(key string, row Row) string {
+	return fmt.Sprintf("%s %s shard %d", key, row.Key, row.Shard)
 }
