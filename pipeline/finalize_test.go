@@ -54,7 +54,7 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	var rejected []dataset.ErrorRecord
 	for range 2 {
 		rejected = nil
-		err := fn.ProcessElement(ctx, "train/00000", iterOf(rows),
+		err := fn.ProcessElement(ctx, "train/00000", iterOf([]RowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
 			func(r ShardResult) { attempts = append(attempts, r) },
 			func(e dataset.ErrorRecord) { rejected = append(rejected, e) })
 		if err != nil {

@@ -8,7 +8,7 @@
 //	DecodeRows   CSVRecord → Row via the spec (+ label-stage rejects)
 //	AssignSplit  Row.Split = seeded hash of the key into TFX-style buckets
 //	CountRows    rows per split (for shard sizing and Finalize)
-//	AssignShard  Row.Shard, keyed "split/shard"
+//	AssignShard  Row.Shard, keyed "split/shard", in batches of rows
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt

@@ -27,8 +27,10 @@ func init() {
 	register.DoFn1x2[Row, string, Row](&assignFixedShardFn{})
 	register.Function1x2[Row, string, Row](splitKeyOfRow)
 	register.Function1x2[SplitCount, string, SplitCount](splitKeyOfCount)
-	register.DoFn4x0[string, func(*Row) bool, func(*SplitCount) bool, func(string, Row)](&assignShardFn{})
-	register.Emitter2[string, Row]()
+	register.DoFn3x0[string, Row, func(string, RowBatch)](&batchRowsFn{})
+	register.DoFn4x0[string, func(*RowBatch) bool, func(*SplitCount) bool, func(string, RowBatch)](&assignShardFn{})
+	register.Emitter2[string, RowBatch]()
+	register.Iter1[RowBatch]()
 	register.Iter1[SplitCount]()
 }
 
@@ -262,28 +264,72 @@ func CountRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
 	return beam.ParDo(s, toSplitCount, stats.SumPerKey(s, beam.ParDo(s, splitOfRow, rows)))
 }
 
-// AssignShard sets Row.Shard of every row of PCollection<Row> and keys it by
-// shard, returning PCollection<KV<string, Row>>. Within a split, a row's
-// shard is a seeded hash of its key modulo the split's shard count.
+// RowBatch is rows travelling as one element: the rows of one shard (or,
+// before shards are assigned, of one split).
+type RowBatch struct {
+	Rows []Row
+}
+
+// rowBatchSize is the most rows a RowBatch holds. A runner keeps every
+// element of a GroupByKey until the consuming bundle finishes, and Prism
+// spends about a kilobyte of bookkeeping per element on top of its bytes;
+// in batches of 256 that overhead is a few bytes per row, while a batch
+// stays small (about 30 KB of Planet rows).
+const rowBatchSize = 256
+
+// AssignShard sets Row.Shard of every row of PCollection<Row> and returns
+// the rows keyed by shard ("split/shard") in batches: PCollection<KV<string,
+// RowBatch>>. Within a split, a row's shard is a seeded hash of its key
+// modulo the split's shard count.
 //
 // With a fixed shard count (sharding.Shards > 0) each row is assigned on its
 // own and counts is not read. When the count follows from the shard size,
-// the rows of each split are grouped with the split's SplitCount from counts
-// (PCollection<SplitCount>) by a CoGroupByKey. Neither form reads a side
-// input: on Prism a stage with side inputs keeps the runner's scheduling
-// loop spinning, without sleeping, while that stage's bundle waits or runs.
+// the rows of each split, in batches, are grouped with the split's
+// SplitCount from counts (PCollection<SplitCount>) by a CoGroupByKey.
+// Neither form reads a side input: on Prism a stage with side inputs keeps
+// the runner's scheduling loop spinning, without sleeping, while that
+// stage's bundle waits or runs.
 func AssignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignShard")
 	if sharding.Shards > 0 {
-		return beam.ParDo(s, &assignFixedShardFn{Seed: seed, Shards: sharding.Shards}, rows)
+		keyed := beam.ParDo(s, &assignFixedShardFn{Seed: seed, Shards: sharding.Shards}, rows)
+		return beam.ParDo(s, &batchRowsFn{}, keyed)
 	}
-	bySplit := beam.CoGroupByKey(s, beam.ParDo(s, splitKeyOfRow, rows), beam.ParDo(s, splitKeyOfCount, counts))
-	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, bySplit)
+	bySplit := beam.ParDo(s, &batchRowsFn{}, beam.ParDo(s, splitKeyOfRow, rows))
+	grouped := beam.CoGroupByKey(s, bySplit, beam.ParDo(s, splitKeyOfCount, counts))
+	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, grouped)
 }
 
 func splitKeyOfRow(row Row) (string, Row) { return row.Split, row }
 
 func splitKeyOfCount(c SplitCount) (string, SplitCount) { return c.Split, c }
+
+// batchRowsFn gathers the KV<string, Row> of a bundle into RowBatches per
+// key, emitting a batch when it is full and the rest when the bundle ends.
+type batchRowsFn struct {
+	batches map[string][]Row
+}
+
+func (f *batchRowsFn) ProcessElement(key string, row Row, emit func(string, RowBatch)) {
+	if f.batches == nil {
+		f.batches = map[string][]Row{}
+	}
+	rows := append(f.batches[key], row)
+	if len(rows) == rowBatchSize {
+		emit(key, RowBatch{Rows: rows})
+		rows = nil
+	}
+	f.batches[key] = rows
+}
+
+func (f *batchRowsFn) FinishBundle(emit func(string, RowBatch)) {
+	for key, rows := range f.batches {
+		if len(rows) > 0 {
+			emit(key, RowBatch{Rows: rows})
+		}
+	}
+	f.batches = nil
+}
 
 // assignFixedShardFn assigns rows to one of Shards shards of their split.
 type assignFixedShardFn struct {
@@ -297,24 +343,37 @@ func (f *assignFixedShardFn) ProcessElement(row Row) (string, Row) {
 }
 
 // assignShardFn assigns the rows of one split, whose shard count follows
-// from the split's row count.
+// from the split's row count, and batches them by shard.
 type assignShardFn struct {
 	Seed     int64
 	Sharding Sharding
 }
 
-func (f *assignShardFn) ProcessElement(split string, rows func(*Row) bool, counts func(*SplitCount) bool, emit func(string, Row)) {
+func (f *assignShardFn) ProcessElement(split string, batches func(*RowBatch) bool, counts func(*SplitCount) bool, emit func(string, RowBatch)) {
 	var total int64
 	var c SplitCount
 	for counts(&c) {
 		total += c.Rows
 	}
 	n := uint64(f.Sharding.Count(total))
-	var row Row
-	for rows(&row) {
-		row.Shard = int(keyHash(f.Seed, "shard", row.Key) % n)
-		emit(shardKey(row.Split, row.Shard), row)
-		row = Row{}
+	byShard := map[int][]Row{}
+	var batch RowBatch
+	for batches(&batch) {
+		for _, row := range batch.Rows {
+			row.Shard = int(keyHash(f.Seed, "shard", row.Key) % n)
+			rows := append(byShard[row.Shard], row)
+			if len(rows) == rowBatchSize {
+				emit(shardKey(split, row.Shard), RowBatch{Rows: rows})
+				rows = nil
+			}
+			byShard[row.Shard] = rows
+		}
+		batch = RowBatch{}
+	}
+	for shard, rows := range byShard {
+		if len(rows) > 0 {
+			emit(shardKey(split, shard), RowBatch{Rows: rows})
+		}
 	}
 }
 

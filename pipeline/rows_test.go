@@ -218,7 +218,7 @@ func TestAssignShard(t *testing.T) {
 			p, s := beam.NewPipelineWithRoot()
 			in := beam.CreateList(s, rows)
 			keyed := AssignShard(s, seed, tt.sharding, in, CountRows(s, in))
-			passert.Equals(s, beam.ParDo(s, formatKeyedRow, keyed), beam.CreateList(s, want))
+			passert.Equals(s, beam.ParDo(s, formatKeyedRows, keyed), beam.CreateList(s, want))
 			if err := ptest.Run(p); err != nil {
 				t.Fatal(err)
 			}
@@ -226,8 +226,10 @@ func TestAssignShard(t *testing.T) {
 	}
 }
 
-func init() { register.Function2x1[string, Row, string](formatKeyedRow) }
+func init() { register.Function3x0[string, RowBatch, func(string)](formatKeyedRows) }
 
-func formatKeyedRow(key string, row Row) string {
-	return fmt.Sprintf("%s %s shard %d", key, row.Key, row.Shard)
+func formatKeyedRows(key string, batch RowBatch, emit func(string)) {
+	for _, row := range batch.Rows {
+		emit(fmt.Sprintf("%s %s shard %d", key, row.Key, row.Shard))
+	}
 }

@@ -29,8 +29,7 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, string, func(*Row) bool, func(ShardResult), func(dataset.ErrorRecord), error](&writeShardFn{})
-	register.Iter1[Row]()
+	register.DoFn5x1[context.Context, string, func(*RowBatch) bool, func(ShardResult), func(dataset.ErrorRecord), error](&writeShardFn{})
 	register.Emitter1[ShardResult]()
 }
 
@@ -329,7 +328,7 @@ func orderRows(seed int64, rows []Row) {
 	})
 }
 
-// WriteShards groups PCollection<KV<string, Row>> (from AssignShard) by
+// WriteShards groups PCollection<KV<string, RowBatch>> (from AssignShard) by
 // shard and writes each shard with a ShardWriter to a temporary file under
 // tempDir whose name is unique to the attempt, so a retried bundle never
 // collides with an earlier attempt. Only the small rows are grouped; images
@@ -396,12 +395,12 @@ func (f *writeShardFn) Teardown() error {
 	return nil
 }
 
-func (f *writeShardFn) ProcessElement(ctx context.Context, key string, iter func(*Row) bool, emit func(ShardResult), reject func(dataset.ErrorRecord)) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches func(*RowBatch) bool, emit func(ShardResult), reject func(dataset.ErrorRecord)) error {
 	var rows []Row
-	var row Row
-	for iter(&row) {
-		rows = append(rows, row)
-		row = Row{}
+	var batch RowBatch
+	for batches(&batch) {
+		rows = append(rows, batch.Rows...)
+		batch = RowBatch{}
 	}
 	if len(rows) == 0 {
 		return nil
