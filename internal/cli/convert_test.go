@@ -158,7 +158,10 @@ func TestConvertDataflowDryRun(t *testing.T) {
 	resetGlobalFlags(t, "runner", "dry_run", "project", "region", "staging_location", "endpoint", "environment_type")
 	// Without credentials the runner's check of the staging bucket fails at
 	// once, offline, and the job is still printed.
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	// Credentials that cannot be loaded make Google's auth library fail at
+	// once: with none at all it would probe the GCE metadata server
+	// (169.254.169.254), and no packet may leave this machine.
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "no-credentials.json"))
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
 	out := filepath.Join(t.TempDir(), "out")
