@@ -7,12 +7,17 @@ BIN := bin/tfprep
 CGO := $(shell scripts/ensure-libjpeg.sh)
 export CGO_ENABLED := $(CGO)
 
-.PHONY: all build test test-purego demo bench proto fmt vet clean
+.PHONY: all build worker test test-purego demo bench proto fmt vet clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/tfprep
+
+# A fully static linux/amd64 binary with libjpeg-turbo, for --worker_binary on distributed runners.
+worker:
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -tags netgo,osusergo \
+		-ldflags '-linkmode external -extldflags "-static"' -o bin/tfprep-linux-amd64 ./cmd/tfprep
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
