@@ -180,3 +180,43 @@ func TestConvertDataflowDryRun(t *testing.T) {
 		t.Error("dry run wrote a manifest")
 	}
 }
+
+// TestConvertSummaryWarnings checks that a row kept with a doubtful label
+// (an all-zero one-hot vector, as the seed CSV's train_24448) is written and
+// reported, and that a clean conversion reports no warning.
+func TestConvertSummaryWarnings(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join(convertData, "good.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(good), "\n")
+	header, first, second := lines[0], lines[1], lines[2]
+	zeroed := strings.Replace(second, strings.Split(second, "\"")[1], "0, 0, 0, 0", 1)
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "warn.csv")
+	if err := os.WriteFile(csvPath, []byte(header+first+zeroed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	images, _ := filepath.Abs(filepath.Join(convertData, "images"))
+	code, stdout, stderr := runCLI(t, "convert", "--csv", csvPath, "--images", images,
+		"--out", filepath.Join(dir, "out"), "--size", "16")
+	if code != ExitOK {
+		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"rows: 2 read = 2 written + 0 rejected", "warning: 1 rows kept with doubtful labels"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if err := os.WriteFile(csvPath+".clean", []byte(header+first+second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, "convert", "--csv", csvPath+".clean", "--images", images,
+		"--out", filepath.Join(dir, "clean"), "--size", "16")
+	if code != ExitOK {
+		t.Fatalf("clean: got exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stdout, "warning:") {
+		t.Errorf("clean conversion reports a warning:\n%s", stdout)
+	}
+}
