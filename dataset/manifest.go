@@ -159,6 +159,24 @@ type Rows struct {
 	// RejectedByStage splits Rejected by the Stage that rejected the row;
 	// stages without rejections are omitted.
 	RejectedByStage map[Stage]int64 `json:"rejected_by_stage"`
+	// Warned is the number of rows whose labels were accepted with a
+	// warning, such as an all-zero one-hot vector (a spec with strict: true
+	// rejects them instead). They are written unless a later stage rejects
+	// them; omitted when zero.
+	Warned int64 `json:"warned,omitempty"`
+	// Warnings lists the first MaxWarnings of those rows by CSV line.
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// MaxWarnings is how many label warnings a manifest lists; rows.warned
+// counts them all.
+const MaxWarnings = 100
+
+// Warning is a row accepted with a doubtful label.
+type Warning struct {
+	Line   int    `json:"line"`   // CSV line where the row starts (the header is line 1)
+	Key    string `json:"key"`    // the row's key
+	Reason string `json:"reason"` // column, value and what is doubtful
 }
 
 // Sentinel errors, matched with errors.Is.
@@ -345,6 +363,9 @@ func (m *Manifest) Check() error {
 	}
 	if byStage != r.Rejected {
 		return bad("rows.rejected_by_stage", "stages sum to %d, rows.rejected is %d", byStage, r.Rejected)
+	}
+	if r.Warned < int64(len(r.Warnings)) || r.Warned > r.Read || len(r.Warnings) > MaxWarnings {
+		return bad("rows.warned", "%d warned rows with %d listed (at most %d), %d rows read", r.Warned, len(r.Warnings), MaxWarnings, r.Read)
 	}
 	var written int64
 	for i, sp := range m.Splits {

@@ -157,6 +157,13 @@ func TestValidate(t *testing.T) {
 		{"invariant", func(m *Manifest) { m.Rows.Read = 9 }, ErrInvariant, "rows"},
 		{"stage sum", func(m *Manifest) { m.Rows.RejectedByStage[StageIO] = 1 }, ErrInvariant, "rows.rejected_by_stage"},
 		{"unknown stage", func(m *Manifest) { m.Rows.RejectedByStage["disk"] = 0 }, ErrInvariant, "rows.rejected_by_stage"},
+		{"warned", func(m *Manifest) {
+			m.Rows.Warned, m.Rows.Warnings = 1, []Warning{{Line: 3, Key: "k", Reason: "r"}}
+		}, nil, ""},
+		{"warnings over count", func(m *Manifest) {
+			m.Rows.Warnings = []Warning{{Line: 3, Key: "k", Reason: "r"}}
+		}, ErrInvariant, "rows.warned"},
+		{"warned over read", func(m *Manifest) { m.Rows.Warned = 9 }, ErrInvariant, "rows.warned"},
 		{"split records", func(m *Manifest) { m.Splits[0].Records = 4 }, ErrInvariant, "splits[0].records"},
 		{"split bytes", func(m *Manifest) { m.Splits[1].Bytes = 1 }, ErrInvariant, "splits[1].bytes"},
 		{"written", func(m *Manifest) {

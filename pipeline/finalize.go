@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +23,8 @@ import (
 )
 
 func init() {
-	register.DoFn6x1[context.Context, int, func(*ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*ReadCount) bool, func(*SplitCount) bool, error](&finalizeFn{})
+	register.DoFn7x1[context.Context, int, func(*ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*ReadCount) bool, func(*SplitCount) bool, func(*dataset.Warning) bool, error](&finalizeFn{})
+	register.Iter1[dataset.Warning]()
 	register.Iter1[ShardResult]()
 	register.Iter1[dataset.ErrorRecord]()
 	register.Iter1[ReadCount]()
@@ -102,8 +105,9 @@ type FinalizeConfig struct {
 
 // Finalize is the single step that commits a conversion once every shard is
 // written: it waits on PCollection<ShardResult>, PCollection<
-// dataset.ErrorRecord>, PCollection<ReadCount> and PCollection<SplitCount>,
-// brought together under one fixed key by a CoGroupByKey, then
+// dataset.ErrorRecord>, PCollection<ReadCount>, PCollection<SplitCount> and
+// PCollection<dataset.Warning>, brought together under one fixed key by a
+// CoGroupByKey, then
 //
 //  1. checks rows read = records written + rows rejected;
 //  2. enforces MaxErrors (failing: errors.csv is written for diagnosis, the
@@ -116,16 +120,16 @@ type FinalizeConfig struct {
 //
 // If a step fails after some shards were renamed, they are removed again.
 //
-// The four collections are grouped, not read as side inputs of an impulse:
+// The collections are grouped, not read as side inputs of an impulse:
 // Prism re-evaluates a stage with side inputs in a loop that never sleeps
 // while the stage waits or runs (its input watermark stays behind its
 // upstream's), which took half of a core for the whole conversion. The
 // grouping still runs Finalize exactly once, after everything upstream: reads
 // always holds one ReadCount per CSV file, so the group is never empty.
-func Finalize(s beam.Scope, cfg FinalizeConfig, results, rejected, reads, counts beam.PCollection) {
+func Finalize(s beam.Scope, cfg FinalizeConfig, results, rejected, reads, counts, warnings beam.PCollection) {
 	s = s.Scope("Finalize")
 	grouped := beam.CoGroupByKey(s, beam.AddFixedKey(s, results), beam.AddFixedKey(s, rejected),
-		beam.AddFixedKey(s, reads), beam.AddFixedKey(s, counts))
+		beam.AddFixedKey(s, reads), beam.AddFixedKey(s, counts), beam.AddFixedKey(s, warnings))
 	beam.ParDo0(s, &finalizeFn{Config: cfg}, grouped)
 }
 
@@ -134,7 +138,7 @@ type finalizeFn struct {
 }
 
 // ProcessElement receives the one group of AddFixedKey's key 0.
-func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*ReadCount) bool, counts func(*SplitCount) bool) error {
+func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*ReadCount) bool, counts func(*SplitCount) bool, warnings func(*dataset.Warning) bool) error {
 	cfg := f.Config
 	out, err := openDir(ctx, cfg.Out)
 	if err != nil {
@@ -168,6 +172,17 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*Sh
 	for counts(&sc) {
 		splitRows[sc.Split] = sc.Rows
 	}
+	var warned int64
+	var listed []dataset.Warning
+	var w dataset.Warning
+	for warnings(&w) {
+		warned++
+		listed = append(listed, w)
+		if len(listed) > 2*dataset.MaxWarnings {
+			listed = lowestLines(listed, dataset.MaxWarnings)
+		}
+	}
+	listed = lowestLines(listed, dataset.MaxWarnings)
 
 	m := &dataset.Manifest{
 		FormatVersion: dataset.FormatVersion,
@@ -180,7 +195,8 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*Sh
 		Seed:          cfg.Seed,
 		Compression:   cfg.Compression,
 		Index:         cfg.Index,
-		Rows:          dataset.Rows{Read: read, Rejected: int64(len(errs)), RejectedByStage: dataset.CountByStage(errs)},
+		Rows: dataset.Rows{Read: read, Rejected: int64(len(errs)), RejectedByStage: dataset.CountByStage(errs),
+			Warned: warned, Warnings: listed},
 	}
 	for _, r := range byShard {
 		m.Rows.Written += r.Records
@@ -364,4 +380,10 @@ func (d *dir) writeEmptyShard(ctx context.Context, tempDir, split string, shard 
 	}
 	res.Bytes, res.SHA256 = stats.Bytes, stats.SHA256
 	return res, nil
+}
+
+// lowestLines returns the n warnings of the lowest CSV lines, in line order.
+func lowestLines(ws []dataset.Warning, n int) []dataset.Warning {
+	slices.SortFunc(ws, func(a, b dataset.Warning) int { return cmp.Compare(a.Line, b.Line) })
+	return ws[:min(n, len(ws))]
 }

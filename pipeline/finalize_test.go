@@ -72,7 +72,8 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 2}, Compression: "none",
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf(attempts[1:]), iterOf(rejected),
-		iterOf([]ReadCount{{File: "t.csv", Rows: 3}}), iterOf([]SplitCount{{Split: "train", Rows: 3}}))
+		iterOf([]ReadCount{{File: "t.csv", Rows: 3}}), iterOf([]SplitCount{{Split: "train", Rows: 3}}),
+		iterOf([]dataset.Warning{{Line: 4, Key: "c", Reason: "all zero"}, {Line: 2, Key: "a", Reason: "all zero"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +97,10 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	if shards[0].Records != 2 || shards[0].SHA256 != attempts[1].SHA256 || shards[1].Records != 0 {
 		t.Errorf("got shards %+v, want the second attempt's 2 records and an empty shard", shards)
 	}
+	wantWarnings := []dataset.Warning{{Line: 2, Key: "a", Reason: "all zero"}, {Line: 4, Key: "c", Reason: "all zero"}}
+	if diff := cmp.Diff(wantWarnings, m.Rows.Warnings); diff != "" || m.Rows.Warned != 2 {
+		t.Errorf("got %d warned rows, listed (-want +got):\n%s", m.Rows.Warned, diff)
+	}
 	if got := m.Rows; got.Read != 3 || got.Written != 2 || got.RejectedByStage[dataset.StageIO] != 1 {
 		t.Errorf("got rows %+v, want read 3 = written 2 + 1 io reject", got)
 	}
@@ -117,7 +122,7 @@ func TestFinalizeInvariant(t *testing.T) {
 		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 1}, Compression: "none",
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf([]ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
-		iterOf([]ReadCount{{File: "t.csv", Rows: 5}}), iterOf([]SplitCount(nil)))
+		iterOf([]ReadCount{{File: "t.csv", Rows: 5}}), iterOf([]SplitCount(nil)), iterOf([]dataset.Warning(nil)))
 	if !errors.Is(err, dataset.ErrInvariant) {
 		t.Fatalf("got %v, want ErrInvariant", err)
 	}
@@ -145,4 +150,18 @@ func TestEmptySplitGetsShards(t *testing.T) {
 		t.Errorf("split test at %d, want 1 (the --splits order)", got)
 	}
 	readShards(t, cfg.Out, m, cfg.Spec)
+}
+
+func TestLowestLines(t *testing.T) {
+	var ws []dataset.Warning
+	for _, line := range []int{9, 3, 7, 1, 5} {
+		ws = append(ws, dataset.Warning{Line: line})
+	}
+	var got []int
+	for _, w := range lowestLines(ws, 3) {
+		got = append(got, w.Line)
+	}
+	if diff := cmp.Diff([]int{1, 3, 5}, got); diff != "" {
+		t.Errorf("lowestLines (-want +got):\n%s", diff)
+	}
 }

@@ -177,7 +177,7 @@ func build(ctx context.Context, cfg Config, tempDir string) (*beam.Pipeline, err
 	}
 	p, s := beam.NewPipelineWithRoot()
 	records, csvRejects, reads := ReadRows(s, beam.Create(s, cfg.CSV), header)
-	rows, labelRejects := DecodeRows(s, string(specJSON), header, records)
+	rows, labelRejects, warnings := DecodeRows(s, string(specJSON), header, records)
 	rows = AssignSplit(s, cfg.Seed, splits, rows)
 	counts := CountRows(s, rows)
 	keyed := AssignShard(s, cfg.Seed, sharding, rows, counts)
@@ -205,7 +205,7 @@ func build(ctx context.Context, cfg Config, tempDir string) (*beam.Pipeline, err
 		MaxErrors:   cfg.MaxErrors,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
-	}, results, rejects, reads, counts)
+	}, results, rejects, reads, counts, warnings)
 	return p, nil
 }
 

@@ -19,7 +19,8 @@ import (
 )
 
 func init() {
-	register.DoFn4x0[context.Context, CSVRecord, func(Row), func(dataset.ErrorRecord)](&decodeFn{})
+	register.DoFn5x0[context.Context, CSVRecord, func(Row), func(dataset.ErrorRecord), func(dataset.Warning)](&decodeFn{})
+	register.Emitter1[dataset.Warning]()
 	register.Emitter1[Row]()
 	register.DoFn1x1[Row, Row](&assignSplitFn{})
 	register.Function1x2[Row, string, int64](splitOfRow)
@@ -55,12 +56,13 @@ func (r *Row) schemaRow(spec *schema.Spec) schema.Row {
 }
 
 // DecodeRows reads PCollection<CSVRecord> with the spec (as canonical JSON)
-// and returns PCollection<Row> and PCollection<dataset.ErrorRecord> of rows
+// and returns PCollection<Row>, PCollection<dataset.ErrorRecord> of rows
 // whose cells are invalid (stage label): malformed labels, empty keys,
-// image paths that escape the images root.
-func DecodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected beam.PCollection) {
+// image paths that escape the images root, and PCollection<dataset.Warning>
+// of rows kept (they are also in rows) although a label is doubtful.
+func DecodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
 	s = s.Scope("DecodeRows")
-	return beam.ParDo2(s, &decodeFn{Spec: specJSON, Header: header}, records)
+	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header}, records)
 }
 
 type decodeFn struct {
@@ -87,7 +89,7 @@ func (f *decodeFn) Setup() error {
 	return nil
 }
 
-func (f *decodeFn) ProcessElement(ctx context.Context, rec CSVRecord, emit func(Row), reject func(dataset.ErrorRecord)) {
+func (f *decodeFn) ProcessElement(ctx context.Context, rec CSVRecord, emit func(Row), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) {
 	row, warnings, err := f.decoder.Decode(rec.Line, rec.Fields)
 	if err != nil {
 		f.rowsBadLabel.Inc(ctx, 1)
@@ -102,6 +104,11 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec CSVRecord, emit func(
 	if len(warnings) > 0 {
 		f.labelsWarnings.Inc(ctx, 1)
 		progress.warnings.Add(1)
+		reasons := make([]string, len(warnings))
+		for i, w := range warnings {
+			reasons[i] = w.String()
+		}
+		warn(dataset.Warning{Line: rec.Line, Key: row.Key, Reason: strings.Join(reasons, "; ")})
 	}
 	labels := make([][]float32, len(row.Labels))
 	for i, l := range row.Labels {

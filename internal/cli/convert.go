@@ -282,10 +282,12 @@ func printSummary(w io.Writer, out string, m *dataset.Manifest, p pipeline.Progr
 		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintln(w)
-	if p.Warnings > 0 {
-		// Counted here for in-process runs; every runner also has the Beam
-		// counter tfprep/rows_with_label_warnings.
-		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels (e.g. an all-zero one-hot vector); a spec with strict: true rejects them\n", group(p.Warnings))
+	if r.Warned > 0 {
+		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels (listed in dataset.json; a spec with strict: true rejects them)", group(r.Warned))
+		if len(r.Warnings) > 0 {
+			fmt.Fprintf(w, ", first: line %d (%s): %s", r.Warnings[0].Line, r.Warnings[0].Key, r.Warnings[0].Reason)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "wrote %s (decoder %s, %.0f images/s)\n", out, m.Decoder, float64(r.Written)/max(elapsed.Seconds(), 1e-3))
 }

@@ -203,10 +203,18 @@ func TestConvertSummaryWarnings(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"rows: 2 read = 2 written + 0 rejected", "warning: 1 rows kept with doubtful labels"} {
+	for _, want := range []string{"rows: 2 read = 2 written + 0 rejected", "warning: 1 rows kept with doubtful labels", "first: line 3 (synth_00001)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
+	}
+	m, err := dataset.ReadManifest(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.Rows; r.Warned != 1 || len(r.Warnings) != 1 || r.Warnings[0].Line != 3 || r.Warnings[0].Key != "synth_00001" ||
+		!strings.Contains(r.Warnings[0].Reason, "weather_labels") {
+		t.Errorf("got manifest rows %+v, want one warning for line 3, synth_00001, column weather_labels", r)
 	}
 	if err := os.WriteFile(csvPath+".clean", []byte(header+first+second), 0o644); err != nil {
 		t.Fatal(err)
