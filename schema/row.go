@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors of CSV rows, wrapped in a *FieldError; test with errors.Is.
@@ -14,6 +15,7 @@ var (
 	ErrMissingColumn = errors.New("schema: missing column")
 	ErrFieldCount    = errors.New("schema: wrong number of fields")
 	ErrEmptyKey      = errors.New("schema: empty key")
+	ErrKeyEncoding   = errors.New("schema: key is not valid UTF-8")
 	ErrLength        = errors.New("schema: wrong number of values")
 	ErrNotBinary     = errors.New("schema: value is not 0 or 1")
 	ErrNotOneHot     = errors.New("schema: not one-hot")
@@ -150,6 +152,12 @@ func (d *RowDecoder) Decode(line int, record []string) (Row, []Warning, error) {
 	if strings.TrimSpace(row.Key) == "" {
 		return Row{}, nil, &FieldError{Line: line, Column: d.spec.CSV.KeyColumn, Value: row.Key, Err: ErrEmptyKey}
 	}
+	if !utf8.ValidString(row.Key) {
+		// dataset.json declares the key feature utf-8, and errors.csv and
+		// the manifest's warnings are text: a key must be text to be one.
+		return Row{}, nil, &FieldError{Line: line, Column: d.spec.CSV.KeyColumn, Value: row.Key,
+			Err: fmt.Errorf("%w at byte %d; save the CSV as UTF-8", ErrKeyEncoding, invalidUTF8At(row.Key))}
+	}
 	imagePath, err := d.imagePath(line, record)
 	if err != nil {
 		return Row{}, nil, err
@@ -172,7 +180,7 @@ func (d *RowDecoder) Decode(line int, record []string) (Row, []Warning, error) {
 		}
 		if err == nil && l.Semantics == OneHot {
 			var warning string
-			warning, err = checkOneHot(values, d.spec.Strict)
+			warning, err = checkOneHot(values, d.allZeroRefusal(l))
 			if warning != "" {
 				warnings = append(warnings, Warning{Line: line, Column: l.Column, Value: cell, Message: l.Feature + ": " + warning})
 			}
@@ -283,9 +291,35 @@ func decodeClass(l *labelDecoder, cell string, values []float32) error {
 	return fmt.Errorf("%w: want one of %s or an index 0..%d", ErrUnknownClass, strings.Join(l.Names, ", "), l.Size-1)
 }
 
+// allZeroRefusal says why an all-zero onehot vector is rejected for label
+// l, or "" when it is kept with a warning.
+func (d *RowDecoder) allZeroRefusal(l *labelDecoder) string {
+	switch {
+	case l.Encoding == ClassIndex:
+		return "a class_index label needs exactly one class"
+	case d.spec.Strict:
+		return "strict mode"
+	}
+	return ""
+}
+
+// invalidUTF8At returns the byte offset of the first invalid UTF-8 sequence
+// in s.
+func invalidUTF8At(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return i
+			}
+		}
+	}
+	return len(s)
+}
+
 // checkOneHot accepts exactly one 1. An all-zero vector is real (the seed
 // CSV's train_24448 has no weather tag): kept with a warning unless strict.
-func checkOneHot(values []float32, strict bool) (warning string, err error) {
+// refusal says why it is rejected instead, "" if it is not.
+func checkOneHot(values []float32, refusal string) (warning string, err error) {
 	ones := 0
 	for _, v := range values {
 		if v != 0 {
@@ -297,8 +331,8 @@ func checkOneHot(values []float32, strict bool) (warning string, err error) {
 		return "", nil
 	case ones > 1:
 		return "", fmt.Errorf("%w: %d values are 1", ErrNotOneHot, ones)
-	case strict:
-		return "", fmt.Errorf("%w: all values are 0 (strict mode)", ErrNotOneHot)
+	case refusal != "":
+		return "", fmt.Errorf("%w: all values are 0 (%s)", ErrNotOneHot, refusal)
 	}
 	return "all values are 0, not one-hot; kept", nil
 }

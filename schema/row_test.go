@@ -17,6 +17,10 @@ func TestDecodeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sparse := mustPreset(t, "planet")
+	sparse.Labels[0].Encoding = ClassIndex
+	strict := mustPreset(t, "planet")
+	strict.Strict = true
 	planetHeader := []string{"image_name", "weather_labels", "ground_labels"}
 	ground := "[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
 	tests := []struct {
@@ -36,6 +40,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"unparsable", planet, planetHeader, []string{"train_1", "[0, 1, 0, O]", ground}, ErrBadLiteral, "weather_labels", `"O" is not a number at byte 10`},
 		{"empty cell", planet, planetHeader, []string{"train_1", "", ground}, ErrBadLiteral, "weather_labels", "empty"},
 		{"empty key", planet, planetHeader, []string{" ", "[1, 0, 0, 0]", ground}, ErrEmptyKey, "image_name", "empty key"},
+		// Latin-1 "é" in a key: dataset.json declares the key feature utf-8.
+		{"latin-1 key", planet, planetHeader, []string{"caf\xe9_1", "[1, 0, 0, 0]", ground}, ErrKeyEncoding, "image_name", `value "caf\xe9_1": schema: key is not valid UTF-8 at byte 3`},
+		{"truncated utf-8 key", planet, planetHeader, []string{"train_\xe2\x82", "[1, 0, 0, 0]", ground}, ErrKeyEncoding, "image_name", "at byte 6"},
+		{"all-zero class index", sparse, planetHeader, []string{"train_1", "[0, 0, 0, 0]", ground}, ErrNotOneHot, "weather_labels", "a class_index label needs exactly one class"},
+		{"all-zero strict", strict, planetHeader, []string{"train_1", "[0, 0, 0, 0]", ground}, ErrNotOneHot, "weather_labels", "all values are 0 (strict mode)"},
 		{"field count", planet, planetHeader, []string{"train_1", "[1, 0, 0, 0]"}, ErrFieldCount, "", "got 2, want 3"},
 		{"path escape", planet, planetHeader, []string{"../etc/passwd", "[1, 0, 0, 0]", ground}, ErrPathEscape, "image_name", "outside the images root"},
 		{"absolute path", planet, planetHeader, []string{"/etc/passwd", "[1, 0, 0, 0]", ground}, ErrPathEscape, "image_name", "absolute"},
