@@ -407,3 +407,50 @@ func TestSpecErrorMessage(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestSpecReference keeps the field table of docs/SPEC.md equal to
+// FieldReference, and the table complete: every field of Spec documented,
+// nothing documented that Spec lacks.
+func TestSpecReference(t *testing.T) {
+	paths, _ := specFieldPaths()
+	var documented []string
+	for _, d := range fieldDocs {
+		documented = append(documented, d.Path)
+		if d.Doc == "" {
+			t.Errorf("field %s has no description", d.Path)
+		}
+	}
+	if diff := cmp.Diff(paths, documented); diff != "" {
+		t.Errorf("fieldDocs do not list the fields of Spec in order (-fields +documented):\n%s", diff)
+	}
+
+	const path = "../docs/SPEC.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example spec is valid.
+	_, example, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, _ = strings.Cut(example, "```")
+	if _, err := Parse([]byte(example), "yaml", path+" example"); !ok || err != nil {
+		t.Errorf("%s: the example spec does not parse: %v", path, err)
+	}
+
+	begin := strings.Index(string(doc), "<!-- fields:")
+	end := strings.Index(string(doc), "<!-- end fields -->")
+	if begin < 0 || end < begin {
+		t.Fatalf("%s: no <!-- fields: ... --> ... <!-- end fields --> block", path)
+	}
+	begin += strings.Index(string(doc[begin:]), "\n") + 1
+	want := FieldReference()
+	if *update {
+		updated := string(doc[:begin]) + want + string(doc[end:])
+		if err := os.WriteFile(path, []byte(updated), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if diff := cmp.Diff(want, string(doc[begin:end])); diff != "" {
+		t.Errorf("%s field table is stale; run go test ./schema -run TestSpecReference -update (-want +got):\n%s", path, diff)
+	}
+}
