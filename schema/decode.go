@@ -307,7 +307,8 @@ func (c *specChecker) suggest(name string, known []specField, path string) strin
 	best, bestDist := "", 3
 	lower := strings.ToLower(name)
 	for _, f := range known {
-		if d := editDistance(lower, f.name); d < bestDist {
+		// A one- or two-letter name is a distance 2 from too much.
+		if d := editDistance(lower, f.name); d < bestDist && d < len(lower) {
 			best, bestDist = f.name, d
 		}
 	}
