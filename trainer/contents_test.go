@@ -115,21 +115,12 @@ func TestFromCSVSameBatches(t *testing.T) {
 		synth.DatasetOptions{Spec: spec, Image: img}); err != nil {
 		t.Fatal(err)
 	}
-	if err := synth.Generate(context.Background(), filepath.Join(dir, "images"), rows, img); err != nil {
-		t.Fatal(err)
-	}
-	csvFile, err := os.Create(filepath.Join(dir, "planet.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	synth.WriteCSV(csvFile, rows)
-	csvFile.Close()
-
+	csvPath, images := writeCSV(t, dir, rows, img)
 	converted, err := Open(filepath.Join(dir, "converted"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct, err := FromCSV(spec, filepath.Join(dir, "planet.csv"), filepath.Join(dir, "images"))
+	direct, err := FromCSV(spec, csvPath, images)
 	if err != nil {
 		t.Fatal(err)
 	}

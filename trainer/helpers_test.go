@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +47,36 @@ func makeDataset(t testing.TB, rows, shards int, c tfrecord.Compression, index b
 		t.Fatal(err)
 	}
 	return f
+}
+
+// writeCSV writes rows as dir/planet.csv and their images (drawn with img)
+// in dir/images, and returns the CSV's path and the images folder.
+func writeCSV(t testing.TB, dir string, rows []synth.Row, img synth.Options) (csvPath, images string) {
+	t.Helper()
+	csvPath, images = filepath.Join(dir, "planet.csv"), filepath.Join(dir, "images")
+	if err := synth.Generate(context.Background(), images, rows, img); err != nil {
+		t.Fatal(err)
+	}
+	csvFile, err := os.Create(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer csvFile.Close()
+	if err := synth.WriteCSV(csvFile, rows); err != nil {
+		t.Fatal(err)
+	}
+	return csvPath, images
+}
+
+// csvDataset reads f's rows straight from a CSV and images, as FromCSV does.
+func csvDataset(t testing.TB, f fixture) *Dataset {
+	t.Helper()
+	csvPath, images := writeCSV(t, t.TempDir(), f.rows, synth.Options{Size: 16, Seed: 1})
+	ds, err := FromCSV(f.spec, csvPath, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }
 
 func (f fixture) keys() []string {

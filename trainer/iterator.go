@@ -93,6 +93,9 @@ func (d *Dataset) start(ctx context.Context, opts Options, resume *checkpoint) (
 	if d.csv != nil || opts.GlobalShuffle {
 		it.mode = modeRandom
 	}
+	if d.csv == nil && opts.GlobalShuffle && len(d.parts) > 0 {
+		return nil, fmt.Errorf("%w: GlobalShuffle reads records by offset, before their keys are known, so it cannot iterate a hold-out part of shards", ErrOptions)
+	}
 	if d.csv == nil {
 		for i, sh := range d.shards {
 			if i%opts.NumWorkers == opts.WorkerIndex {

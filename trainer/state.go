@@ -205,6 +205,9 @@ func (it *Iterator) fingerprint(mode byte) uint64 {
 	fmt.Fprintf(h, "mode=%d seed=%d batch=%d drop=%v shuffle=%d global=%v cycle=%d block=%d workers=%d/%d skip=%v\n",
 		mode, o.Seed, o.BatchSize, o.DropRemainder, o.Shuffle, o.GlobalShuffle, o.CycleLength, o.BlockLength,
 		o.WorkerIndex, o.NumWorkers, o.SkipCorrupt)
+	for _, p := range it.ds.parts {
+		fmt.Fprintf(h, "holdout=%v seed=%d held=%v\n", p.holdout.Fraction, p.holdout.Seed, p.held)
+	}
 	if it.ds.csv != nil {
 		fmt.Fprintf(h, "csv=%s rows=%d\n", filepath.Base(it.ds.csv.path), len(it.ds.csv.rows))
 	}

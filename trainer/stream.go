@@ -423,6 +423,10 @@ func (it *Iterator) readShard(st *shardStream) {
 			return
 		}
 		it.bytes.Add(length)
+		if !it.ds.keeps(e.key) {
+			it.release([]*element{e})
+			continue
+		}
 		if !send(e) {
 			return
 		}

@@ -112,6 +112,7 @@ type Dataset struct {
 	shards []Shard
 	csv    *csvSource
 	layout layout
+	parts  []part // hold-out parts the dataset is restricted to (Holdout)
 }
 
 // Spec returns the dataset's spec.
@@ -126,6 +127,9 @@ func (d *Dataset) Shards() []Shard { return slices.Clone(d.shards) }
 func (d *Dataset) Examples() int64 {
 	if d.csv != nil {
 		return int64(len(d.csv.rows))
+	}
+	if len(d.parts) > 0 {
+		return -1
 	}
 	var n int64
 	for _, sh := range d.shards {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/trainer"
 	"github.com/tfprep/tfprep/trainer/tinynet"
 )
@@ -15,17 +16,28 @@ func init() {
 	register(&Command{
 		Name:  "train",
 		Args:  "[flags] DIR",
-		Short: "train a tiny two-headed model on a dataset and compare it with the majority baseline",
+		Short: "train a tiny two-headed model on a dataset and compare it with image-blind baselines",
 		Long: `Train is a demonstration of the reading side: it streams the training split of a
 converted dataset through the trainer package (shuffled, batched, several epochs) into
 a small pure-Go network with one head per label feature (softmax and categorical
 cross-entropy for a one-hot label such as Planet's weather, sigmoid and binary
-cross-entropy for a multi-hot one such as ground), trained with Adam. It prints
-Keras-style progress per epoch (loss and one loss per head), then scores the
-validation split against always predicting the training majority.
+cross-entropy for a multi-hot one such as ground), trained with Adam.
+
+It validates on the split named by --validation; by default on the split "validation"
+when the dataset has one, otherwise on a part of the training split held out by a
+seeded hash of each example's key (--holdout, 10% by default): the same examples in
+every run, never also trained on.
+
+Per epoch it prints a Keras-style line: loss and one loss per head, then each head's
+metric (accuracy for a one-hot head, macro-averaged F1 at threshold 0.5 for a multi-hot
+one), for the training batches and, prefixed val_, for the validation examples. At the
+end it compares the validation scores with image-blind baselines: always predicting
+the most frequent training class (one-hot), and predicting each label's training
+majority (multi-hot; what the model predicts if it learns nothing from the images),
+and lists precision, recall, F1 and support per label of each multi-hot head.
 
 On images whose content depends on their labels (tfprep synth), the model clearly
-beats the baseline; that proves images and labels stayed together from the CSV
+beats the baselines; that proves images and labels stayed together from the CSV
 through conversion and shards to the batches. Images may be stored in any of the
 spec's encodings and sizes (at least --pool pixels a side); the model sees a --pool x
 --pool grid of block means plus per-channel contrast and texture.` + trainExamples,
@@ -37,10 +49,13 @@ const trainExamples = `
 
 Examples:
   tfprep train out/demo
+  tfprep train out/planet --holdout 0.2
   tfprep train out/planet --epochs 20 --shuffle 1024 --hidden 64`
 
 type trainConfig struct {
 	split, validation string
+	holdout           trainer.Holdout
+	holdoutSet        bool // --holdout given
 	epochs, batch     int
 	shuffle           int
 	seed              uint64
@@ -50,7 +65,9 @@ type trainConfig struct {
 func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
 	cfg := &trainConfig{}
 	fs.StringVar(&cfg.split, "split", "train", "split to train on")
-	fs.StringVar(&cfg.validation, "validation", "validation", "split to score")
+	fs.StringVar(&cfg.validation, "validation", "", `split to validate on (default "validation" if the dataset has it, else a hold-out of --split)`)
+	fs.Float64Var(&cfg.holdout.Fraction, "holdout", 0.1, "fraction of --split's keys held out for validation when no validation split is used")
+	fs.Uint64Var(&cfg.holdout.Seed, "holdout-seed", 1, "seed of the hold-out's key hash (same seed, same validation examples)")
 	fs.IntVar(&cfg.epochs, "epochs", 20, "training epochs")
 	fs.IntVar(&cfg.batch, "batch", 32, "batch size")
 	fs.IntVar(&cfg.shuffle, "shuffle", 256, "shuffle buffer in examples")
@@ -59,6 +76,7 @@ func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []str
 	fs.IntVar(&cfg.model.Pool, "pool", 8, "image summary grid per side")
 	fs.Float64Var(&cfg.model.LearningRate, "lr", 0.005, "Adam learning rate")
 	return func(ctx context.Context, env *Env, args []string) int {
+		fs.Visit(func(f *flag.Flag) { cfg.holdoutSet = cfg.holdoutSet || f.Name == "holdout" })
 		return runTrain(ctx, env, cfg, args)
 	}
 }
@@ -72,58 +90,115 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) in
 		fmt.Fprintln(env.Stderr, "tfprep train: --epochs and --batch must be positive")
 		return ExitUsage
 	}
+	if cfg.validation != "" && cfg.holdoutSet {
+		fmt.Fprintln(env.Stderr, "tfprep train: --validation names a split to validate on, --holdout holds one out of --split: give one of them")
+		return ExitUsage
+	}
+	if err := cfg.holdout.Validate(); err != nil {
+		fmt.Fprintf(env.Stderr, "tfprep train: --holdout: %v\n", err)
+		return ExitUsage
+	}
+	if cfg.validation == cfg.split {
+		fmt.Fprintf(env.Stderr, "tfprep train: --validation %q is the training split: validating on the training examples proves nothing\n", cfg.split)
+		return ExitUsage
+	}
 	fail := func(err error) int {
 		fmt.Fprintf(env.Stderr, "tfprep train: %v\n", err)
 		return ExitError
 	}
-	train, err := trainer.Open(args[0], cfg.split)
-	if err != nil {
-		return fail(err)
-	}
-	validation, err := trainer.Open(args[0], cfg.validation)
+	data, err := openTrainData(args[0], cfg)
 	if err != nil {
 		return fail(err)
 	}
 	var shape []int // the image's [H, W, C]
-	for _, f := range train.Spec().Features() {
+	for _, f := range data.train.Spec().Features() {
 		if f.Role == "image" {
 			shape = f.Shape
 		}
 	}
 	cfg.model.Seed = cfg.seed
-	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(train))
+	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(data.train))
 	if err != nil {
 		return fail(err)
+	}
+	vit, err := data.validation.Iter(ctx, trainer.Options{BatchSize: 256})
+	if err != nil {
+		return fail(err)
+	}
+	valSet, err := model.Load(vit)
+	vit.Close()
+	if err != nil {
+		return fail(err)
+	}
+	if valSet.Len() == 0 {
+		return fail(fmt.Errorf("no validation examples in %s; hold out a larger fraction (--holdout)", data.what))
 	}
 	opts := trainer.Options{BatchSize: cfg.batch, Shuffle: cfg.shuffle, Epochs: cfg.epochs, Seed: cfg.seed}
-	it, err := train.Iter(ctx, opts)
+	it, err := data.train.Iter(ctx, opts)
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(env.Stdout, "Train on %s examples of split %q, validate on %s of split %q\n",
-		countString(train.Examples()), cfg.split, countString(validation.Examples()), cfg.validation)
-	freq, err := tinynet.Fit(model, it, func(e tinynet.Epoch) {
-		fmt.Fprintf(env.Stdout, "Epoch %d/%d\n%d/%d - %.1fs - loss: %.4f", e.Epoch+1, cfg.epochs, e.Steps, e.Steps, e.Elapsed.Seconds(), e.Loss.Total)
-		for k, hd := range model.Heads() {
-			fmt.Fprintf(env.Stdout, " - %s_loss: %.4f", headName(hd.Name), e.Loss.Heads[k])
-		}
-		fmt.Fprintln(env.Stdout)
+	trainCount := data.train.Examples()
+	if data.total >= 0 {
+		trainCount = data.total - int64(valSet.Len())
+	}
+	fmt.Fprintf(env.Stdout, "Train on %s examples of split %q, validate on %d %s\n",
+		countString(trainCount), cfg.split, valSet.Len(), data.what)
+	var last tinynet.Epoch
+	freq, err := tinynet.Fit(model, it, valSet, func(e tinynet.Epoch) {
+		printEpoch(env.Stdout, e, cfg.epochs)
+		last = e
 	})
 	it.Close()
 	if err != nil {
 		return fail(err)
 	}
-	vit, err := validation.Iter(ctx, trainer.Options{BatchSize: 256})
-	if err != nil {
-		return fail(err)
-	}
-	defer vit.Close()
-	scores, n, err := tinynet.Evaluate(model, vit, freq)
-	if err != nil {
-		return fail(err)
-	}
-	printScores(env.Stdout, validation, scores, n)
+	printValidation(env.Stdout, data.train.Spec().LabelFeatures(), last, freq)
 	return ExitOK
+}
+
+// trainData is what train reads: the examples to train on, those to
+// validate on, and how they were chosen.
+type trainData struct {
+	train, validation *trainer.Dataset
+	what              string // the validation examples: `of split "validation"`, `held out ...`
+	total             int64  // examples of the training split with the held-out part, -1 when unknown or not held out
+}
+
+// openTrainData opens the training split and the validation examples: a
+// named split, the split "validation" when the dataset has one and no
+// hold-out was asked for, else a hold-out of the training split.
+func openTrainData(dir string, cfg *trainConfig) (trainData, error) {
+	data := trainData{total: -1}
+	name := cfg.validation
+	if name == "" && !cfg.holdoutSet {
+		all, err := trainer.Open(dir)
+		if err != nil {
+			return data, err
+		}
+		for _, sh := range all.Shards() {
+			if sh.Split == "validation" && cfg.split != "validation" {
+				name = "validation"
+			}
+		}
+	}
+	train, err := trainer.Open(dir, cfg.split)
+	if err != nil {
+		return data, err
+	}
+	if name != "" {
+		validation, err := trainer.Open(dir, name)
+		if err != nil {
+			return data, err
+		}
+		return trainData{train: train, validation: validation, what: fmt.Sprintf("of split %q", name), total: -1}, nil
+	}
+	rest, held, err := train.Holdout(cfg.holdout)
+	if err != nil {
+		return data, err
+	}
+	what := fmt.Sprintf("held out from it (%g%% of keys by hash, seed %d)", 100*cfg.holdout.Fraction, cfg.holdout.Seed)
+	return trainData{train: rest, validation: held, what: what, total: train.Examples()}, nil
 }
 
 func countString(n int64) string {
@@ -137,20 +212,78 @@ func countString(n int64) string {
 // weather_labels -> weather.
 func headName(feature string) string { return strings.TrimSuffix(feature, "_labels") }
 
-func printScores(w io.Writer, ds *trainer.Dataset, scores []tinynet.HeadScore, n int) {
-	labels := ds.Spec().LabelFeatures()
-	fmt.Fprintf(w, "Validation (%d examples):\n", n)
-	for k, s := range scores {
-		if s.OneHot {
-			class := fmt.Sprint(s.MajorityClass)
-			if s.MajorityClass < len(labels[k].Names) {
-				class = labels[k].Names[s.MajorityClass]
+// printEpoch prints an epoch as Keras' fit(verbose=2) does: the steps, the
+// time, then losses and metrics, training first and val_ after.
+func printEpoch(w io.Writer, e tinynet.Epoch, epochs int) {
+	fmt.Fprintf(w, "Epoch %d/%d\n%d/%d - %.1fs", e.Epoch+1, epochs, e.Steps, e.Steps, e.Elapsed.Seconds())
+	for _, m := range []struct {
+		prefix  string
+		metrics *tinynet.Metrics
+	}{{"", &e.Train}, {"val_", &e.Validation}} {
+		fmt.Fprintf(w, " - %sloss: %.4f", m.prefix, m.metrics.Loss())
+		for k := range m.metrics.Heads {
+			h := &m.metrics.Heads[k]
+			fmt.Fprintf(w, " - %s%s_loss: %.4f", m.prefix, headName(h.Name), h.Loss())
+		}
+		for k := range m.metrics.Heads {
+			h := &m.metrics.Heads[k]
+			if h.OneHot {
+				fmt.Fprintf(w, " - %s%s_accuracy: %.4f", m.prefix, headName(h.Name), h.Accuracy())
+			} else {
+				fmt.Fprintf(w, " - %s%s_macro_f1: %.4f", m.prefix, headName(h.Name), h.MacroF1())
 			}
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// printValidation prints the last epoch's validation scores against the
+// baselines of the training label frequencies freq, and a per-label table
+// for each multi-hot head.
+func printValidation(w io.Writer, labels []schema.LabelInfo, e tinynet.Epoch, freq [][]float64) {
+	name := func(k, i int) string {
+		if i < len(labels[k].Names) {
+			return labels[k].Names[i]
+		}
+		return fmt.Sprint(i)
+	}
+	fmt.Fprintf(w, "Validation (%d examples, after epoch %d):\n", e.Validation.Examples, e.Epoch+1)
+	for k := range e.Validation.Heads {
+		h := &e.Validation.Heads[k]
+		if h.OneHot {
+			majority := tinynet.Majority(freq[k])
+			base := h.MajorityAccuracy(majority)
 			fmt.Fprintf(w, "  %s: accuracy %.3f, majority baseline (always %q) %.3f: %+.3f\n",
-				headName(s.Name), s.Accuracy, class, s.Baseline, s.Accuracy-s.Baseline)
+				headName(h.Name), h.Accuracy(), name(k, majority), base, h.Accuracy()-base)
 			continue
 		}
-		fmt.Fprintf(w, "  %s: mean per-label accuracy %.3f, majority baseline %.3f: %+.3f\n",
-			headName(s.Name), s.Accuracy, s.Baseline, s.Accuracy-s.Baseline)
+		var always []string
+		for i, f := range freq[k] {
+			if f >= 0.5 {
+				always = append(always, name(k, i))
+			}
+		}
+		rule := "never any label"
+		if len(always) > 0 {
+			rule = "always " + strings.Join(always, ", ")
+		}
+		base := h.MajorityMacroF1(freq[k])
+		fmt.Fprintf(w, "  %s: macro F1 %.3f, per-label majority baseline (%s) %.3f: %+.3f\n",
+			headName(h.Name), h.MacroF1(), rule, base, h.MacroF1()-base)
+		width := len("label")
+		for i := range h.Labels {
+			width = max(width, len(name(k, i)))
+		}
+		fmt.Fprintf(w, "    %-*s  precision  recall     F1  support\n", width, "label")
+		absent := 0
+		for i, c := range h.Labels {
+			fmt.Fprintf(w, "    %-*s  %9.3f  %6.3f  %5.3f  %7d\n", width, name(k, i), c.Precision(), c.Recall(), c.F1(), c.Support())
+			if c.Support() == 0 && c.FP == 0 {
+				absent++
+			}
+		}
+		if absent > 0 {
+			fmt.Fprintf(w, "    (%d of %d labels neither occur nor are predicted: each counts as F1 0 in the macro average, as in Keras and scikit-learn)\n", absent, len(h.Labels))
+		}
 	}
 }

@@ -19,33 +19,104 @@ func HeadsFor(ds *trainer.Dataset) []Head {
 	return heads
 }
 
-// Epoch is the summary of one training epoch.
-type Epoch struct {
-	Epoch    int // zero-based
-	Steps    int // batches
-	Examples int
-	Loss     Losses // means over the epoch's examples
-	Elapsed  time.Duration
+// Set is a set of examples as the model sees them: each image's summary
+// features and its labels. Reading a validation set once into a Set lets
+// every epoch score it without reading and decoding its images again (a
+// Planet example's 196 KB image summarises to 198 numbers).
+type Set struct {
+	inputs   int
+	features []float64   // n × inputs
+	labels   [][]float32 // per head, n × Size
 }
 
-// Fit trains m on every batch of it (float32 images) until it ends, calling
-// progress after each epoch. It returns, per head, the frequency of each
-// label in the first epoch (the fraction of examples that have it): the
-// training labels, for majority baselines.
-func Fit(m *Model, it *trainer.Iterator, progress func(Epoch)) ([][]float64, error) {
+// Len returns the number of examples.
+func (s *Set) Len() int {
+	if s.inputs == 0 {
+		return 0
+	}
+	return len(s.features) / s.inputs
+}
+
+// Load reads every batch of it (float32 images) into a Set for m.
+func (m *Model) Load(it *trainer.Iterator) (*Set, error) {
+	s := &Set{inputs: m.inputs, labels: make([][]float32, len(m.heads))}
+	px := m.h * m.w * m.c
+	for {
+		b, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			return s, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := m.check(b); err != nil {
+			return nil, err
+		}
+		for e := range b.Len() {
+			m.features(b.Images.Float32[e*px : (e+1)*px])
+			s.features = append(s.features, m.x...)
+		}
+		for k, l := range b.Labels {
+			s.labels[k] = append(s.labels[k], l.Values...)
+		}
+	}
+}
+
+// check reports a batch the model cannot take.
+func (m *Model) check(b *trainer.Batch) error {
+	if b.Images.Float32 == nil {
+		return fmt.Errorf("tinynet: want float32 images")
+	}
+	if sh := b.Images.Shape; sh[1] != m.h || sh[2] != m.w || sh[3] != m.c || len(b.Labels) != len(m.heads) {
+		return fmt.Errorf("tinynet: a batch of %dx%dx%d images with %d label features for a model of %dx%dx%d images with %d heads",
+			sh[1], sh[2], sh[3], len(b.Labels), m.h, m.w, m.c, len(m.heads))
+	}
+	return nil
+}
+
+// Evaluate returns m's loss and outcomes on every example of s.
+func (m *Model) Evaluate(s *Set) Metrics {
+	out := newMetrics(m.heads)
+	for e := range s.Len() {
+		m.forward(s.features[e*s.inputs : (e+1)*s.inputs])
+		for k := range m.heads {
+			hd := &m.heads[k]
+			y := s.labels[k][e*hd.Size : (e+1)*hd.Size]
+			out.Heads[k].Add(m.out[k], y, headLoss(hd, m.out[k], y, nil))
+		}
+		out.Examples++
+	}
+	return out
+}
+
+// Epoch is the summary of one training epoch.
+type Epoch struct {
+	Epoch   int // zero-based
+	Steps   int // batches
+	Elapsed time.Duration
+	// Train accumulates each batch's outcomes before its update, as Keras'
+	// training metrics do; Validation scores the validation set with the
+	// weights at the end of the epoch (zero Examples without one).
+	Train, Validation Metrics
+}
+
+// Fit trains m on every batch of it (float32 images) until it ends. After
+// each epoch it scores validation, when not nil, and calls progress. It
+// returns, per head, the frequency of each label in the first epoch (the
+// fraction of examples that have it): the training labels, for baselines.
+func Fit(m *Model, it *trainer.Iterator, validation *Set, progress func(Epoch)) ([][]float64, error) {
 	var freq [][]float64
 	firstEpoch := 0
-	var cur Epoch
+	cur := Epoch{Epoch: -1}
 	start := time.Now()
 	finish := func() {
-		if cur.Examples == 0 {
+		if cur.Epoch < 0 {
 			return
 		}
-		cur.Loss.Total /= float64(cur.Examples)
-		for k := range cur.Loss.Heads {
-			cur.Loss.Heads[k] /= float64(cur.Examples)
-		}
 		cur.Elapsed = time.Since(start)
+		if validation != nil {
+			cur.Validation = m.Evaluate(validation)
+		}
 		if progress != nil {
 			progress(cur)
 		}
@@ -59,25 +130,20 @@ func Fit(m *Model, it *trainer.Iterator, progress func(Epoch)) ([][]float64, err
 		if err != nil {
 			return nil, err
 		}
-		if b.Images.Float32 == nil {
-			return nil, fmt.Errorf("tinynet: want float32 images")
+		if err := m.check(b); err != nil {
+			return nil, err
 		}
-		if b.Epoch != cur.Epoch || cur.Loss.Heads == nil {
+		if b.Epoch != cur.Epoch {
 			finish()
-			cur, start = Epoch{Epoch: b.Epoch, Loss: Losses{Heads: make([]float64, len(m.heads))}}, time.Now()
+			cur, start = Epoch{Epoch: b.Epoch, Train: newMetrics(m.heads)}, time.Now()
 		}
 		labels := make([][]float32, len(b.Labels))
 		for k, l := range b.Labels {
 			labels[k] = l.Values
 		}
 		n := b.Len()
-		loss := m.Train(b.Images.Float32, labels, n)
+		m.Train(b.Images.Float32, labels, n, &cur.Train)
 		cur.Steps++
-		cur.Examples += n
-		cur.Loss.Total += loss.Total * float64(n)
-		for k, l := range loss.Heads {
-			cur.Loss.Heads[k] += l * float64(n)
-		}
 		if b.Epoch == 0 {
 			firstEpoch += n
 			if freq == nil {
@@ -103,97 +169,4 @@ func Fit(m *Model, it *trainer.Iterator, progress func(Epoch)) ([][]float64, err
 		}
 	}
 	return freq, nil
-}
-
-// HeadScore is a head's validation result.
-type HeadScore struct {
-	Name     string
-	OneHot   bool
-	Accuracy float64 // one-hot: argmax matches; multi-hot: mean per-label accuracy at 0.5
-	// Baseline is the accuracy of always predicting the training majority:
-	// the most frequent class (one-hot), or each label's majority value.
-	Baseline      float64
-	MajorityClass int // one-hot heads: index of the most frequent training class
-}
-
-// Evaluate scores m on every batch of it against the majority baseline of
-// the training label frequencies freq (fractions, as Fit returns them). It
-// also returns the number of examples scored.
-func Evaluate(m *Model, it *trainer.Iterator, freq [][]float64) ([]HeadScore, int, error) {
-	scores := make([]HeadScore, len(m.heads))
-	for k, hd := range m.heads {
-		scores[k] = HeadScore{Name: hd.Name, OneHot: hd.OneHot}
-		if hd.OneHot {
-			for i, v := range freq[k] {
-				if v > freq[k][scores[k].MajorityClass] {
-					scores[k].MajorityClass = i
-				}
-			}
-		}
-	}
-	var out [][]float64
-	examples := 0
-	for {
-		b, err := it.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		n := b.Len()
-		if out == nil {
-			out = make([][]float64, len(m.heads))
-			for k, hd := range m.heads {
-				out[k] = make([]float64, len(b.Keys)*hd.Size)
-			}
-		}
-		for k, hd := range m.heads {
-			if len(out[k]) < n*hd.Size {
-				out[k] = make([]float64, n*hd.Size)
-			}
-		}
-		m.Predict(b.Images.Float32, n, out)
-		for k, hd := range m.heads {
-			y := b.Labels[k].Values
-			for e := range n {
-				p, t := out[k][e*hd.Size:(e+1)*hd.Size], y[e*hd.Size:(e+1)*hd.Size]
-				if hd.OneHot {
-					best, truth := 0, -1
-					for i := range p {
-						if p[i] > p[best] {
-							best = i
-						}
-						if t[i] == 1 {
-							truth = i
-						}
-					}
-					if best == truth {
-						scores[k].Accuracy++
-					}
-					if truth == scores[k].MajorityClass {
-						scores[k].Baseline++
-					}
-					continue
-				}
-				for i := range p {
-					if (p[i] >= 0.5) == (t[i] >= 0.5) {
-						scores[k].Accuracy += 1 / float64(hd.Size)
-					}
-					if (freq[k][i] >= 0.5) == (t[i] >= 0.5) {
-						scores[k].Baseline += 1 / float64(hd.Size)
-					}
-				}
-			}
-		}
-		examples += n
-	}
-	if examples == 0 {
-		return nil, 0, fmt.Errorf("tinynet: no validation examples")
-	}
-	for k := range scores {
-		scores[k].Accuracy /= float64(examples)
-		scores[k].Baseline /= float64(examples)
-	}
-	return scores, examples, nil
 }

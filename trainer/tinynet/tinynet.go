@@ -141,14 +141,14 @@ func (m *Model) features(img []float32) {
 }
 
 // forward computes the hidden layer and every head's probabilities for the
-// features in m.x.
-func (m *Model) forward() {
+// image features x.
+func (m *Model) forward(x []float64) {
 	hidden := m.cfg.Hidden
 	for j := range hidden {
 		s := m.b1[j]
 		row := m.w1[j*m.inputs : (j+1)*m.inputs]
-		for i, x := range m.x {
-			s += row[i] * x
+		for i, v := range x {
+			s += row[i] * v
 		}
 		m.hidden[j] = max(s, 0)
 	}
@@ -191,9 +191,35 @@ type Losses struct {
 	Heads []float64
 }
 
+// headLoss returns one example's loss for head hd with probabilities p and
+// true labels y: categorical cross-entropy (one-hot) or the mean binary
+// cross-entropy over the labels (multi-hot), as Keras computes them. When d
+// is not nil it receives the loss's gradient with respect to the head's
+// logits.
+func headLoss(hd *Head, p []float64, y []float32, d []float64) float64 {
+	l := 0.0
+	for o := range hd.Size {
+		t := float64(y[o])
+		var grad float64
+		if hd.OneHot {
+			l -= t * math.Log(p[o]+eps)
+			grad = p[o] - t
+		} else {
+			l -= (t*math.Log(p[o]+eps) + (1-t)*math.Log(1-p[o]+eps)) / float64(hd.Size)
+			grad = (p[o] - t) / float64(hd.Size)
+		}
+		if d != nil {
+			d[o] = grad
+		}
+	}
+	return l
+}
+
 // Train runs one Adam step on a batch of n images (n*h*w*c values) with, per
 // head, n*Size label values, and returns the batch's losses before the step.
-func (m *Model) Train(images []float32, labels [][]float32, n int) Losses {
+// When into is not nil, each example's outcome before the step is added to
+// it, as Keras accumulates training metrics during an epoch.
+func (m *Model) Train(images []float32, labels [][]float32, n int, into *Metrics) Losses {
 	for _, g := range m.grads {
 		clear(g)
 	}
@@ -202,23 +228,17 @@ func (m *Model) Train(images []float32, labels [][]float32, n int) Losses {
 	hidden := m.cfg.Hidden
 	for e := range n {
 		m.features(images[e*px : (e+1)*px])
-		m.forward()
+		m.forward(m.x)
 		clear(m.dHidden)
-		for k, hd := range m.heads {
+		for k := range m.heads {
+			hd := &m.heads[k]
 			y := labels[k][e*hd.Size : (e+1)*hd.Size]
-			p, d := m.out[k], m.dOut[k]
-			l := 0.0
-			for o := range hd.Size {
-				t := float64(y[o])
-				if hd.OneHot {
-					l -= t * math.Log(p[o]+eps)
-					d[o] = p[o] - t
-				} else {
-					l -= (t*math.Log(p[o]+eps) + (1-t)*math.Log(1-p[o]+eps)) / float64(hd.Size)
-					d[o] = (p[o] - t) / float64(hd.Size)
-				}
+			l := headLoss(hd, m.out[k], y, m.dOut[k])
+			if into != nil {
+				into.Heads[k].Add(m.out[k], y, l)
 			}
 			loss.Heads[k] += l / float64(n)
+			d := m.dOut[k]
 			gw, gb := m.grads[2+2*k], m.grads[3+2*k]
 			for o, dz := range d {
 				gb[o] += dz
@@ -229,6 +249,9 @@ func (m *Model) Train(images []float32, labels [][]float32, n int) Losses {
 					m.dHidden[j] += dz * row[j]
 				}
 			}
+		}
+		if into != nil {
+			into.Examples++
 		}
 		g1, gb1 := m.grads[0], m.grads[1]
 		for j, a := range m.hidden {
@@ -272,7 +295,7 @@ func (m *Model) Predict(images []float32, n int, out [][]float64) {
 	px := m.h * m.w * m.c
 	for e := range n {
 		m.features(images[e*px : (e+1)*px])
-		m.forward()
+		m.forward(m.x)
 		for k, hd := range m.heads {
 			copy(out[k][e*hd.Size:(e+1)*hd.Size], m.out[k])
 		}

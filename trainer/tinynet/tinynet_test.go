@@ -3,6 +3,7 @@ package tinynet
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/tfprep/tfprep/internal/synth"
@@ -36,54 +37,108 @@ func generated(t *testing.T, n int) (train, validation *trainer.Dataset) {
 	return train, validation
 }
 
-// TestBeatsMajorityBaseline is the point of the package: on chips whose
-// content depends on their labels, the model must clearly beat always
-// predicting the majority.
-func TestBeatsMajorityBaseline(t *testing.T) {
-	train, validation := generated(t, 640)
-	m, err := New(Config{Seed: 1}, 32, 32, 3, HeadsFor(train))
+// fit trains a fresh model on train for epochs and scores validation
+// after each, returning the epochs and the training label frequencies.
+func fit(t *testing.T, train, validation *trainer.Dataset, size, epochs int) ([]Epoch, [][]float64) {
+	t.Helper()
+	m, err := New(Config{Seed: 1}, size, size, 3, HeadsFor(train))
 	if err != nil {
 		t.Fatal(err)
-	}
-	it, err := train.Iter(context.Background(), trainer.Options{BatchSize: 32, Shuffle: 256, Epochs: 15, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var losses []float64
-	freq, err := Fit(m, it, func(e Epoch) { losses = append(losses, e.Loss.Total) })
-	it.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(losses) != 15 || !(losses[14] < 0.7*losses[0]) {
-		t.Errorf("got losses %.3f, want 15 epochs ending below 70%% of the first", losses)
-	}
-	if got := freq[0][0]; math.Abs(got-0.70) > 0.08 {
-		t.Errorf("got clear frequency %.2f in training, want about 0.70", got)
 	}
 	vit, err := validation.Iter(context.Background(), trainer.Options{BatchSize: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer vit.Close()
-	scores, n, err := Evaluate(m, vit, freq)
+	set, err := m.Load(vit)
+	vit.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 160 {
+	it, err := train.Iter(context.Background(), trainer.Options{BatchSize: 32, Shuffle: 256, Epochs: epochs, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var log []Epoch
+	freq, err := Fit(m, it, set, func(e Epoch) { log = append(log, e) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != epochs {
+		t.Fatalf("got %d epochs, want %d", len(log), epochs)
+	}
+	return log, freq
+}
+
+// checkBeatsBaselines checks the point of the package: on images whose
+// content depends on their labels, the model's validation scores after the
+// last epoch clearly beat the image-blind baselines.
+func checkBeatsBaselines(t *testing.T, log []Epoch, freq [][]float64, weatherMargin, groundMargin float64) {
+	t.Helper()
+	first, last := log[0], log[len(log)-1]
+	if !(last.Train.Loss() < 0.7*first.Train.Loss()) {
+		t.Errorf("training loss went from %.3f to %.3f, want below 70%% of the first", first.Train.Loss(), last.Train.Loss())
+	}
+	if !(last.Validation.Loss() < first.Validation.Loss()) {
+		t.Errorf("validation loss went from %.3f to %.3f, want lower", first.Validation.Loss(), last.Validation.Loss())
+	}
+	weather, ground := &last.Validation.Heads[0], &last.Validation.Heads[1]
+	if weather.Name != "weather_labels" || !weather.OneHot || ground.Name != "ground_labels" || ground.OneHot {
+		t.Fatalf("got heads %q (one-hot %v), %q (one-hot %v), want weather_labels (one-hot), ground_labels", weather.Name, weather.OneHot, ground.Name, ground.OneHot)
+	}
+	majority := weather.MajorityAccuracy(Majority(freq[0]))
+	constant := ground.MajorityMacroF1(freq[1])
+	t.Logf("%d validation examples: weather accuracy %.3f (majority %.3f), ground macro F1 %.3f (majority %.3f)",
+		weather.Examples, weather.Accuracy(), majority, ground.MacroF1(), constant)
+	if weather.Accuracy() < majority+weatherMargin {
+		t.Errorf("weather: got accuracy %.3f, want at least the majority baseline %.3f + %v", weather.Accuracy(), majority, weatherMargin)
+	}
+	if ground.MacroF1() < constant+groundMargin {
+		t.Errorf("ground: got macro F1 %.3f, want at least the majority baseline %.3f + %v", ground.MacroF1(), constant, groundMargin)
+	}
+}
+
+func TestBeatsBaselines(t *testing.T) {
+	train, validation := generated(t, 640)
+	log, freq := fit(t, train, validation, 32, 15)
+	if got := freq[0][0]; math.Abs(got-0.70) > 0.08 {
+		t.Errorf("got clear frequency %.2f in training, want about 0.70", got)
+	}
+	if Majority(freq[0]) != 0 {
+		t.Errorf("majority weather class %d, want 0 (clear)", Majority(freq[0]))
+	}
+	if n := log[0].Validation.Examples; n != 160 {
 		t.Errorf("scored %d validation examples, want 160", n)
 	}
-	weather, ground := scores[0], scores[1]
-	t.Logf("weather accuracy %.3f (baseline %.3f), ground %.3f (baseline %.3f)", weather.Accuracy, weather.Baseline, ground.Accuracy, ground.Baseline)
-	if weather.Name != "weather_labels" || weather.MajorityClass != 0 {
-		t.Errorf("got head %q with majority class %d, want weather_labels with 0 (clear)", weather.Name, weather.MajorityClass)
+	if n := log[0].Train.Examples; n != 480 {
+		t.Errorf("trained on %d examples in the first epoch, want 480", n)
 	}
-	if weather.Accuracy < weather.Baseline+0.15 {
-		t.Errorf("weather: got accuracy %.3f, want at least the baseline %.3f + 0.15", weather.Accuracy, weather.Baseline)
+	checkBeatsBaselines(t, log, freq, 0.15, 0.05)
+}
+
+// TestDemoHoldout trains on the demo CSV with a validation part held out by
+// key from its single set of rows, as "tfprep train" does on a dataset that
+// "tfprep convert" wrote with one split.
+func TestDemoHoldout(t *testing.T) {
+	spec, err := schema.Preset("planet")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if ground.Accuracy < ground.Baseline+0.01 {
-		t.Errorf("ground: got accuracy %.3f, want at least the baseline %.3f + 0.01", ground.Accuracy, ground.Baseline)
+	spec.Image.Width, spec.Image.Height = 32, 32
+	demo := filepath.Join("..", "..", "testdata", "demo")
+	all, err := trainer.FromCSV(spec, filepath.Join(demo, "planet.csv"), filepath.Join(demo, "images"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	train, validation, err := all.Holdout(trainer.Holdout{Fraction: 0.25, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.Examples()+validation.Examples() != all.Examples() {
+		t.Fatalf("parts of %d and %d examples, want %d together", train.Examples(), validation.Examples(), all.Examples())
+	}
+	log, freq := fit(t, train, validation, 32, 20)
+	checkBeatsBaselines(t, log, freq, 0.1, 0.05)
 }
 
 func TestNewErrors(t *testing.T) {
