@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
-
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/internal/synth"
 	"github.com/tfprep/tfprep/tfrecord"
@@ -190,22 +188,19 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 		k := shardKey(r.Split, r.Shard)
 		shards[k] = append(shards[k], r)
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	fsys, err := filesystem.New(ctx, cfg.Out)
+	w := &dataset.ShardWriter{Spec: cfg.Spec, Images: cfg.Images, Compression: tfrecord.None}
+	tempDir, err := dataset.Create(ctx, cfg.Out, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := &ShardWriter{Spec: cfg.Spec, Images: cfg.Images, FS: fsys, Compression: tfrecord.None}
 	var written int64
-	for k, rows := range shards {
+	for _, rows := range shards {
 		orderRows(cfg.Seed, rows)
-		stats, _, err := writeShardFile(ctx, fsys, w, rows, filepath.Join(cfg.Out, strings.ReplaceAll(k, "/", "-")+".tfrecord"), "")
+		res, _, err := w.WriteTemp(ctx, tempDir, rows[0].Split, rows[0].Shard, datasetRows(rows))
 		if err != nil {
 			b.Fatal(err)
 		}
-		written += stats.Records
+		written += res.Records
 	}
 	return written
 }

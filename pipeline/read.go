@@ -24,12 +24,12 @@ func init() {
 	register.Emitter1[ReadCount]()
 }
 
-// ReadRows reads the CSV files named by paths (PCollection<string>) and
+// readRows reads the CSV files named by paths (PCollection<string>) and
 // returns PCollection<CSVRecord> of their data records, PCollection<
 // dataset.ErrorRecord> of records that do not parse (stage csv), and
 // PCollection<ReadCount>, one per file, for the row accounting. header is
 // the header every file must start with.
-func ReadRows(s beam.Scope, paths beam.PCollection, header []string) (records, rejected, counts beam.PCollection) {
+func readRows(s beam.Scope, paths beam.PCollection, header []string) (records, rejected, counts beam.PCollection) {
 	s = s.Scope("ReadRows")
 	return beam.ParDo3(s, &readCSVFn{Header: header}, paths)
 }
@@ -195,10 +195,10 @@ func readFile(ctx context.Context, path string) ([]byte, error) {
 	return data, nil
 }
 
-// ReadHeader returns the header record of the CSV file at path (local,
+// readHeader returns the header record of the CSV file at path (local,
 // gs:// or s3://); the launcher uses it to check the spec's columns before
 // the job starts.
-func ReadHeader(ctx context.Context, path string) ([]string, error) {
+func readHeader(ctx context.Context, path string) ([]string, error) {
 	fsys, err := filesystem.New(ctx, path)
 	if err != nil {
 		return nil, err

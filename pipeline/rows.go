@@ -42,25 +42,16 @@ type Row struct {
 	Key    string      // the key column (image name)
 	Image  string      // image path relative to the images root, slash separated, cleaned
 	Labels [][]float32 // one vector per spec label, in spec order
-	Split  string      // set by AssignSplit
-	Shard  int         // set by AssignShard
+	Split  string      // set by assignSplit
+	Shard  int         // set by assignShard
 }
 
-// schemaRow turns r back into the schema's row for spec.
-func (r *Row) schemaRow(spec *schema.Spec) schema.Row {
-	labels := make([]schema.Label, len(r.Labels))
-	for i, values := range r.Labels {
-		labels[i] = schema.Label{Feature: spec.Labels[i].Feature, Values: values}
-	}
-	return schema.Row{Line: r.Line, Key: r.Key, ImagePath: r.Image, Labels: labels}
-}
-
-// DecodeRows reads PCollection<CSVRecord> with the spec (as canonical JSON)
+// decodeRows reads PCollection<CSVRecord> with the spec (as canonical JSON)
 // and returns PCollection<Row>, PCollection<dataset.ErrorRecord> of rows
 // whose cells are invalid (stage label): malformed labels, empty keys,
 // image paths that escape the images root, and PCollection<dataset.Warning>
 // of rows kept (they are also in rows) although a label is doubtful.
-func DecodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
+func decodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
 	s = s.Scope("DecodeRows")
 	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header}, records)
 }
@@ -210,9 +201,9 @@ func splitOf(seed int64, splits []SplitWeight, bounds []uint64, key string) stri
 	return splits[len(splits)-1].Name
 }
 
-// AssignSplit sets Row.Split of every row of PCollection<Row> by a stable
+// assignSplit sets Row.Split of every row of PCollection<Row> by a stable
 // seeded hash of its key.
-func AssignSplit(s beam.Scope, seed int64, splits []SplitWeight, rows beam.PCollection) beam.PCollection {
+func assignSplit(s beam.Scope, seed int64, splits []SplitWeight, rows beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignSplit")
 	return beam.ParDo(s, &assignSplitFn{Seed: seed, Splits: splits}, rows)
 }
@@ -264,9 +255,9 @@ func (sh Sharding) Count(rows int64) int {
 	return int(max(n, 1))
 }
 
-// CountRows returns PCollection<SplitCount>: the rows of each split of
+// countRows returns PCollection<SplitCount>: the rows of each split of
 // PCollection<Row> (splits without rows are absent).
-func CountRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
+func countRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
 	s = s.Scope("CountRows")
 	return beam.ParDo(s, toSplitCount, stats.SumPerKey(s, beam.ParDo(s, splitOfRow, rows)))
 }
@@ -284,7 +275,7 @@ type RowBatch struct {
 // stays small (about 30 KB of Planet rows).
 const rowBatchSize = 256
 
-// AssignShard sets Row.Shard of every row of PCollection<Row> and returns
+// assignShard sets Row.Shard of every row of PCollection<Row> and returns
 // the rows keyed by shard ("split/shard") in batches: PCollection<KV<string,
 // RowBatch>>. Within a split, a row's shard is a seeded hash of its key
 // modulo the split's shard count.
@@ -296,7 +287,7 @@ const rowBatchSize = 256
 // Neither form reads a side input: on Prism a stage with side inputs keeps
 // the runner's scheduling loop spinning, without sleeping, while that
 // stage's bundle waits or runs.
-func AssignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.PCollection) beam.PCollection {
+func assignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignShard")
 	if sharding.Shards > 0 {
 		keyed := beam.ParDo(s, &assignFixedShardFn{Seed: seed, Shards: sharding.Shards}, rows)

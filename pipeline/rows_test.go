@@ -102,7 +102,7 @@ func TestSharding(t *testing.T) {
 
 func TestExampleBytes(t *testing.T) {
 	// planet: 128x128x3 float32 image, 4 + 13 float32 labels, the key.
-	got := ExampleBytes(planetSpec(t))
+	got := exampleBytes(planetSpec(t))
 	if raw := int64(128*128*3*4 + 4*4 + 13*4); got < raw || got > raw+200 {
 		t.Errorf("got %d bytes, want the %d raw bytes plus under 200 of framing", got, raw)
 	}
@@ -217,7 +217,7 @@ func TestAssignShard(t *testing.T) {
 			}
 			p, s := beam.NewPipelineWithRoot()
 			in := beam.CreateList(s, rows)
-			keyed := AssignShard(s, seed, tt.sharding, in, CountRows(s, in))
+			keyed := assignShard(s, seed, tt.sharding, in, countRows(s, in))
 			passert.Equals(s, beam.ParDo(s, formatKeyedRows, keyed), beam.CreateList(s, want))
 			if err := ptest.Run(p); err != nil {
 				t.Fatal(err)

@@ -101,7 +101,7 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 		fmt.Fprintln(env.Stderr, "tfprep request: --json and --outputs describe predictions; they need --url")
 		return ExitUsage
 	}
-	spec, err := schema.Resolve(cfg.spec)
+	spec, err := dataset.ResolveSpec(ctx, cfg.spec)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep request: %v\n", err)
 		return ExitError

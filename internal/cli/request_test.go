@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/pipeline"
 	"github.com/tfprep/tfprep/schema"
@@ -446,7 +447,7 @@ train_missing,"[1, 0, 0, 0]","[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
 func TestRequestEqualsConverted(t *testing.T) {
 	dir := convertChips(t)
 	stored := map[string][]float32{}
-	spec, err := schema.Resolve(dir)
+	spec, err := dataset.ResolveSpec(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
 )
 
@@ -109,7 +110,7 @@ func specList(env *Env) int {
 func specValidate(env *Env, specs []string) int {
 	code := ExitOK
 	for _, arg := range specs {
-		s, err := schema.Resolve(arg)
+		s, err := dataset.ResolveSpec(context.Background(), arg)
 		if err != nil {
 			// The error names the file (or the unknown preset) already.
 			fmt.Fprintln(env.Stderr, err)
@@ -126,7 +127,7 @@ func specValidate(env *Env, specs []string) int {
 }
 
 func specShow(env *Env, arg, format string) int {
-	s, err := schema.Resolve(arg)
+	s, err := dataset.ResolveSpec(context.Background(), arg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
 		return ExitError
@@ -150,7 +151,7 @@ func specShow(env *Env, arg, format string) int {
 }
 
 func specPython(env *Env, arg string) int {
-	s, err := schema.Resolve(arg)
+	s, err := dataset.ResolveSpec(context.Background(), arg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
 		return ExitError

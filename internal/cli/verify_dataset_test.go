@@ -193,9 +193,7 @@ func writeFixture(t testing.TB, f fixture) string {
 		Index:         f.index,
 		Rows:          dataset.Rows{Read: int64(repeat*len(fixtureRows)) + 1, Written: int64(repeat * len(fixtureRows)), Rejected: 1, RejectedByStage: map[dataset.Stage]int64{dataset.StageImage: 1}},
 	}
-	for _, fi := range spec.Features() {
-		m.Features = append(m.Features, dataset.Feature{Name: fi.Name, Kind: fi.Kind, DType: fi.DType, Shape: fi.Shape, Encoding: fi.Encoding, Role: fi.Role})
-	}
+	m.Features = spec.Features()
 	shardsOf := map[string]int{"train": 2, "validation": 1}
 	for _, split := range []string{"train", "validation"} {
 		sp := dataset.Split{Name: split, Fraction: 0.5}
