@@ -148,7 +148,7 @@ func (d *Dataset) Scan(ctx context.Context, sh ShardFile, fn func(index int64, r
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %s: %w", sh.Path, err)
 	}
-	return scan(ctx, tr, sh.File, fn)
+	return scan(ctx, tr, sh.File, sh.Path, fn)
 }
 
 // newShardReader reads the TFRecord stream of the shard named name from r,
@@ -158,8 +158,16 @@ func newShardReader(r io.Reader, name string) (*tfrecord.Reader, error) {
 }
 
 // scan is the shard scanner: it calls fn with every record tr reads from the
-// shard named name and returns the damage tr met.
-func scan(ctx context.Context, tr *tfrecord.Reader, name string, fn func(index int64, record []byte) error) ([]ShardDamage, error) {
+// shard named name and returns the damage tr met. When path is not empty,
+// the damage's record errors name it.
+func scan(ctx context.Context, tr *tfrecord.Reader, name, path string, fn func(index int64, record []byte) error) ([]ShardDamage, error) {
+	located := func(d tfrecord.Damage) ShardDamage {
+		var re *tfrecord.RecordError
+		if path != "" && errors.As(d.Err, &re) && re.Path == "" {
+			re.Path = path
+		}
+		return ShardDamage{Shard: name, Damage: d}
+	}
 	var broken []ShardDamage
 	for index := int64(0); ; index++ {
 		if index%256 == 0 {
@@ -174,7 +182,7 @@ func scan(ctx context.Context, tr *tfrecord.Reader, name string, fn func(index i
 		if err != nil {
 			// A recovering reader fails only where it cannot step over the
 			// damage: the rest of the shard is lost.
-			broken = append(broken, ShardDamage{Shard: name, Damage: tfrecord.Damage{Offset: tr.Offset(), Length: -1, Err: err}})
+			broken = append(broken, located(tfrecord.Damage{Offset: tr.Offset(), Length: -1, Err: err}))
 			break
 		}
 		if err := fn(index, rec); err != nil {
@@ -183,7 +191,7 @@ func scan(ctx context.Context, tr *tfrecord.Reader, name string, fn func(index i
 	}
 	var damage []ShardDamage
 	for _, dmg := range tr.Skipped() {
-		damage = append(damage, ShardDamage{Shard: name, Damage: dmg})
+		damage = append(damage, located(dmg))
 	}
 	return append(damage, broken...), nil
 }

@@ -100,7 +100,7 @@ type finalizeConfig struct {
 // PCollection<dataset.Warning>, brought together under one fixed key by a
 // CoGroupByKey, and hands them to a dataset.Assembly, whose Commit checks
 // the row invariant, writes errors.csv, enforces MaxErrors, renames the
-// shards to their final names and writes dataset.json last.
+// shards to their final names and writes the manifest last.
 //
 // The collections are grouped, not read as side inputs of an impulse:
 // Prism re-evaluates a stage with side inputs in a loop that never sleeps

@@ -14,7 +14,7 @@
 //	             serialise, write to a temporary name unique to the attempt
 //	             (+ image- and io-stage rejects)
 //	Finalize     one step waiting on everything: row invariant, --max-errors,
-//	             rename to final names, errors.csv, dataset.json last
+//	             rename to final names, errors.csv, the manifest last
 //
 // Image payloads never go through a GroupByKey: only rows (key, image path,
 // labels) are shuffled, and each shard's images are read by the step that

@@ -4,7 +4,7 @@
 // resumption from a checkpoint and per-worker sharding.
 //
 // A [Dataset] comes from a converted directory ([Open], which reads
-// dataset.json and the spec embedded in it), from shard files and a spec
+// the manifest with dataset.Open and the spec embedded in it), from shard files and a spec
 // ([FromFiles], [Glob]), or straight from a CSV and a folder of images
 // ([FromCSV], the seed's Keras Sequence approach: same batches, slower).
 // [Dataset.Iter] returns an [Iterator] of [Batch] values: images as a dense
@@ -137,7 +137,7 @@ func (d *Dataset) Examples() int64 {
 	return n
 }
 
-// Open opens a dataset written by "tfprep convert": it reads dir/dataset.json
+// Open opens a dataset written by "tfprep convert": it opens dir with dataset.Open
 // and the spec embedded in it, and takes the shards of the named splits, or of
 // every split when none is named. Each shard must exist with the size the
 // manifest records.

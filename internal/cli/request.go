@@ -296,7 +296,7 @@ func outputHeads(spec *schema.Spec, outputs string) ([]outputHead, error) {
 	}
 	heads := make([]outputHead, len(labels))
 	for i, l := range labels {
-		h := outputHead{Feature: l.Feature, Names: labelNames(l), ArgMax: l.Semantics == schema.OneHot}
+		h := outputHead{Feature: l.Feature, Names: dataset.LabelNames(l), ArgMax: l.Semantics == schema.OneHot}
 		if names != nil {
 			h.Output = strings.TrimSpace(names[i])
 		} else {

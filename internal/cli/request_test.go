@@ -451,16 +451,16 @@ func TestRequestEqualsConverted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shards, err := ds.shards(nil)
+	shards, err := ds.Shards()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sh := range shards {
-		if _, err := scanShard(context.Background(), sh.path, false, func(_ int64, data []byte) error {
+		if damage, err := ds.Scan(context.Background(), sh, func(_ int64, data []byte) error {
 			parsed, err := example.Parse(data, false)
 			if err != nil {
 				return err
@@ -471,8 +471,8 @@ func TestRequestEqualsConverted(t *testing.T) {
 			}
 			stored[rec.Key] = float32Bytes(t, rec.Image)
 			return nil
-		}); err != nil {
-			t.Fatal(err)
+		}); err != nil || len(damage) > 0 {
+			t.Fatal(err, damage)
 		}
 	}
 	chips := []string{filepath.Join("testdata", "inspect", "train_0.jpg"), filepath.Join("testdata", "inspect", "train_1.jpg")}

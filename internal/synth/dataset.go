@@ -29,7 +29,7 @@ type DatasetOptions struct {
 	Index       bool // write DALI index sidecars (uncompressed shards only)
 }
 
-// WriteDataset writes a converted dataset directory (shards and dataset.json)
+// WriteDataset writes a converted dataset directory (shards and manifest)
 // with package dataset's writer, without Beam, for tests and benchmarks of
 // the reading side. Each chip is drawn, JPEG-encoded, then prepared exactly
 // as the converter prepares a JPEG file; row i of a split goes to shard i mod
