@@ -158,10 +158,10 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var records []CSVRecord
+	var records []csvRecord
 	header, err := scanCSV(cfg.CSV, data, func(line int, record []string, err error) {
 		if err == nil {
-			records = append(records, CSVRecord{Line: line, Fields: record})
+			records = append(records, csvRecord{Line: line, Fields: record})
 		}
 	})
 	if err != nil {
@@ -172,7 +172,7 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 		b.Fatal(err)
 	}
 	bounds := splitBuckets(cfg.Splits)
-	shards := map[string][]Row{}
+	shards := map[string][]splitRow{}
 	for _, rec := range records {
 		row, _, err := decoder.Decode(rec.Line, rec.Fields)
 		if err != nil {
@@ -182,7 +182,7 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 		for i, l := range row.Labels {
 			labels[i] = l.Values
 		}
-		r := Row{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels}
+		r := splitRow{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels}
 		r.Split = splitOf(cfg.Seed, cfg.Splits, bounds, r.Key)
 		r.Shard = int(keyHash(cfg.Seed, "shard", r.Key) % uint64(cfg.Shards))
 		k := shardKey(r.Split, r.Shard)

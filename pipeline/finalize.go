@@ -16,11 +16,11 @@ import (
 )
 
 func init() {
-	register.DoFn7x1[context.Context, int, func(*dataset.ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*ReadCount) bool, func(*SplitCount) bool, func(*dataset.Warning) bool, error](&finalizeFn{})
+	register.DoFn7x1[context.Context, int, func(*dataset.ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*readCount) bool, func(*splitCount) bool, func(*dataset.Warning) bool, error](&finalizeFn{})
 	register.Iter1[dataset.Warning]()
 	register.Iter1[dataset.ShardResult]()
 	register.Iter1[dataset.ErrorRecord]()
-	register.Iter1[ReadCount]()
+	register.Iter1[readCount]()
 }
 
 // ErrTooManyRejected: more rows were rejected than --max-errors allows.
@@ -85,7 +85,7 @@ type finalizeConfig struct {
 	TempDir     string
 	Spec        string // canonical spec JSON, embedded in the manifest
 	Splits      []SplitWeight
-	Sharding    Sharding
+	Sharding    shardPlan
 	Compression string
 	Index       bool
 	Seed        int64
@@ -96,7 +96,7 @@ type finalizeConfig struct {
 
 // finalize is the single step that commits a conversion once every shard is
 // written: it waits on PCollection<dataset.ShardResult>, PCollection<
-// dataset.ErrorRecord>, PCollection<ReadCount>, PCollection<SplitCount> and
+// dataset.ErrorRecord>, PCollection<readCount>, PCollection<splitCount> and
 // PCollection<dataset.Warning>, brought together under one fixed key by a
 // CoGroupByKey, and hands them to a dataset.Assembly, whose Commit checks
 // the row invariant, writes errors.csv, enforces MaxErrors, renames the
@@ -107,7 +107,7 @@ type finalizeConfig struct {
 // while the stage waits or runs (its input watermark stays behind its
 // upstream's), which took half of a core for the whole conversion. The
 // grouping still runs finalize exactly once, after everything upstream: reads
-// always holds one ReadCount per CSV file, so the group is never empty.
+// always holds one readCount per CSV file, so the group is never empty.
 func finalize(s beam.Scope, cfg finalizeConfig, results, rejected, reads, counts, warnings beam.PCollection) {
 	s = s.Scope("Finalize")
 	grouped := beam.CoGroupByKey(s, beam.AddFixedKey(s, results), beam.AddFixedKey(s, rejected),
@@ -120,7 +120,7 @@ type finalizeFn struct {
 }
 
 // ProcessElement receives the one group of AddFixedKey's key 0.
-func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*dataset.ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*ReadCount) bool, counts func(*SplitCount) bool, warnings func(*dataset.Warning) bool) error {
+func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*dataset.ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*readCount) bool, counts func(*splitCount) bool, warnings func(*dataset.Warning) bool) error {
 	cfg := f.Config
 	spec, err := parseSpec(cfg.Spec)
 	if err != nil {
@@ -159,12 +159,12 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 	for rejects(&rec) {
 		a.AddRejected(rec)
 	}
-	var rc ReadCount
+	var rc readCount
 	for reads(&rc) {
 		a.AddRead(rc.Rows)
 	}
 	splitRows := map[string]int64{}
-	var sc SplitCount
+	var sc splitCount
 	for counts(&sc) {
 		splitRows[sc.Split] = sc.Rows
 	}

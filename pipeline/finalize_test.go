@@ -45,7 +45,7 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	}
 	defer fn.Teardown()
 	labels := [][]float32{{1, 0, 0, 0}, make([]float32, 13)}
-	rows := []Row{
+	rows := []splitRow{
 		{Line: 2, Key: "synth_00000", Image: "synth_00000.jpg", Labels: labels, Split: "train"},
 		{Line: 3, Key: "synth_00001", Image: "synth_00001.jpg", Labels: labels, Split: "train"},
 		{Line: 4, Key: "gone", Image: "gone.jpg", Labels: labels, Split: "train"},
@@ -54,7 +54,7 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	var rejected []dataset.ErrorRecord
 	for range 2 {
 		rejected = nil
-		err := fn.ProcessElement(ctx, "train/00000", iterOf([]RowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
+		err := fn.ProcessElement(ctx, "train/00000", iterOf([]rowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
 			func(r dataset.ShardResult) { attempts = append(attempts, r) },
 			func(e dataset.ErrorRecord) { rejected = append(rejected, e) })
 		if err != nil {
@@ -69,10 +69,10 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	}
 	final := &finalizeFn{Config: finalizeConfig{
 		Out: out, TempDir: temp, Spec: string(specJSON),
-		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 2}, Compression: "none",
+		Splits: []SplitWeight{{"train", 1}}, Sharding: shardPlan{Shards: 2}, Compression: "none",
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf(attempts[1:]), iterOf(rejected),
-		iterOf([]ReadCount{{File: "t.csv", Rows: 3}}), iterOf([]SplitCount{{Split: "train", Rows: 3}}),
+		iterOf([]readCount{{File: "t.csv", Rows: 3}}), iterOf([]splitCount{{Split: "train", Rows: 3}}),
 		iterOf([]dataset.Warning{{Line: 4, Key: "c", Reason: "all zero"}, {Line: 2, Key: "a", Reason: "all zero"}}))
 	if err != nil {
 		t.Fatal(err)
@@ -119,10 +119,10 @@ func TestFinalizeInvariant(t *testing.T) {
 	temp := filepath.Join(out, ".tfprep-tmp-test")
 	final := &finalizeFn{Config: finalizeConfig{
 		Out: out, TempDir: temp, Spec: string(specJSON),
-		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 1}, Compression: "none",
+		Splits: []SplitWeight{{"train", 1}}, Sharding: shardPlan{Shards: 1}, Compression: "none",
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf([]dataset.ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
-		iterOf([]ReadCount{{File: "t.csv", Rows: 5}}), iterOf([]SplitCount(nil)), iterOf([]dataset.Warning(nil)))
+		iterOf([]readCount{{File: "t.csv", Rows: 5}}), iterOf([]splitCount(nil)), iterOf([]dataset.Warning(nil)))
 	if !errors.Is(err, dataset.ErrInvariant) {
 		t.Fatalf("got %v, want ErrInvariant", err)
 	}

@@ -4,11 +4,11 @@
 //
 // The graph, one composite per step:
 //
-//	ReadRows     CSV file → CSVRecord (+ csv-stage rejects, + ReadCount)
-//	DecodeRows   CSVRecord → Row via the spec (+ label-stage rejects)
-//	AssignSplit  Row.Split = seeded hash of the key into TFX-style buckets
+//	ReadRows     CSV file → csvRecord (+ csv-stage rejects, + readCount)
+//	DecodeRows   csvRecord → splitRow via the spec (+ label-stage rejects)
+//	AssignSplit  splitRow.Split = seeded hash of the key into TFX-style buckets
 //	CountRows    rows per split (for shard sizing and Finalize)
-//	AssignShard  Row.Shard, keyed "split/shard", in batches of rows
+//	AssignShard  splitRow.Shard, keyed "split/shard", in batches of rows
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt
@@ -32,7 +32,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -44,9 +43,9 @@ import (
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
-// DefaultShardSize is the target shard size when neither Shards nor
+// defaultShardSize is the target shard size when neither Shards nor
 // ShardSize is set: TensorFlow's guide recommends 100-200 MB per file.
-const DefaultShardSize = 128 << 20
+const defaultShardSize = 128 << 20
 
 // DefaultRunner runs the pipeline when --runner is not given: Prism, in
 // this process, with nothing else to start.
@@ -69,7 +68,7 @@ type Config struct {
 
 	Splits    []SplitWeight // nil: one split, "train"
 	Shards    int           // shards per split; 0: from ShardSize
-	ShardSize int64         // target shard bytes when Shards is 0; 0: DefaultShardSize
+	ShardSize int64         // target shard bytes when Shards is 0; 0: 128 MiB
 
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
@@ -131,10 +130,8 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
 		return nil, "", fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
 	}
-	if !strings.Contains(cfg.Images, "://") {
-		if fi, err := os.Stat(cfg.Images); err != nil || !fi.IsDir() {
-			return nil, "", fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
-		}
+	if !isDirOrURL(cfg.Images) {
+		return nil, "", fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
 	}
 	if tempDir, err = dataset.Create(ctx, cfg.Out, cfg.Overwrite); err != nil {
 		return nil, "", fmt.Errorf("pipeline: %w", err)
@@ -147,9 +144,9 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 	if len(splits) == 0 {
 		splits = []SplitWeight{{Name: "train", Weight: 1}}
 	}
-	sharding := Sharding{Shards: cfg.Shards, ShardSize: cfg.ShardSize, ExampleBytes: exampleBytes(cfg.Spec)}
+	sharding := shardPlan{Shards: cfg.Shards, ShardSize: cfg.ShardSize, ExampleBytes: exampleBytes(cfg.Spec)}
 	if sharding.Shards == 0 && sharding.ShardSize == 0 {
-		sharding.ShardSize = DefaultShardSize
+		sharding.ShardSize = defaultShardSize
 	}
 	compression := cfg.Compression
 	if compression == tfrecord.Auto {

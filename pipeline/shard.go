@@ -15,25 +15,25 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, string, func(*RowBatch) bool, func(dataset.ShardResult), func(dataset.ErrorRecord), error](&writeShardFn{})
+	register.DoFn5x1[context.Context, string, func(*rowBatch) bool, func(dataset.ShardResult), func(dataset.ErrorRecord), error](&writeShardFn{})
 	register.Emitter1[dataset.ShardResult]()
 }
 
 // orderRows sorts a shard's rows by a seeded hash of their key (ties, from
 // duplicate keys, by line): the write-time shuffle. The order depends only
 // on the seed and the rows, never on how the runner delivered them.
-func orderRows(seed int64, rows []Row) {
+func orderRows(seed int64, rows []splitRow) {
 	hashes := make(map[string]uint64, len(rows))
 	for _, r := range rows {
 		hashes[r.Key] = keyHash(seed, "order", r.Key)
 	}
-	slices.SortFunc(rows, func(a, b Row) int {
+	slices.SortFunc(rows, func(a, b splitRow) int {
 		return cmp.Or(cmp.Compare(hashes[a.Key], hashes[b.Key]), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Line, b.Line))
 	})
 }
 
 // datasetRows returns rows as the dataset writer takes them.
-func datasetRows(rows []Row) []dataset.Row {
+func datasetRows(rows []splitRow) []dataset.Row {
 	out := make([]dataset.Row, len(rows))
 	for i, r := range rows {
 		out[i] = dataset.Row{Line: r.Line, Key: r.Key, Image: r.Image, Labels: r.Labels}
@@ -41,7 +41,7 @@ func datasetRows(rows []Row) []dataset.Row {
 	return out
 }
 
-// writeShards groups PCollection<KV<string, RowBatch>> (from assignShard)
+// writeShards groups PCollection<KV<string, rowBatch>> (from assignShard)
 // by shard and writes each shard with a dataset.ShardWriter to a temporary
 // file under the temporary directory whose name is unique to the attempt, so
 // a retried bundle never collides with an earlier attempt. Only the small
@@ -85,7 +85,7 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.images, err = filesystem.New(ctx, f.Config.Images); err != nil {
+	if f.images, err = openFS(ctx, f.Config.Images); err != nil {
 		return err
 	}
 	f.writer = &dataset.ShardWriter{
@@ -117,12 +117,12 @@ func (f *writeShardFn) Teardown() error {
 	return nil
 }
 
-func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches func(*RowBatch) bool, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord)) error {
-	var rows []Row
-	var batch RowBatch
+func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches func(*rowBatch) bool, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord)) error {
+	var rows []splitRow
+	var batch rowBatch
 	for batches(&batch) {
 		rows = append(rows, batch.Rows...)
-		batch = RowBatch{}
+		batch = rowBatch{}
 	}
 	if len(rows) == 0 {
 		return nil
