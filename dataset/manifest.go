@@ -1,6 +1,9 @@
-// Package dataset is the output contract of "tfprep convert": what a
-// converted dataset directory holds and how to read its description without
-// Beam. A directory OUT written by convert contains
+// Package dataset owns the dataset format of tfprep: what a converted
+// dataset directory holds, and the one implementation that opens it (Open),
+// writes it (ShardWriter, Assembly), verifies it (Verify) and summarises it
+// (Stats), without Beam. Every file access goes through one storage seam
+// (fs.go), so a location is a string that may later be a URL. A directory OUT
+// written by convert contains
 //
 //	OUT/{split}-{SSSSS}-of-{NNNNN}.tfrecord[.gz|.zz]  shards of tf.train.Example
 //	OUT/{shard}.idx                                    optional DALI index sidecars (uncompressed shards only)
