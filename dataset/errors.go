@@ -2,12 +2,11 @@ package dataset
 
 import (
 	"cmp"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 )
@@ -149,8 +148,16 @@ func csvError(err error) error {
 
 // ReadErrorsFile reads dir/errors.csv.
 func ReadErrorsFile(dir string) ([]ErrorRecord, error) {
-	path := filepath.Join(dir, ErrorsName)
-	f, err := os.Open(path)
+	store, err := storageFor(dir)
+	if err != nil {
+		return nil, err
+	}
+	return readErrorsFile(context.Background(), store, dir)
+}
+
+func readErrorsFile(ctx context.Context, store storage, dir string) ([]ErrorRecord, error) {
+	path := joinPath(dir, ErrorsName)
+	f, err := store.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}

@@ -1,6 +1,9 @@
-// Package dataset is the output contract of "tfprep convert": what a
-// converted dataset directory holds and how to read its description without
-// Beam. A directory OUT written by convert contains
+// Package dataset owns the dataset format of tfprep: what a converted
+// dataset directory holds, and the one implementation that opens it (Open),
+// writes it (ShardWriter, Assembly), verifies it (Verify) and summarises it
+// (Stats), without Beam. Every file access goes through one storage seam
+// (fs.go), so a location is a string that may later be a URL. A directory OUT
+// written by convert contains
 //
 //	OUT/{split}-{SSSSS}-of-{NNNNN}.tfrecord[.gz|.zz]  shards of tf.train.Example
 //	OUT/{shard}.idx                                    optional DALI index sidecars (uncompressed shards only)
@@ -27,13 +30,14 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/tfprep/tfprep/schema"
 )
 
 // File names inside a dataset directory.
@@ -66,8 +70,9 @@ type Manifest struct {
 	// JSON, so that the dataset can be parsed with nothing but this file.
 	Spec json.RawMessage `json:"spec"`
 	// Features describes every feature of the stored tf.train.Example
-	// records: what tf.io.parse_single_example needs.
-	Features []Feature `json:"features"`
+	// records: what tf.io.parse_single_example needs (the spec's
+	// Features).
+	Features []schema.FeatureInfo `json:"features"`
 	// Decoder is the JPEG decoder that produced the pixels, with its
 	// version, e.g. "libjpeg-turbo 2.1.5 (cgo)". Pixels of different
 	// decoders can differ by a few levels.
@@ -84,27 +89,6 @@ type Manifest struct {
 	Splits []Split `json:"splits"`
 	// Rows accounts for every input row.
 	Rows Rows `json:"rows"`
-}
-
-// Feature describes one feature of the stored examples.
-type Feature struct {
-	// Name is the feature key in tf.train.Example.
-	Name string `json:"name"`
-	// Kind is the tf.train.Feature list: "bytes_list", "float_list" or
-	// "int64_list".
-	Kind string `json:"kind"`
-	// DType is the element type after decoding, e.g. "float32", "uint8",
-	// "string".
-	DType string `json:"dtype"`
-	// Shape is the decoded tensor shape, e.g. [128, 128, 3]; empty for a
-	// scalar.
-	Shape []int `json:"shape"`
-	// Encoding says how a bytes_list value holds the tensor: "raw"
-	// (tf.io.decode_raw of little-endian DType), "png", "jpeg" or "utf-8";
-	// empty for float_list and int64_list.
-	Encoding string `json:"encoding,omitempty"`
-	// Role is "image", "label" or "key".
-	Role string `json:"role"`
 }
 
 // Split is one named part of the dataset (train, validation, ...).
@@ -215,8 +199,16 @@ func (e *ManifestError) Unwrap() error { return e.Err }
 // file is reported as an error wrapping fs.ErrNotExist: the conversion did not
 // finish.
 func ReadManifest(dir string) (*Manifest, error) {
-	path := filepath.Join(dir, ManifestName)
-	data, err := os.ReadFile(path)
+	store, err := storageFor(dir)
+	if err != nil {
+		return nil, err
+	}
+	return readManifest(context.Background(), store, dir)
+}
+
+func readManifest(ctx context.Context, store storage, dir string) (*Manifest, error) {
+	path := joinPath(dir, ManifestName)
+	data, err := readAll(ctx, store, path)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w (no finished conversion in %s)", err, dir)
 	}
@@ -254,27 +246,19 @@ func ParseManifest(data []byte) (*Manifest, error) {
 // temporary file renamed into place so that a reader never sees half a
 // manifest.
 func WriteManifest(dir string, m *Manifest) error {
+	store, err := storageFor(dir)
+	if err != nil {
+		return err
+	}
+	return writeManifest(context.Background(), store, dir, m)
+}
+
+func writeManifest(ctx context.Context, store storage, dir string, m *Manifest) error {
 	data, err := m.Marshal()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, ManifestName)
-	tmp, err := os.CreateTemp(dir, ManifestName+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("dataset: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("dataset: %w", err)
-	}
-	return nil
+	return writeAtomic(ctx, store, joinPath(dir, ManifestName), data)
 }
 
 // Marshal validates m and returns it as indented JSON ending in a newline.
@@ -417,36 +401,6 @@ func (m *Manifest) SplitNames() []string {
 		names[i] = sp.Name
 	}
 	return names
-}
-
-// ShardPaths returns the paths of the shards of the named splits (all splits
-// when none are named), joined to dir, in manifest order. An unknown split
-// name is an error.
-func (m *Manifest) ShardPaths(dir string, splits ...string) ([]string, error) {
-	if len(splits) == 0 {
-		splits = m.SplitNames()
-	}
-	var paths []string
-	for _, name := range splits {
-		sp := m.Split(name)
-		if sp == nil {
-			return nil, fmt.Errorf("dataset: no split %q (have %q)", name, m.SplitNames())
-		}
-		for _, sh := range sp.Shards {
-			paths = append(paths, filepath.Join(dir, sh.File))
-		}
-	}
-	return paths, nil
-}
-
-// ShardPaths reads dir's manifest and returns its shard paths for the named
-// splits (all when none are named).
-func ShardPaths(dir string, splits ...string) ([]string, error) {
-	m, err := ReadManifest(dir)
-	if err != nil {
-		return nil, err
-	}
-	return m.ShardPaths(dir, splits...)
 }
 
 // WriteTo writes m's JSON to w; it implements io.WriterTo for callers that

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tfprep/tfprep/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -30,7 +32,7 @@ func sampleManifest() *Manifest {
 		CommandLine:   []string{"tfprep", "convert", "--spec", "planet", "--csv", "planet.csv", "--images", "img", "--out", "out"},
 		Created:       time.Date(2026, 11, 27, 1, 40, 0, 0, time.UTC),
 		Spec:          json.RawMessage(`{"name":"planet"}`),
-		Features: []Feature{
+		Features: []schema.FeatureInfo{
 			{Name: "ground_labels", Kind: "bytes_list", DType: "float32", Shape: []int{13}, Encoding: "raw", Role: "label"},
 			{Name: "image", Kind: "bytes_list", DType: "float32", Shape: []int{128, 128, 3}, Encoding: "raw", Role: "image"},
 			{Name: "weather_labels", Kind: "bytes_list", DType: "float32", Shape: []int{4}, Encoding: "raw", Role: "label"},
@@ -236,11 +238,9 @@ func TestCheckRows(t *testing.T) {
 	}
 }
 
-func TestShardPaths(t *testing.T) {
+func TestShards(t *testing.T) {
 	dir := t.TempDir()
-	if err := WriteManifest(dir, sampleManifest()); err != nil {
-		t.Fatal(err)
-	}
+	d := &Dataset{Location: dir, Manifest: sampleManifest(), store: localDisk{}}
 	tests := []struct {
 		splits []string
 		want   []string
@@ -250,19 +250,25 @@ func TestShardPaths(t *testing.T) {
 		{[]string{"validation", "train"}, []string{"validation-00000-of-00001.tfrecord", "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"}},
 	}
 	for _, tt := range tests {
-		got, err := ShardPaths(dir, tt.splits...)
+		shards, err := d.Shards(tt.splits...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []string
+		var want, got []string
 		for _, name := range tt.want {
 			want = append(want, filepath.Join(dir, name))
 		}
+		for _, sh := range shards {
+			got = append(got, sh.Path)
+			if sh.Path != filepath.Join(dir, sh.File) || d.Manifest.Split(sh.Split) == nil {
+				t.Errorf("got shard %+v, inconsistent", sh)
+			}
+		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("ShardPaths(%q) (-want +got):\n%s", tt.splits, diff)
+			t.Errorf("Shards(%q) (-want +got):\n%s", tt.splits, diff)
 		}
 	}
-	if _, err := ShardPaths(dir, "test"); err == nil || !strings.Contains(err.Error(), `"test"`) {
-		t.Errorf("got %v, want an error naming split \"test\"", err)
+	if _, err := d.Shards("test"); !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), `no split "test" (have train, validation)`) {
+		t.Errorf("got %v, want ErrNoSplit naming split \"test\"", err)
 	}
 }

@@ -11,13 +11,13 @@ import (
 )
 
 func init() {
-	beam.RegisterCoder(reflect.TypeFor[RowBatch](), encodeRowBatch, decodeRowBatch)
+	beam.RegisterCoder(reflect.TypeFor[rowBatch](), encodeRowBatch, decodeRowBatch)
 }
 
-// ErrRowBatch: bytes that are not an encoded RowBatch reached a decoder.
-var ErrRowBatch = errors.New("pipeline: malformed row batch")
+// errRowBatch: bytes that are not an encoded rowBatch reached a decoder.
+var errRowBatch = errors.New("pipeline: malformed row batch")
 
-// The RowBatch coder. A runner holds everything that goes through a
+// The rowBatch coder. A runner holds everything that goes through a
 // GroupByKey, often in several copies (Prism: the producing bundle's output,
 // the pending elements, the consuming bundle's input), so the encoding is
 // what the conversion's memory grows with per row. Beam's schema coder
@@ -35,7 +35,7 @@ var ErrRowBatch = errors.New("pipeline: malformed row batch")
 // one. A value is zero when its bits are zero (so -0 and NaN keep their bits).
 // A Planet row takes about 50 bytes, against about 110 with the schema coder.
 
-func encodeRowBatch(b RowBatch) []byte {
+func encodeRowBatch(b rowBatch) []byte {
 	buf := binary.AppendUvarint(nil, uint64(len(b.Rows)))
 	for _, r := range b.Rows {
 		buf = binary.AppendUvarint(buf, uint64(r.Line))
@@ -78,7 +78,7 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// batchDecoder reads an encoded RowBatch; the first error sticks.
+// batchDecoder reads an encoded rowBatch; the first error sticks.
 type batchDecoder struct {
 	data []byte
 	off  int
@@ -87,7 +87,7 @@ type batchDecoder struct {
 
 func (d *batchDecoder) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s at byte %d of %d", ErrRowBatch, what, d.off, len(d.data))
+		d.err = fmt.Errorf("%w: %s at byte %d of %d", errRowBatch, what, d.off, len(d.data))
 	}
 }
 
@@ -115,7 +115,7 @@ func (d *batchDecoder) string(what string) string {
 	return s
 }
 
-func decodeRowBatch(data []byte) (RowBatch, error) {
+func decodeRowBatch(data []byte) (rowBatch, error) {
 	d := &batchDecoder{data: data}
 	// Every row takes at least 6 bytes and every non-zero entry one, which
 	// bounds the counts by the input's length before anything is allocated.
@@ -124,9 +124,9 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 	remaining := func() uint64 { return uint64(len(data) - d.off) }
 	valueBudget := 1<<16 + 1024*uint64(len(data))
 	n := d.uvarint("row count", remaining()/6)
-	rows := make([]Row, 0, n)
+	rows := make([]splitRow, 0, n)
 	for range n {
-		var r Row
+		var r splitRow
 		r.Line = int(d.uvarint("line", math.MaxInt32))
 		r.Key = d.string("key")
 		r.Image = d.string("image")
@@ -141,7 +141,7 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 			valueBudget -= size
 			nonzero := d.uvarint("non-zero count", min(size, remaining()))
 			if d.err != nil {
-				return RowBatch{}, d.err
+				return rowBatch{}, d.err
 			}
 			values := make([]float32, size)
 			next := uint64(0)
@@ -152,19 +152,19 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 					d.fail("label index")
 				}
 				if d.err != nil {
-					return RowBatch{}, d.err
+					return rowBatch{}, d.err
 				}
 				if entry&1 == 1 {
 					values[index] = 1
 				} else {
 					if remaining() < 4 {
 						d.fail("truncated label value")
-						return RowBatch{}, d.err
+						return rowBatch{}, d.err
 					}
 					bits := binary.LittleEndian.Uint32(data[d.off:])
 					if bits == 0 {
 						d.fail("zero stored as a non-zero label value")
-						return RowBatch{}, d.err
+						return rowBatch{}, d.err
 					}
 					values[index] = math.Float32frombits(bits)
 					d.off += 4
@@ -174,7 +174,7 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 			r.Labels[i] = values
 		}
 		if d.err != nil {
-			return RowBatch{}, d.err
+			return rowBatch{}, d.err
 		}
 		rows = append(rows, r)
 	}
@@ -182,7 +182,7 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 		d.fail("trailing bytes")
 	}
 	if d.err != nil {
-		return RowBatch{}, d.err
+		return rowBatch{}, d.err
 	}
-	return RowBatch{Rows: rows}, nil
+	return rowBatch{Rows: rows}, nil
 }

@@ -10,10 +10,10 @@ import (
 )
 
 // batchSamples are batches the coder must round-trip exactly.
-var batchSamples = []RowBatch{
+var batchSamples = []rowBatch{
 	{},
-	{Rows: []Row{{}}},
-	{Rows: []Row{
+	{Rows: []splitRow{{}}},
+	{Rows: []splitRow{
 		{Line: 2, Key: "train_0", Image: "train_0.jpg", Split: "train", Shard: 3,
 			Labels: [][]float32{{0, 1, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}}},
 		{Line: 40480, Key: "ключ", Image: "a/b c.jpg", Split: "validation", Shard: 99998,
@@ -42,9 +42,9 @@ func TestRowBatchCoderRoundTrip(t *testing.T) {
 // TestRowBatchCoderSize pins the point of the coder: a Planet row in about
 // 50 bytes.
 func TestRowBatchCoderSize(t *testing.T) {
-	row := Row{Line: 12345, Key: "train_12345", Image: "train_12345.jpg", Split: "train", Shard: 17,
+	row := splitRow{Line: 12345, Key: "train_12345", Image: "train_12345.jpg", Split: "train", Shard: 17,
 		Labels: [][]float32{{0, 0, 1, 0}, {1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0}}}
-	if got := len(encodeRowBatch(RowBatch{Rows: []Row{row}})); got > 60 {
+	if got := len(encodeRowBatch(rowBatch{Rows: []splitRow{row}})); got > 60 {
 		t.Errorf("got %d bytes for one Planet row, want at most 60", got)
 	}
 }
@@ -66,14 +66,14 @@ func TestRowBatchCoderErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := decodeRowBatch(tt.data)
-			if !errors.Is(err, ErrRowBatch) {
-				t.Errorf("got %v, want ErrRowBatch", err)
+			if !errors.Is(err, errRowBatch) {
+				t.Errorf("got %v, want errRowBatch", err)
 			}
 		})
 	}
 }
 
-// FuzzDecodeRowBatch: any input decodes or fails with ErrRowBatch, and
+// FuzzDecodeRowBatch: any input decodes or fails with errRowBatch, and
 // what decodes re-encodes to the same bytes.
 func FuzzDecodeRowBatch(f *testing.F) {
 	for _, b := range batchSamples {
@@ -82,8 +82,8 @@ func FuzzDecodeRowBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := decodeRowBatch(data)
 		if err != nil {
-			if !errors.Is(err, ErrRowBatch) {
-				t.Fatalf("got %v, want ErrRowBatch", err)
+			if !errors.Is(err, errRowBatch) {
+				t.Fatalf("got %v, want errRowBatch", err)
 			}
 			return
 		}

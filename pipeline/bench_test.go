@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
-
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/internal/synth"
 	"github.com/tfprep/tfprep/tfrecord"
@@ -160,10 +158,10 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var records []CSVRecord
+	var records []csvRecord
 	header, err := scanCSV(cfg.CSV, data, func(line int, record []string, err error) {
 		if err == nil {
-			records = append(records, CSVRecord{Line: line, Fields: record})
+			records = append(records, csvRecord{Line: line, Fields: record})
 		}
 	})
 	if err != nil {
@@ -174,7 +172,7 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 		b.Fatal(err)
 	}
 	bounds := splitBuckets(cfg.Splits)
-	shards := map[string][]Row{}
+	shards := map[string][]splitRow{}
 	for _, rec := range records {
 		row, _, err := decoder.Decode(rec.Line, rec.Fields)
 		if err != nil {
@@ -184,28 +182,25 @@ func convertPlain(b testing.TB, cfg Config) int64 {
 		for i, l := range row.Labels {
 			labels[i] = l.Values
 		}
-		r := Row{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels}
+		r := splitRow{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels}
 		r.Split = splitOf(cfg.Seed, cfg.Splits, bounds, r.Key)
 		r.Shard = int(keyHash(cfg.Seed, "shard", r.Key) % uint64(cfg.Shards))
 		k := shardKey(r.Split, r.Shard)
 		shards[k] = append(shards[k], r)
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	fsys, err := filesystem.New(ctx, cfg.Out)
+	w := &dataset.ShardWriter{Spec: cfg.Spec, Images: cfg.Images, Compression: tfrecord.None}
+	tempDir, err := dataset.Create(ctx, cfg.Out, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := &ShardWriter{Spec: cfg.Spec, Images: cfg.Images, FS: fsys, Compression: tfrecord.None}
 	var written int64
-	for k, rows := range shards {
+	for _, rows := range shards {
 		orderRows(cfg.Seed, rows)
-		stats, _, err := writeShardFile(ctx, fsys, w, rows, filepath.Join(cfg.Out, strings.ReplaceAll(k, "/", "-")+".tfrecord"), "")
+		res, _, err := w.WriteTemp(ctx, tempDir, rows[0].Split, rows[0].Shard, datasetRows(rows))
 		if err != nil {
 			b.Fatal(err)
 		}
-		written += stats.Records
+		written += res.Records
 	}
 	return written
 }

@@ -247,8 +247,8 @@ func TestConvertOutputNotEmpty(t *testing.T) {
 	if _, err := Convert(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Convert(context.Background(), cfg); !errors.Is(err, ErrOutputExists) {
-		t.Errorf("second run: got %v, want ErrOutputExists", err)
+	if _, err := Convert(context.Background(), cfg); !errors.Is(err, dataset.ErrOutputExists) {
+		t.Errorf("second run: got %v, want dataset.ErrOutputExists", err)
 	}
 	cfg.Overwrite = true
 	cfg.Shards = 1
@@ -266,8 +266,8 @@ func TestConvertOutputNotEmpty(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cfg.Out, "notes.txt"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Convert(context.Background(), cfg); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "notes.txt") {
-		t.Errorf("foreign file: got %v, want ErrOutputExists naming notes.txt", err)
+	if _, err := Convert(context.Background(), cfg); !errors.Is(err, dataset.ErrOutputExists) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("foreign file: got %v, want dataset.ErrOutputExists naming notes.txt", err)
 	}
 }
 

@@ -39,23 +39,23 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	}
 	out := t.TempDir()
 	temp := filepath.Join(out, ".tfprep-tmp-test")
-	fn := &writeShardFn{Config: ShardConfig{Spec: string(specJSON), Images: filepath.Join("testdata", "images"), TempDir: temp, Compression: "none", Seed: 1}}
+	fn := &writeShardFn{Config: shardConfig{Spec: string(specJSON), Images: filepath.Join("testdata", "images"), TempDir: temp, Compression: "none", Seed: 1}}
 	if err := fn.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer fn.Teardown()
 	labels := [][]float32{{1, 0, 0, 0}, make([]float32, 13)}
-	rows := []Row{
+	rows := []splitRow{
 		{Line: 2, Key: "synth_00000", Image: "synth_00000.jpg", Labels: labels, Split: "train"},
 		{Line: 3, Key: "synth_00001", Image: "synth_00001.jpg", Labels: labels, Split: "train"},
 		{Line: 4, Key: "gone", Image: "gone.jpg", Labels: labels, Split: "train"},
 	}
-	var attempts []ShardResult
+	var attempts []dataset.ShardResult
 	var rejected []dataset.ErrorRecord
 	for range 2 {
 		rejected = nil
-		err := fn.ProcessElement(ctx, "train/00000", iterOf([]RowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
-			func(r ShardResult) { attempts = append(attempts, r) },
+		err := fn.ProcessElement(ctx, "train/00000", iterOf([]rowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
+			func(r dataset.ShardResult) { attempts = append(attempts, r) },
 			func(e dataset.ErrorRecord) { rejected = append(rejected, e) })
 		if err != nil {
 			t.Fatal(err)
@@ -67,12 +67,12 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	if attempts[0].SHA256 != attempts[1].SHA256 {
 		t.Errorf("attempts wrote different bytes: %s, %s", attempts[0].SHA256, attempts[1].SHA256)
 	}
-	final := &finalizeFn{Config: FinalizeConfig{
-		Out: out, TempDir: temp, Spec: string(specJSON), Features: features(spec), Labels: labelNames(spec),
-		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 2}, Compression: "none",
+	final := &finalizeFn{Config: finalizeConfig{
+		Out: out, TempDir: temp, Spec: string(specJSON),
+		Splits: []SplitWeight{{"train", 1}}, Sharding: shardPlan{Shards: 2}, Compression: "none",
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf(attempts[1:]), iterOf(rejected),
-		iterOf([]ReadCount{{File: "t.csv", Rows: 3}}), iterOf([]SplitCount{{Split: "train", Rows: 3}}),
+		iterOf([]readCount{{File: "t.csv", Rows: 3}}), iterOf([]splitCount{{Split: "train", Rows: 3}}),
 		iterOf([]dataset.Warning{{Line: 4, Key: "c", Reason: "all zero"}, {Line: 2, Key: "a", Reason: "all zero"}}))
 	if err != nil {
 		t.Fatal(err)
@@ -117,12 +117,12 @@ func TestFinalizeInvariant(t *testing.T) {
 	}
 	out := t.TempDir()
 	temp := filepath.Join(out, ".tfprep-tmp-test")
-	final := &finalizeFn{Config: FinalizeConfig{
-		Out: out, TempDir: temp, Spec: string(specJSON), Features: features(spec), Labels: labelNames(spec),
-		Splits: []SplitWeight{{"train", 1}}, Sharding: Sharding{Shards: 1}, Compression: "none",
+	final := &finalizeFn{Config: finalizeConfig{
+		Out: out, TempDir: temp, Spec: string(specJSON),
+		Splits: []SplitWeight{{"train", 1}}, Sharding: shardPlan{Shards: 1}, Compression: "none",
 	}}
-	err = final.ProcessElement(ctx, 0, iterOf([]ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
-		iterOf([]ReadCount{{File: "t.csv", Rows: 5}}), iterOf([]SplitCount(nil)), iterOf([]dataset.Warning(nil)))
+	err = final.ProcessElement(ctx, 0, iterOf([]dataset.ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
+		iterOf([]readCount{{File: "t.csv", Rows: 5}}), iterOf([]splitCount(nil)), iterOf([]dataset.Warning(nil)))
 	if !errors.Is(err, dataset.ErrInvariant) {
 		t.Fatalf("got %v, want ErrInvariant", err)
 	}
@@ -150,18 +150,4 @@ func TestEmptySplitGetsShards(t *testing.T) {
 		t.Errorf("split test at %d, want 1 (the --splits order)", got)
 	}
 	readShards(t, cfg.Out, m, cfg.Spec)
-}
-
-func TestLowestLines(t *testing.T) {
-	var ws []dataset.Warning
-	for _, line := range []int{9, 3, 7, 1, 5} {
-		ws = append(ws, dataset.Warning{Line: line})
-	}
-	var got []int
-	for _, w := range lowestLines(ws, 3) {
-		got = append(got, w.Line)
-	}
-	if diff := cmp.Diff([]int{1, 3, 5}, got); diff != "" {
-		t.Errorf("lowestLines (-want +got):\n%s", diff)
-	}
 }

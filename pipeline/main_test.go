@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	// The runners and filesystems cmd/tfprep registers.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 )
 
 // TestMain initialises Beam as cmd/tfprep's main does, so that the tests run

@@ -4,17 +4,17 @@
 //
 // The graph, one composite per step:
 //
-//	ReadRows     CSV file → CSVRecord (+ csv-stage rejects, + ReadCount)
-//	DecodeRows   CSVRecord → Row via the spec (+ label-stage rejects)
-//	AssignSplit  Row.Split = seeded hash of the key into TFX-style buckets
+//	ReadRows     CSV file → csvRecord (+ csv-stage rejects, + readCount)
+//	DecodeRows   csvRecord → splitRow via the spec (+ label-stage rejects)
+//	AssignSplit  splitRow.Split = seeded hash of the key into TFX-style buckets
 //	CountRows    rows per split (for shard sizing and Finalize)
-//	AssignShard  Row.Shard, keyed "split/shard", in batches of rows
+//	AssignShard  splitRow.Shard, keyed "split/shard", in batches of rows
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt
 //	             (+ image- and io-stage rejects)
 //	Finalize     one step waiting on everything: row invariant, --max-errors,
-//	             rename to final names, errors.csv, dataset.json last
+//	             rename to final names, errors.csv, the manifest last
 //
 // Image payloads never go through a GroupByKey: only rows (key, image path,
 // labels) are shuffled, and each shard's images are read by the step that
@@ -32,27 +32,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
-	// Every runner (prism, direct, dataflow, flink, spark, universal) and
-	// the local and gs:// filesystems; s3:// in addition.
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
-
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
-// DefaultShardSize is the target shard size when neither Shards nor
+// defaultShardSize is the target shard size when neither Shards nor
 // ShardSize is set: TensorFlow's guide recommends 100-200 MB per file.
-const DefaultShardSize = 128 << 20
+const defaultShardSize = 128 << 20
 
 // DefaultRunner runs the pipeline when --runner is not given: Prism, in
 // this process, with nothing else to start.
@@ -64,9 +57,6 @@ var (
 	ErrConfig = errors.New("pipeline: bad configuration")
 	// ErrSplits: a --splits value cannot be parsed.
 	ErrSplits = errors.New("pipeline: bad --splits")
-	// ErrOutputExists: the output directory is not empty and overwriting
-	// was not asked for, or holds files tfprep did not write.
-	ErrOutputExists = errors.New("pipeline: output directory is not empty")
 )
 
 // Config is one conversion.
@@ -78,7 +68,7 @@ type Config struct {
 
 	Splits    []SplitWeight // nil: one split, "train"
 	Shards    int           // shards per split; 0: from ShardSize
-	ShardSize int64         // target shard bytes when Shards is 0; 0: DefaultShardSize
+	ShardSize int64         // target shard bytes when Shards is 0; 0: 128 MiB
 
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
@@ -98,16 +88,16 @@ type Config struct {
 
 // Convert builds the pipeline for cfg, runs it and returns the manifest it
 // wrote. Rejected rows are not an error (see Manifest.Rows); exceeding
-// cfg.MaxErrors is (ErrTooManyRejected). With Dataflow's --dry_run or an
-// --async submission nothing is converted yet, and Convert returns a nil
-// manifest and a nil error.
+// cfg.MaxErrors is (ErrTooManyRejected). An output directory that is not
+// empty is refused unless cfg.Overwrite (dataset.ErrOutputExists). With
+// Dataflow's --dry_run or an --async submission nothing is converted yet, and
+// Convert returns a nil manifest and a nil error.
 func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	progress.reset()
-	tempDir := joinPath(cfg.Out, ".tfprep-tmp-"+randomID())
-	p, err := build(ctx, cfg, tempDir)
+	p, tempDir, err := build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -120,73 +110,60 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	if _, err := beam.Run(ctx, runner, p); err != nil {
 		// Finalize cleans up after itself; a job that failed before it
 		// leaves the shards written so far under tempDir.
-		if out, oerr := openDir(ctx, cfg.Out); oerr == nil {
-			out.removeAll(ctx, tempDir)
-			out.fs.Close()
-		}
+		dataset.RemoveTemp(ctx, tempDir)
 		return nil, runnerError(runner, err)
 	}
 	if flagIsTrue("dry_run") || *jobopts.Async {
 		return nil, nil
 	}
-	data, err := readFile(ctx, joinPath(cfg.Out, dataset.ManifestName))
-	if err != nil {
-		return nil, err
-	}
-	return dataset.ParseManifest(data)
+	return dataset.ReadManifest(cfg.Out)
 }
 
-// Build checks the inputs and output directory and constructs the pipeline
-// without running it. It reads the CSV header, so that a spec that does not
-// fit the CSV fails before any job starts, and prepares Out (refusing a
-// non-empty one unless cfg.Overwrite).
-func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
-	return build(ctx, cfg, joinPath(cfg.Out, ".tfprep-tmp-"+randomID()))
-}
-
-// build is Build with the directory, under cfg.Out, for temporary shards.
-func build(ctx context.Context, cfg Config, tempDir string) (*beam.Pipeline, error) {
+// build checks the inputs and prepares the output directory (refusing a
+// non-empty one unless cfg.Overwrite), then constructs the pipeline without
+// running it. It reads the CSV header, so that a spec that does not fit the
+// CSV fails before any job starts. tempDir, under cfg.Out, receives the
+// shards until Finalize commits them.
+func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, err error) {
 	if err := cfg.check(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	header, err := ReadHeader(ctx, cfg.CSV)
+	header, err := readHeader(ctx, cfg.CSV)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
-		return nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
+		return nil, "", fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
 	}
-	if !strings.Contains(cfg.Images, "://") {
-		if fi, err := os.Stat(cfg.Images); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
-		}
+	if !isDirOrURL(cfg.Images) {
+		return nil, "", fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
 	}
-	if err := prepareOut(ctx, cfg.Out, cfg.Overwrite); err != nil {
-		return nil, err
+	if tempDir, err = dataset.Create(ctx, cfg.Out, cfg.Overwrite); err != nil {
+		return nil, "", fmt.Errorf("pipeline: %w", err)
 	}
 	specJSON, err := cfg.Spec.Marshal()
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
+		return nil, "", fmt.Errorf("pipeline: %w", err)
 	}
 	splits := cfg.Splits
 	if len(splits) == 0 {
 		splits = []SplitWeight{{Name: "train", Weight: 1}}
 	}
-	sharding := Sharding{Shards: cfg.Shards, ShardSize: cfg.ShardSize, ExampleBytes: ExampleBytes(cfg.Spec)}
+	sharding := shardPlan{Shards: cfg.Shards, ShardSize: cfg.ShardSize, ExampleBytes: exampleBytes(cfg.Spec)}
 	if sharding.Shards == 0 && sharding.ShardSize == 0 {
-		sharding.ShardSize = DefaultShardSize
+		sharding.ShardSize = defaultShardSize
 	}
 	compression := cfg.Compression
 	if compression == tfrecord.Auto {
 		compression = tfrecord.None
 	}
 	p, s := beam.NewPipelineWithRoot()
-	records, csvRejects, reads := ReadRows(s, beam.Create(s, cfg.CSV), header)
-	rows, labelRejects, warnings := DecodeRows(s, string(specJSON), header, records)
-	rows = AssignSplit(s, cfg.Seed, splits, rows)
-	counts := CountRows(s, rows)
-	keyed := AssignShard(s, cfg.Seed, sharding, rows, counts)
-	results, imageRejects := WriteShards(s, ShardConfig{
+	records, csvRejects, reads := readRows(s, beam.Create(s, cfg.CSV), header)
+	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, records)
+	rows = assignSplit(s, cfg.Seed, splits, rows)
+	counts := countRows(s, rows)
+	keyed := assignShard(s, cfg.Seed, sharding, rows, counts)
+	results, imageRejects := writeShards(s, shardConfig{
 		Spec:        string(specJSON),
 		Images:      cfg.Images,
 		TempDir:     tempDir,
@@ -196,12 +173,10 @@ func build(ctx context.Context, cfg Config, tempDir string) (*beam.Pipeline, err
 		Workers:     cfg.Workers,
 	}, keyed)
 	rejects := beam.Flatten(s, csvRejects, labelRejects, imageRejects)
-	Finalize(s, FinalizeConfig{
+	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
 		TempDir:     tempDir,
 		Spec:        string(specJSON),
-		Features:    features(cfg.Spec),
-		Labels:      labelNames(cfg.Spec),
 		Splits:      splits,
 		Sharding:    sharding,
 		Compression: compression.String(),
@@ -211,7 +186,7 @@ func build(ctx context.Context, cfg Config, tempDir string) (*beam.Pipeline, err
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
 	}, results, rejects, reads, counts, warnings)
-	return p, nil
+	return p, tempDir, nil
 }
 
 func (cfg *Config) check() error {
@@ -246,75 +221,9 @@ func (cfg *Config) check() error {
 	return nil
 }
 
-// prepareOut makes sure out can receive a conversion: empty, or with
-// overwrite holding only files of an earlier conversion, which are removed
-// (dataset.json first, so that an interruption never leaves a manifest
-// describing missing shards).
-func prepareOut(ctx context.Context, out string, overwrite bool) error {
-	d, err := openDir(ctx, out)
-	if err != nil {
-		return err
-	}
-	defer d.fs.Close()
-	names, err := d.fs.List(ctx, strings.TrimSuffix(out, "/")+"/*")
-	if err != nil {
-		return fmt.Errorf("pipeline: listing %s: %w", out, err)
-	}
-	if len(names) == 0 {
-		if d.local {
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return fmt.Errorf("pipeline: %w", err)
-			}
-		}
-		return nil
-	}
-	if !overwrite {
-		return fmt.Errorf("%w: %s holds %d files (such as %s); use --overwrite to replace an earlier conversion", ErrOutputExists, out, len(names), baseName(names[0]))
-	}
-	var foreign []string
-	for _, name := range names {
-		if !ownFile(baseName(name)) {
-			foreign = append(foreign, baseName(name))
-		}
-	}
-	if len(foreign) > 0 {
-		return fmt.Errorf("%w: %s holds files tfprep did not write (%s); refusing to overwrite", ErrOutputExists, out, strings.Join(foreign, ", "))
-	}
-	manifest := joinPath(out, dataset.ManifestName)
-	if slices.Contains(names, manifest) {
-		if err := d.remove(ctx, manifest); err != nil {
-			return fmt.Errorf("pipeline: %w", err)
-		}
-	}
-	for _, name := range names {
-		if name != manifest {
-			if err := d.remove(ctx, name); err != nil {
-				return fmt.Errorf("pipeline: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// ownFile reports whether a base name is one a conversion writes.
-func ownFile(name string) bool {
-	switch {
-	case name == dataset.ManifestName, name == dataset.ErrorsName,
-		strings.HasPrefix(name, ".tfprep-tmp-"),
-		strings.HasPrefix(name, dataset.ManifestName+".tmp-"),
-		strings.HasPrefix(name, dataset.ErrorsName+".tmp-"):
-		return true
-	}
-	name = strings.TrimSuffix(name, ".idx")
-	_, err := dataset.ParseShardName(name)
-	return err == nil
-}
-
-func baseName(path string) string { return path[strings.LastIndexAny(path, `/\`)+1:] }
-
-// ExampleBytes estimates the serialized size of one Example of spec: exact
+// exampleBytes estimates the serialized size of one Example of spec: exact
 // for raw (float32, uint8) images, the raw pixel size for PNG and JPEG.
-func ExampleBytes(spec *schema.Spec) int64 {
+func exampleBytes(spec *schema.Spec) int64 {
 	opts := spec.ImageOptions()
 	image := opts.OutputBytes()
 	if image < 0 {
@@ -325,31 +234,6 @@ func ExampleBytes(spec *schema.Spec) int64 {
 		row.Labels = append(row.Labels, schema.Label{Feature: l.Feature, Values: make([]float32, l.Size)})
 	}
 	return int64(len(spec.AppendExample(nil, row, make([]byte, image))))
-}
-
-func features(spec *schema.Spec) []dataset.Feature {
-	var fs []dataset.Feature
-	for _, f := range spec.Features() {
-		fs = append(fs, dataset.Feature{Name: f.Name, Kind: f.Kind, DType: f.DType, Shape: f.Shape, Encoding: f.Encoding, Role: f.Role})
-	}
-	return fs
-}
-
-// labelNames returns, per label feature, its vocabulary (or the indexes as
-// names when the spec gives only a size).
-func labelNames(spec *schema.Spec) []dataset.LabelCount {
-	var out []dataset.LabelCount
-	for _, l := range spec.LabelFeatures() {
-		names := l.Names
-		if len(names) != l.Size {
-			names = make([]string, l.Size)
-			for i := range names {
-				names[i] = fmt.Sprint(i)
-			}
-		}
-		out = append(out, dataset.LabelCount{Feature: l.Feature, Names: names})
-	}
-	return out
 }
 
 func flagIsTrue(name string) bool {

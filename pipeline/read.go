@@ -11,38 +11,37 @@ import (
 	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/tfprep/tfprep/dataset"
 )
 
 func init() {
-	register.DoFn5x1[context.Context, string, func(CSVRecord), func(dataset.ErrorRecord), func(ReadCount), error](&readCSVFn{})
-	register.Emitter1[CSVRecord]()
+	register.DoFn5x1[context.Context, string, func(csvRecord), func(dataset.ErrorRecord), func(readCount), error](&readCSVFn{})
+	register.Emitter1[csvRecord]()
 	register.Emitter1[dataset.ErrorRecord]()
-	register.Emitter1[ReadCount]()
+	register.Emitter1[readCount]()
 }
 
-// ReadRows reads the CSV files named by paths (PCollection<string>) and
-// returns PCollection<CSVRecord> of their data records, PCollection<
+// readRows reads the CSV files named by paths (PCollection<string>) and
+// returns PCollection<csvRecord> of their data records, PCollection<
 // dataset.ErrorRecord> of records that do not parse (stage csv), and
-// PCollection<ReadCount>, one per file, for the row accounting. header is
+// PCollection<readCount>, one per file, for the row accounting. header is
 // the header every file must start with.
-func ReadRows(s beam.Scope, paths beam.PCollection, header []string) (records, rejected, counts beam.PCollection) {
+func readRows(s beam.Scope, paths beam.PCollection, header []string) (records, rejected, counts beam.PCollection) {
 	s = s.Scope("ReadRows")
 	return beam.ParDo3(s, &readCSVFn{Header: header}, paths)
 }
 
-// ReadCount is the number of data records (header excluded) read from one
+// readCount is the number of data records (header excluded) read from one
 // CSV file, whether they parsed or not.
-type ReadCount struct {
+type readCount struct {
 	File string
 	Rows int64
 }
 
-// CSVRecord is one data record of the input CSV, before the spec reads it.
-type CSVRecord struct {
+// csvRecord is one data record of the input CSV, before the spec reads it.
+type csvRecord struct {
 	Line   int      // line of the input where the record starts; the header is line 1
 	Fields []string // the record's fields, RFC 4180 quoting removed
 }
@@ -189,7 +188,7 @@ func (f *readCSVFn) Setup() {
 	f.rowsBadCSV = beam.NewCounter("tfprep", "rows_rejected_csv")
 }
 
-func (f *readCSVFn) ProcessElement(ctx context.Context, path string, emit func(CSVRecord), reject func(dataset.ErrorRecord), count func(ReadCount)) error {
+func (f *readCSVFn) ProcessElement(ctx context.Context, path string, emit func(csvRecord), reject func(dataset.ErrorRecord), count func(readCount)) error {
 	data, err := readFile(ctx, path)
 	if err != nil {
 		return err
@@ -205,7 +204,7 @@ func (f *readCSVFn) ProcessElement(ctx context.Context, path string, emit func(C
 			reject(dataset.ErrorRecord{Line: line, Stage: dataset.StageCSV, Reason: err.Error()})
 			return
 		}
-		emit(CSVRecord{Line: line, Fields: record})
+		emit(csvRecord{Line: line, Fields: record})
 	})
 	if err != nil {
 		return err
@@ -214,36 +213,17 @@ func (f *readCSVFn) ProcessElement(ctx context.Context, path string, emit func(C
 		return fmt.Errorf("%w: %s: header changed since the job started: got %q, want %q", ErrCSV, path, header, f.Header)
 	}
 	progress.csvDone.Store(true)
-	count(ReadCount{File: path, Rows: read})
+	count(readCount{File: path, Rows: read})
 	return nil
 }
 
-// readFile reads a whole file through Beam's filesystems.
-func readFile(ctx context.Context, path string) ([]byte, error) {
-	fsys, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer fsys.Close()
-	data, err := filesystem.Read(ctx, fsys, path)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: reading %s: %w", path, err)
-	}
-	return data, nil
-}
-
-// ReadHeader returns the header record of the CSV file at path (local,
+// readHeader returns the header record of the CSV file at path (local,
 // gs:// or s3://); the launcher uses it to check the spec's columns before
 // the job starts.
-func ReadHeader(ctx context.Context, path string) ([]string, error) {
-	fsys, err := filesystem.New(ctx, path)
+func readHeader(ctx context.Context, path string) ([]string, error) {
+	f, err := openRead(ctx, path)
 	if err != nil {
 		return nil, err
-	}
-	defer fsys.Close()
-	f, err := fsys.OpenRead(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)

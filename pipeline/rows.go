@@ -19,48 +19,39 @@ import (
 )
 
 func init() {
-	register.DoFn5x0[context.Context, CSVRecord, func(Row), func(dataset.ErrorRecord), func(dataset.Warning)](&decodeFn{})
+	register.DoFn5x0[context.Context, csvRecord, func(splitRow), func(dataset.ErrorRecord), func(dataset.Warning)](&decodeFn{})
 	register.Emitter1[dataset.Warning]()
-	register.Emitter1[Row]()
-	register.DoFn1x1[Row, Row](&assignSplitFn{})
-	register.Function1x2[Row, string, int64](splitOfRow)
-	register.Function2x1[string, int64, SplitCount](toSplitCount)
-	register.DoFn1x2[Row, string, Row](&assignFixedShardFn{})
-	register.Function1x2[Row, string, Row](splitKeyOfRow)
-	register.Function1x2[SplitCount, string, SplitCount](splitKeyOfCount)
-	register.DoFn3x0[string, Row, func(string, RowBatch)](&batchRowsFn{})
-	register.DoFn4x0[string, func(*RowBatch) bool, func(*SplitCount) bool, func(string, RowBatch)](&assignShardFn{})
-	register.Emitter2[string, RowBatch]()
-	register.Iter1[RowBatch]()
-	register.Iter1[SplitCount]()
+	register.Emitter1[splitRow]()
+	register.DoFn1x1[splitRow, splitRow](&assignSplitFn{})
+	register.Function1x2[splitRow, string, int64](splitOfRow)
+	register.Function2x1[string, int64, splitCount](toSplitCount)
+	register.DoFn1x2[splitRow, string, splitRow](&assignFixedShardFn{})
+	register.Function1x2[splitRow, string, splitRow](splitKeyOfRow)
+	register.Function1x2[splitCount, string, splitCount](splitKeyOfCount)
+	register.DoFn3x0[string, splitRow, func(string, rowBatch)](&batchRowsFn{})
+	register.DoFn4x0[string, func(*rowBatch) bool, func(*splitCount) bool, func(string, rowBatch)](&assignShardFn{})
+	register.Emitter2[string, rowBatch]()
+	register.Iter1[rowBatch]()
+	register.Iter1[splitCount]()
 }
 
-// Row is a decoded CSV row on its way to a shard: small (no pixels), so rows
+// splitRow is a decoded CSV row on its way to a shard: small (no pixels), so rows
 // may be grouped and shuffled freely.
-type Row struct {
+type splitRow struct {
 	Line   int         // line of the input where the record starts
 	Key    string      // the key column (image name)
 	Image  string      // image path relative to the images root, slash separated, cleaned
 	Labels [][]float32 // one vector per spec label, in spec order
-	Split  string      // set by AssignSplit
-	Shard  int         // set by AssignShard
+	Split  string      // set by assignSplit
+	Shard  int         // set by assignShard
 }
 
-// schemaRow turns r back into the schema's row for spec.
-func (r *Row) schemaRow(spec *schema.Spec) schema.Row {
-	labels := make([]schema.Label, len(r.Labels))
-	for i, values := range r.Labels {
-		labels[i] = schema.Label{Feature: spec.Labels[i].Feature, Values: values}
-	}
-	return schema.Row{Line: r.Line, Key: r.Key, ImagePath: r.Image, Labels: labels}
-}
-
-// DecodeRows reads PCollection<CSVRecord> with the spec (as canonical JSON)
-// and returns PCollection<Row>, PCollection<dataset.ErrorRecord> of rows
+// decodeRows reads PCollection<csvRecord> with the spec (as canonical JSON)
+// and returns PCollection<splitRow>, PCollection<dataset.ErrorRecord> of rows
 // whose cells are invalid (stage label): malformed labels, empty keys,
 // image paths that escape the images root, and PCollection<dataset.Warning>
 // of rows kept (they are also in rows) although a label is doubtful.
-func DecodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
+func decodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
 	s = s.Scope("DecodeRows")
 	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header}, records)
 }
@@ -89,7 +80,7 @@ func (f *decodeFn) Setup() error {
 	return nil
 }
 
-func (f *decodeFn) ProcessElement(ctx context.Context, rec CSVRecord, emit func(Row), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) {
+func (f *decodeFn) ProcessElement(ctx context.Context, rec csvRecord, emit func(splitRow), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) {
 	row, warnings, err := f.decoder.Decode(rec.Line, rec.Fields)
 	if err != nil {
 		f.rowsBadLabel.Inc(ctx, 1)
@@ -114,7 +105,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec CSVRecord, emit func(
 	for i, l := range row.Labels {
 		labels[i] = l.Values
 	}
-	emit(Row{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
+	emit(splitRow{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
 }
 
 func parseSpec(specJSON string) (*schema.Spec, error) {
@@ -210,9 +201,9 @@ func splitOf(seed int64, splits []SplitWeight, bounds []uint64, key string) stri
 	return splits[len(splits)-1].Name
 }
 
-// AssignSplit sets Row.Split of every row of PCollection<Row> by a stable
+// assignSplit sets splitRow.Split of every row of PCollection<splitRow> by a stable
 // seeded hash of its key.
-func AssignSplit(s beam.Scope, seed int64, splits []SplitWeight, rows beam.PCollection) beam.PCollection {
+func assignSplit(s beam.Scope, seed int64, splits []SplitWeight, rows beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignSplit")
 	return beam.ParDo(s, &assignSplitFn{Seed: seed, Splits: splits}, rows)
 }
@@ -226,23 +217,23 @@ type assignSplitFn struct {
 
 func (f *assignSplitFn) Setup() { f.bounds = splitBuckets(f.Splits) }
 
-func (f *assignSplitFn) ProcessElement(row Row) Row {
+func (f *assignSplitFn) ProcessElement(row splitRow) splitRow {
 	row.Split = splitOf(f.Seed, f.Splits, f.bounds, row.Key)
 	return row
 }
 
-// SplitCount is the number of rows assigned to a split.
-type SplitCount struct {
+// splitCount is the number of rows assigned to a split.
+type splitCount struct {
 	Split string
 	Rows  int64
 }
 
-func splitOfRow(row Row) (string, int64) { return row.Split, 1 }
+func splitOfRow(row splitRow) (string, int64) { return row.Split, 1 }
 
-func toSplitCount(split string, rows int64) SplitCount { return SplitCount{Split: split, Rows: rows} }
+func toSplitCount(split string, rows int64) splitCount { return splitCount{Split: split, Rows: rows} }
 
-// Sharding says how many shards each split gets.
-type Sharding struct {
+// shardPlan says how many shards each split gets.
+type shardPlan struct {
 	// Shards per split; when 0, the count follows from ShardSize.
 	Shards int
 	// ShardSize is the target shard size in bytes when Shards is 0: a split
@@ -255,7 +246,7 @@ type Sharding struct {
 // Count returns the number of shards for a split of rows rows. A split with
 // no rows still gets its shards (empty files), so that the layout does not
 // depend on the data.
-func (sh Sharding) Count(rows int64) int {
+func (sh shardPlan) Count(rows int64) int {
 	if sh.Shards > 0 {
 		return sh.Shards
 	}
@@ -264,39 +255,39 @@ func (sh Sharding) Count(rows int64) int {
 	return int(max(n, 1))
 }
 
-// CountRows returns PCollection<SplitCount>: the rows of each split of
-// PCollection<Row> (splits without rows are absent).
-func CountRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
+// countRows returns PCollection<splitCount>: the rows of each split of
+// PCollection<splitRow> (splits without rows are absent).
+func countRows(s beam.Scope, rows beam.PCollection) beam.PCollection {
 	s = s.Scope("CountRows")
 	return beam.ParDo(s, toSplitCount, stats.SumPerKey(s, beam.ParDo(s, splitOfRow, rows)))
 }
 
-// RowBatch is rows travelling as one element: the rows of one shard (or,
+// rowBatch is rows travelling as one element: the rows of one shard (or,
 // before shards are assigned, of one split).
-type RowBatch struct {
-	Rows []Row
+type rowBatch struct {
+	Rows []splitRow
 }
 
-// rowBatchSize is the most rows a RowBatch holds. A runner keeps every
+// rowBatchSize is the most rows a rowBatch holds. A runner keeps every
 // element of a GroupByKey until the consuming bundle finishes, and Prism
 // spends about a kilobyte of bookkeeping per element on top of its bytes;
 // in batches of 256 that overhead is a few bytes per row, while a batch
 // stays small (about 30 KB of Planet rows).
 const rowBatchSize = 256
 
-// AssignShard sets Row.Shard of every row of PCollection<Row> and returns
+// assignShard sets splitRow.Shard of every row of PCollection<splitRow> and returns
 // the rows keyed by shard ("split/shard") in batches: PCollection<KV<string,
-// RowBatch>>. Within a split, a row's shard is a seeded hash of its key
+// rowBatch>>. Within a split, a row's shard is a seeded hash of its key
 // modulo the split's shard count.
 //
 // With a fixed shard count (sharding.Shards > 0) each row is assigned on its
 // own and counts is not read. When the count follows from the shard size,
 // the rows of each split, in batches, are grouped with the split's
-// SplitCount from counts (PCollection<SplitCount>) by a CoGroupByKey.
+// splitCount from counts (PCollection<splitCount>) by a CoGroupByKey.
 // Neither form reads a side input: on Prism a stage with side inputs keeps
 // the runner's scheduling loop spinning, without sleeping, while that
 // stage's bundle waits or runs.
-func AssignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.PCollection) beam.PCollection {
+func assignShard(s beam.Scope, seed int64, sharding shardPlan, rows, counts beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignShard")
 	if sharding.Shards > 0 {
 		keyed := beam.ParDo(s, &assignFixedShardFn{Seed: seed, Shards: sharding.Shards}, rows)
@@ -307,32 +298,32 @@ func AssignShard(s beam.Scope, seed int64, sharding Sharding, rows, counts beam.
 	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, grouped)
 }
 
-func splitKeyOfRow(row Row) (string, Row) { return row.Split, row }
+func splitKeyOfRow(row splitRow) (string, splitRow) { return row.Split, row }
 
-func splitKeyOfCount(c SplitCount) (string, SplitCount) { return c.Split, c }
+func splitKeyOfCount(c splitCount) (string, splitCount) { return c.Split, c }
 
-// batchRowsFn gathers the KV<string, Row> of a bundle into RowBatches per
+// batchRowsFn gathers the KV<string, splitRow> of a bundle into RowBatches per
 // key, emitting a batch when it is full and the rest when the bundle ends.
 type batchRowsFn struct {
-	batches map[string][]Row
+	batches map[string][]splitRow
 }
 
-func (f *batchRowsFn) ProcessElement(key string, row Row, emit func(string, RowBatch)) {
+func (f *batchRowsFn) ProcessElement(key string, row splitRow, emit func(string, rowBatch)) {
 	if f.batches == nil {
-		f.batches = map[string][]Row{}
+		f.batches = map[string][]splitRow{}
 	}
 	rows := append(f.batches[key], row)
 	if len(rows) == rowBatchSize {
-		emit(key, RowBatch{Rows: rows})
+		emit(key, rowBatch{Rows: rows})
 		rows = nil
 	}
 	f.batches[key] = rows
 }
 
-func (f *batchRowsFn) FinishBundle(emit func(string, RowBatch)) {
+func (f *batchRowsFn) FinishBundle(emit func(string, rowBatch)) {
 	for key, rows := range f.batches {
 		if len(rows) > 0 {
-			emit(key, RowBatch{Rows: rows})
+			emit(key, rowBatch{Rows: rows})
 		}
 	}
 	f.batches = nil
@@ -344,7 +335,7 @@ type assignFixedShardFn struct {
 	Shards int
 }
 
-func (f *assignFixedShardFn) ProcessElement(row Row) (string, Row) {
+func (f *assignFixedShardFn) ProcessElement(row splitRow) (string, splitRow) {
 	row.Shard = int(keyHash(f.Seed, "shard", row.Key) % uint64(f.Shards))
 	return shardKey(row.Split, row.Shard), row
 }
@@ -353,33 +344,33 @@ func (f *assignFixedShardFn) ProcessElement(row Row) (string, Row) {
 // from the split's row count, and batches them by shard.
 type assignShardFn struct {
 	Seed     int64
-	Sharding Sharding
+	Sharding shardPlan
 }
 
-func (f *assignShardFn) ProcessElement(split string, batches func(*RowBatch) bool, counts func(*SplitCount) bool, emit func(string, RowBatch)) {
+func (f *assignShardFn) ProcessElement(split string, batches func(*rowBatch) bool, counts func(*splitCount) bool, emit func(string, rowBatch)) {
 	var total int64
-	var c SplitCount
+	var c splitCount
 	for counts(&c) {
 		total += c.Rows
 	}
 	n := uint64(f.Sharding.Count(total))
-	byShard := map[int][]Row{}
-	var batch RowBatch
+	byShard := map[int][]splitRow{}
+	var batch rowBatch
 	for batches(&batch) {
 		for _, row := range batch.Rows {
 			row.Shard = int(keyHash(f.Seed, "shard", row.Key) % n)
 			rows := append(byShard[row.Shard], row)
 			if len(rows) == rowBatchSize {
-				emit(shardKey(split, row.Shard), RowBatch{Rows: rows})
+				emit(shardKey(split, row.Shard), rowBatch{Rows: rows})
 				rows = nil
 			}
 			byShard[row.Shard] = rows
 		}
-		batch = RowBatch{}
+		batch = rowBatch{}
 	}
 	for shard, rows := range byShard {
 		if len(rows) > 0 {
-			emit(shardKey(split, shard), RowBatch{Rows: rows})
+			emit(shardKey(split, shard), rowBatch{Rows: rows})
 		}
 	}
 }

@@ -82,16 +82,16 @@ func TestParseErrorLimit(t *testing.T) {
 
 func TestSharding(t *testing.T) {
 	tests := []struct {
-		sh   Sharding
+		sh   shardPlan
 		rows int64
 		want int
 	}{
-		{Sharding{Shards: 4}, 0, 4},
-		{Sharding{Shards: 4}, 1e6, 4},
-		{Sharding{ShardSize: 128 << 20, ExampleBytes: 196_800}, 0, 1},
-		{Sharding{ShardSize: 128 << 20, ExampleBytes: 196_800}, 682, 1},
-		{Sharding{ShardSize: 128 << 20, ExampleBytes: 196_800}, 683, 2},
-		{Sharding{ShardSize: 128 << 20, ExampleBytes: 196_800}, 40479, 60},
+		{shardPlan{Shards: 4}, 0, 4},
+		{shardPlan{Shards: 4}, 1e6, 4},
+		{shardPlan{ShardSize: 128 << 20, ExampleBytes: 196_800}, 0, 1},
+		{shardPlan{ShardSize: 128 << 20, ExampleBytes: 196_800}, 682, 1},
+		{shardPlan{ShardSize: 128 << 20, ExampleBytes: 196_800}, 683, 2},
+		{shardPlan{ShardSize: 128 << 20, ExampleBytes: 196_800}, 40479, 60},
 	}
 	for _, tt := range tests {
 		if got := tt.sh.Count(tt.rows); got != tt.want {
@@ -102,7 +102,7 @@ func TestSharding(t *testing.T) {
 
 func TestExampleBytes(t *testing.T) {
 	// planet: 128x128x3 float32 image, 4 + 13 float32 labels, the key.
-	got := ExampleBytes(planetSpec(t))
+	got := exampleBytes(planetSpec(t))
 	if raw := int64(128*128*3*4 + 4*4 + 13*4); got < raw || got > raw+200 {
 		t.Errorf("got %d bytes, want the %d raw bytes plus under 200 of framing", got, raw)
 	}
@@ -148,8 +148,8 @@ func TestSplitAssignment(t *testing.T) {
 }
 
 func TestOrderRows(t *testing.T) {
-	rows := []Row{{Key: "a", Line: 2}, {Key: "b", Line: 3}, {Key: "c", Line: 4}, {Key: "a", Line: 9}, {Key: "d", Line: 5}}
-	reversed := []Row{rows[4], rows[3], rows[2], rows[1], rows[0]}
+	rows := []splitRow{{Key: "a", Line: 2}, {Key: "b", Line: 3}, {Key: "c", Line: 4}, {Key: "a", Line: 9}, {Key: "d", Line: 5}}
+	reversed := []splitRow{rows[4], rows[3], rows[2], rows[1], rows[0]}
 	orderRows(1, rows)
 	orderRows(1, reversed)
 	if diff := cmp.Diff(rows, reversed); diff != "" {
@@ -190,23 +190,23 @@ func TestRunnerError(t *testing.T) {
 // split, keyed "split/shard", with n the split's expected shard count.
 func TestAssignShard(t *testing.T) {
 	const seed = 7
-	var rows []Row
+	var rows []splitRow
 	for i := range 40 {
 		split := "train"
 		if i%4 == 0 {
 			split = "validation" // 10 rows
 		}
-		rows = append(rows, Row{Line: i + 2, Key: fmt.Sprintf("key_%02d", i), Image: fmt.Sprintf("key_%02d.jpg", i), Split: split})
+		rows = append(rows, splitRow{Line: i + 2, Key: fmt.Sprintf("key_%02d", i), Image: fmt.Sprintf("key_%02d.jpg", i), Split: split})
 	}
 	tests := []struct {
 		name     string
-		sharding Sharding
+		sharding shardPlan
 		shards   map[string]int // wanted shard count per split
 	}{
-		{"fixed", Sharding{Shards: 3}, map[string]int{"train": 3, "validation": 3}},
+		{"fixed", shardPlan{Shards: 3}, map[string]int{"train": 3, "validation": 3}},
 		// 30 rows * 10 bytes / 100 = 3 shards; 10 rows * 10 / 100 = 1.
-		{"by size", Sharding{ShardSize: 100, ExampleBytes: 10}, map[string]int{"train": 3, "validation": 1}},
-		{"by size, one shard", Sharding{ShardSize: 1 << 20, ExampleBytes: 10}, map[string]int{"train": 1, "validation": 1}},
+		{"by size", shardPlan{ShardSize: 100, ExampleBytes: 10}, map[string]int{"train": 3, "validation": 1}},
+		{"by size, one shard", shardPlan{ShardSize: 1 << 20, ExampleBytes: 10}, map[string]int{"train": 1, "validation": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +217,7 @@ func TestAssignShard(t *testing.T) {
 			}
 			p, s := beam.NewPipelineWithRoot()
 			in := beam.CreateList(s, rows)
-			keyed := AssignShard(s, seed, tt.sharding, in, CountRows(s, in))
+			keyed := assignShard(s, seed, tt.sharding, in, countRows(s, in))
 			passert.Equals(s, beam.ParDo(s, formatKeyedRows, keyed), beam.CreateList(s, want))
 			if err := ptest.Run(p); err != nil {
 				t.Fatal(err)
@@ -226,9 +226,9 @@ func TestAssignShard(t *testing.T) {
 	}
 }
 
-func init() { register.Function3x0[string, RowBatch, func(string)](formatKeyedRows) }
+func init() { register.Function3x0[string, rowBatch, func(string)](formatKeyedRows) }
 
-func formatKeyedRows(key string, batch RowBatch, emit func(string)) {
+func formatKeyedRows(key string, batch rowBatch, emit func(string)) {
 	for _, row := range batch.Rows {
 		emit(fmt.Sprintf("%s %s shard %d", key, row.Key, row.Shard))
 	}

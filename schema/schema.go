@@ -211,13 +211,9 @@ func within(path, base string) bool {
 	return ok && (base == "" || rest == "" || rest[0] == '.' || rest[0] == '[')
 }
 
-// manifestName is the file in a converted dataset's directory whose
-// top-level "spec" object is the spec it was written with (package dataset
-// owns the format; schema cannot import it).
-const manifestName = "dataset.json"
-
-// Resolve returns a preset by name, or loads a spec file, or, given a
-// converted dataset's directory, the spec embedded in its manifest.
+// Resolve returns a preset by name or loads a spec file. A directory is an
+// error: the spec a converted dataset embeds is package dataset's to read
+// (dataset.ResolveSpec takes a preset, a file or a dataset directory).
 func Resolve(nameOrPath string) (*Spec, error) {
 	if slices.Contains(PresetNames(), nameOrPath) {
 		return Preset(nameOrPath)
@@ -230,28 +226,9 @@ func Resolve(nameOrPath string) (*Spec, error) {
 		return nil, err
 	}
 	if info.IsDir() {
-		return FromManifest(filepath.Join(nameOrPath, manifestName))
+		return nil, fmt.Errorf("%w: %s is a directory, not a spec file", ErrInvalidSpec, nameOrPath)
 	}
 	return Load(nameOrPath)
-}
-
-// FromManifest reads the spec embedded under the top-level "spec" key of a
-// dataset manifest (dataset.json).
-func FromManifest(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var manifest struct {
-		Spec json.RawMessage `json:"spec"`
-	}
-	if err := json.Unmarshal(data, &manifest); err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrInvalidSpec, err)
-	}
-	if len(manifest.Spec) == 0 || string(manifest.Spec) == "null" {
-		return nil, fmt.Errorf("%s: %w: no \"spec\" object", path, ErrInvalidSpec)
-	}
-	return Parse(manifest.Spec, "json", path+": spec")
 }
 
 // Marshal returns the spec as canonical JSON: defaults explicit, fields in

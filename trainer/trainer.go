@@ -4,7 +4,7 @@
 // resumption from a checkpoint and per-worker sharding.
 //
 // A [Dataset] comes from a converted directory ([Open], which reads
-// dataset.json and the spec embedded in it), from shard files and a spec
+// the manifest with dataset.Open and the spec embedded in it), from shard files and a spec
 // ([FromFiles], [Glob]), or straight from a CSV and a folder of images
 // ([FromCSV], the seed's Keras Sequence approach: same batches, slower).
 // [Dataset.Iter] returns an [Iterator] of [Batch] values: images as a dense
@@ -72,10 +72,10 @@
 package trainer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -141,41 +141,28 @@ func (d *Dataset) Examples() int64 {
 	return n
 }
 
-// Open opens a dataset written by "tfprep convert": it reads dir/dataset.json
+// Open opens a dataset written by "tfprep convert": it opens dir with dataset.Open
 // and the spec embedded in it, and takes the shards of the named splits, or of
 // every split when none is named. Each shard must exist with the size the
 // manifest records.
 func Open(dir string, splits ...string) (*Dataset, error) {
-	m, err := dataset.ReadManifest(dir)
+	ctx := context.Background()
+	ds, err := dataset.Open(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	spec, err := schema.Parse(m.Spec, "json", filepath.Join(dir, dataset.ManifestName)+": spec")
+	files, err := ds.Shards(splits...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 	}
-	if len(splits) == 0 {
-		splits = m.SplitNames()
+	if err := ds.CheckSizes(ctx, splits...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 	}
-	var shards []Shard
-	for _, name := range splits {
-		sp := m.Split(name)
-		if sp == nil {
-			return nil, fmt.Errorf("%w: %s: no split %q (have %s)", ErrDataset, dir, name, strings.Join(m.SplitNames(), ", "))
-		}
-		for _, sh := range sp.Shards {
-			path := filepath.Join(dir, sh.File)
-			fi, err := os.Stat(path)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrDataset, err)
-			}
-			if fi.Size() != sh.Bytes {
-				return nil, fmt.Errorf("%w: %s: %d bytes, the manifest says %d", ErrDataset, path, fi.Size(), sh.Bytes)
-			}
-			shards = append(shards, Shard{Path: path, Split: sp.Name, Records: sh.Records})
-		}
+	shards := make([]Shard, len(files))
+	for i, sh := range files {
+		shards[i] = Shard{Path: sh.Path, Split: sh.Split, Records: sh.Records}
 	}
-	return newDataset(spec, shards)
+	return newDataset(ds.Spec, shards)
 }
 
 // FromFiles makes a dataset of TFRecord files whose Examples follow spec.

@@ -103,7 +103,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
 		if *csvPath == "" || *images == "" || *out == "" {
 			return usage("--csv, --images and --out are required")
 		}
-		spec, err := schema.Resolve(*specName)
+		spec, err := dataset.ResolveSpec(ctx, *specName)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "tfprep convert: %v\n", err)
 			return ExitError

@@ -82,7 +82,7 @@ func runPreview(ctx context.Context, env *Env, cfg *previewConfig, args []string
 		fmt.Fprintln(env.Stderr, "tfprep preview: -n and --cols must be at least 1")
 		return ExitUsage
 	}
-	ds, err := openDataset(args[0])
+	ds, err := dataset.Open(ctx, args[0])
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep preview: %v\n", err)
 		return ExitError
@@ -101,7 +101,7 @@ func runPreview(ctx context.Context, env *Env, cfg *previewConfig, args []string
 		fmt.Fprintf(env.Stderr, "tfprep preview: %s: no records to draw\n", args[0])
 		return ExitError
 	}
-	tiles, err := makeTiles(ds.spec, picks)
+	tiles, err := makeTiles(ds.Spec, picks)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep preview: %v\n", err)
 		return ExitError
@@ -130,17 +130,17 @@ type pickedRecord struct {
 // shards (all when none are named) in one pass (reservoir sampling), seeded
 // so the same dataset and seed give the same sheet. The result is in
 // dataset order.
-func sampleRecords(ctx context.Context, ds *datasetDir, splits []string, n int, seed uint64) ([]pickedRecord, []shardDamage, error) {
-	shards, err := ds.shards(splits)
+func sampleRecords(ctx context.Context, ds *dataset.Dataset, splits []string, n int, seed uint64) ([]pickedRecord, []dataset.ShardDamage, error) {
+	shards, err := ds.Shards(splits...)
 	if err != nil {
 		return nil, nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x7466707265700000))
 	var picks []pickedRecord
 	var seen int64
-	var damage []shardDamage
+	var damage []dataset.ShardDamage
 	for _, sh := range shards {
-		d, err := scanShard(ctx, sh.path, true, func(index int64, rec []byte) error {
+		d, err := ds.Scan(ctx, sh, func(index int64, rec []byte) error {
 			seen++
 			slot := len(picks)
 			if slot >= n {
@@ -150,7 +150,7 @@ func sampleRecords(ctx context.Context, ds *datasetDir, splits []string, n int, 
 				}
 				slot = int(j)
 			}
-			p := pickedRecord{Shard: sh.file, Index: index, Data: slices.Clone(rec), order: seen}
+			p := pickedRecord{Shard: sh.File, Index: index, Data: slices.Clone(rec), order: seen}
 			if slot == len(picks) {
 				picks = append(picks, p)
 			} else {
@@ -165,6 +165,13 @@ func sampleRecords(ctx context.Context, ds *datasetDir, splits []string, n int, 
 	}
 	slices.SortFunc(picks, func(a, b pickedRecord) int { return cmp.Compare(a.order, b.order) })
 	return picks, damage, nil
+}
+
+// reportDamage lists skipped byte ranges on stderr.
+func reportDamage(env *Env, command string, damage []dataset.ShardDamage) {
+	for _, d := range damage {
+		fmt.Fprintf(env.Stderr, "tfprep %s: damaged, skipped: %s\n", command, d)
+	}
 }
 
 // tile is one captioned image of the sheet.
@@ -204,7 +211,7 @@ func makeTiles(spec *schema.Spec, picks []pickedRecord) ([]tile, error) {
 		}
 		caption := []string{key}
 		for i, l := range labels {
-			caption = append(caption, labelText(labelNames(l), rec.Labels[i]))
+			caption = append(caption, labelText(dataset.LabelNames(l), rec.Labels[i]))
 		}
 		tiles = append(tiles, tile{Caption: caption, Image: img})
 	}

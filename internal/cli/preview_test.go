@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -82,7 +83,7 @@ func TestPreviewCaptions(t *testing.T) {
 	for _, f := range []fixture{{}, {omitKey: true}} {
 		t.Run(fmt.Sprintf("omitKey=%t", f.omitKey), func(t *testing.T) {
 			dir := writeFixture(t, f)
-			ds, err := openDataset(dir)
+			ds, err := dataset.Open(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +91,7 @@ func TestPreviewCaptions(t *testing.T) {
 			if err != nil || damage != nil {
 				t.Fatalf("got error %v, damage %v", err, damage)
 			}
-			tiles, err := makeTiles(ds.spec, picks)
+			tiles, err := makeTiles(ds.Spec, picks)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +106,7 @@ func TestPreviewCaptions(t *testing.T) {
 
 func TestSampleRecords(t *testing.T) {
 	dir := writeFixture(t, fixture{})
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestPreviewDamagedShard(t *testing.T) {
 		t.Errorf("stderr does not name the damaged shard:\n%s", stderr)
 	}
 	// Six readable records: two rows of four tiles.
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func BenchmarkPreview(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tiles, err := makeTiles(ds.spec, picks)
+		tiles, err := makeTiles(ds.Spec, picks)
 		if err != nil {
 			b.Fatal(err)
 		}

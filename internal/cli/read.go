@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tfprep/tfprep/dataset"
-	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/trainer"
 )
 
@@ -141,7 +140,7 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) int 
 			fmt.Fprintln(env.Stderr, "tfprep read: --csv needs --images DIR")
 			return ExitUsage
 		}
-		spec, err := schema.Resolve(cfg.spec)
+		spec, err := dataset.ResolveSpec(ctx, cfg.spec)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
 			return ExitUsage

@@ -101,7 +101,7 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 		fmt.Fprintln(env.Stderr, "tfprep request: --json and --outputs describe predictions; they need --url")
 		return ExitUsage
 	}
-	spec, err := schema.Resolve(cfg.spec)
+	spec, err := dataset.ResolveSpec(ctx, cfg.spec)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep request: %v\n", err)
 		return ExitError
@@ -296,7 +296,7 @@ func outputHeads(spec *schema.Spec, outputs string) ([]outputHead, error) {
 	}
 	heads := make([]outputHead, len(labels))
 	for i, l := range labels {
-		h := outputHead{Feature: l.Feature, Names: labelNames(l), ArgMax: l.Semantics == schema.OneHot}
+		h := outputHead{Feature: l.Feature, Names: dataset.LabelNames(l), ArgMax: l.Semantics == schema.OneHot}
 		if names != nil {
 			h.Output = strings.TrimSpace(names[i])
 		} else {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/pipeline"
 	"github.com/tfprep/tfprep/schema"
@@ -446,20 +447,20 @@ train_missing,"[1, 0, 0, 0]","[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
 func TestRequestEqualsConverted(t *testing.T) {
 	dir := convertChips(t)
 	stored := map[string][]float32{}
-	spec, err := schema.Resolve(dir)
+	spec, err := dataset.ResolveSpec(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shards, err := ds.shards(nil)
+	shards, err := ds.Shards()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sh := range shards {
-		if _, err := scanShard(context.Background(), sh.path, false, func(_ int64, data []byte) error {
+		if damage, err := ds.Scan(context.Background(), sh, func(_ int64, data []byte) error {
 			parsed, err := example.Parse(data, false)
 			if err != nil {
 				return err
@@ -470,8 +471,8 @@ func TestRequestEqualsConverted(t *testing.T) {
 			}
 			stored[rec.Key] = float32Bytes(t, rec.Image)
 			return nil
-		}); err != nil {
-			t.Fatal(err)
+		}); err != nil || len(damage) > 0 {
+			t.Fatal(err, damage)
 		}
 	}
 	chips := []string{filepath.Join("testdata", "inspect", "train_0.jpg"), filepath.Join("testdata", "inspect", "train_1.jpg")}

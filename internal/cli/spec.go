@@ -144,7 +144,7 @@ func specList(env *Env) int {
 func specValidate(env *Env, specs []string) int {
 	code := ExitOK
 	for _, arg := range specs {
-		s, err := schema.Resolve(arg)
+		s, err := dataset.ResolveSpec(context.Background(), arg)
 		if err != nil {
 			// The error names the file (or the unknown preset) already.
 			fmt.Fprintln(env.Stderr, err)
@@ -161,7 +161,7 @@ func specValidate(env *Env, specs []string) int {
 }
 
 func specShow(env *Env, arg, format string) int {
-	s, err := schema.Resolve(arg)
+	s, err := dataset.ResolveSpec(context.Background(), arg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
 		return ExitError
@@ -193,24 +193,26 @@ func specPython(env *Env, arg, inputName string) int {
 	}
 	opts := schema.PythonOptions{InputName: inputName}
 	var s *schema.Spec
-	if info, err := os.Stat(arg); err == nil && info.IsDir() {
-		m, err := dataset.ReadManifest(arg)
+	ctx := context.Background()
+	if dataset.IsDataset(ctx, arg) {
+		ds, err := dataset.Open(ctx, arg)
 		if err != nil {
 			return fail(err)
 		}
-		if s, err = schema.Parse(m.Spec, "json", filepath.Join(arg, dataset.ManifestName)+": spec"); err != nil {
-			return fail(err)
-		}
-		opts.Dir, opts.Compression = arg, m.Compression
-		for _, split := range m.Splits {
+		s = ds.Spec
+		opts.Dir, opts.Compression = arg, ds.Manifest.Compression
+		for _, split := range ds.Manifest.Splits {
 			files := make([]string, len(split.Shards))
 			for i, shard := range split.Shards {
 				files[i] = shard.File
 			}
 			opts.Splits = append(opts.Splits, schema.PythonSplit{Name: split.Name, Records: split.Records, Files: files})
 		}
-	} else if s, err = schema.Resolve(arg); err != nil {
-		return fail(err)
+	} else {
+		var err error
+		if s, err = dataset.ResolveSpec(ctx, arg); err != nil {
+			return fail(err)
+		}
 	}
 	code, err := s.Python(opts)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -38,11 +39,11 @@ func TestStatsPixelsAndLabels(t *testing.T) {
 	for _, enc := range []string{"float32", "uint8", "png"} {
 		t.Run(enc, func(t *testing.T) {
 			dir := writeFixture(t, fixture{encoding: enc})
-			ds, err := openDataset(dir)
+			ds, err := dataset.Open(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := computeStats(context.Background(), ds, nil)
+			st, err := dataset.Stats(context.Background(), ds)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,11 +75,11 @@ func TestStatsPixelsAndLabels(t *testing.T) {
 
 func TestStatsJPEGNearFixture(t *testing.T) {
 	dir := writeFixture(t, fixture{encoding: "jpeg", omitKey: true})
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := computeStats(context.Background(), ds, []string{"train"})
+	st, err := dataset.Stats(context.Background(), ds, "train")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,15 +96,15 @@ func TestStatsJPEGNearFixture(t *testing.T) {
 
 func TestStatsDuplicateKeys(t *testing.T) {
 	dir := writeFixture(t, fixture{duplicate: true})
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := computeStats(context.Background(), ds, nil)
+	st, err := dataset.Stats(context.Background(), ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []duplicateKey{{Key: "chip_0", Where: []string{"train-00000-of-00002.tfrecord#0", "train-00001-of-00002.tfrecord#1"}}}
+	want := []dataset.DuplicateKey{{Key: "chip_0", Where: []string{"train-00000-of-00002.tfrecord#0", "train-00001-of-00002.tfrecord#1"}}}
 	if diff := cmp.Diff(want, st.Duplicates); diff != "" {
 		t.Errorf("duplicates (-want +got):\n%s", diff)
 	}
@@ -148,7 +149,7 @@ func TestStatsJSONIsValid(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("got exit %d: %s", code, stderr)
 	}
-	var st datasetStats
+	var st dataset.Statistics
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("--json output does not parse: %v", err)
 	}
@@ -187,15 +188,15 @@ func TestHelpHasExamples(t *testing.T) {
 
 // benchDataset is 70 planet-sized (128x128x3 float32) examples in three
 // shards, with the total shard bytes.
-func benchDataset(b *testing.B) (*datasetDir, int64) {
+func benchDataset(b *testing.B) (*dataset.Dataset, int64) {
 	b.Helper()
 	dir := writeFixture(b, fixture{side: 128, repeat: 10})
-	ds, err := openDataset(dir)
+	ds, err := dataset.Open(context.Background(), dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var size int64
-	for _, sp := range ds.manifest.Splits {
+	for _, sp := range ds.Manifest.Splits {
 		size += sp.Bytes
 	}
 	return ds, size
@@ -206,7 +207,7 @@ func BenchmarkStats(b *testing.B) {
 	b.SetBytes(size)
 	images := 0
 	for b.Loop() {
-		st, err := computeStats(context.Background(), ds, nil)
+		st, err := dataset.Stats(context.Background(), ds)
 		if err != nil {
 			b.Fatal(err)
 		}

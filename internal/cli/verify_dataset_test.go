@@ -193,9 +193,7 @@ func writeFixture(t testing.TB, f fixture) string {
 		Index:         f.index,
 		Rows:          dataset.Rows{Read: int64(repeat*len(fixtureRows)) + 1, Written: int64(repeat * len(fixtureRows)), Rejected: 1, RejectedByStage: map[dataset.Stage]int64{dataset.StageImage: 1}},
 	}
-	for _, fi := range spec.Features() {
-		m.Features = append(m.Features, dataset.Feature{Name: fi.Name, Kind: fi.Kind, DType: fi.DType, Shape: fi.Shape, Encoding: fi.Encoding, Role: fi.Role})
-	}
+	m.Features = spec.Features()
 	shardsOf := map[string]int{"train": 2, "validation": 1}
 	for _, split := range []string{"train", "validation"} {
 		sp := dataset.Split{Name: split, Fraction: 0.5}
@@ -356,7 +354,7 @@ func TestVerifyDatasetGood(t *testing.T) {
 	} {
 		t.Run(f.encoding, func(t *testing.T) {
 			dir := writeFixture(t, f)
-			r, err := verifyDataset(context.Background(), dir, true)
+			r, err := dataset.Verify(context.Background(), dir, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -488,7 +486,7 @@ func TestVerifyDatasetDiscrepancies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeFixture(t, tt.f)
 			tt.break_(t, dir)
-			r, err := verifyDataset(context.Background(), dir, true)
+			r, err := dataset.Verify(context.Background(), dir, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -502,7 +500,7 @@ func TestVerifyDatasetDiscrepancies(t *testing.T) {
 			if r.OK || !r.Complete {
 				t.Errorf("got ok=%t complete=%t, want false, true", r.OK, r.Complete)
 			}
-			first, err := verifyDataset(context.Background(), dir, false)
+			first, err := dataset.Verify(context.Background(), dir, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -517,7 +515,7 @@ func TestVerifyDatasetCancelled(t *testing.T) {
 	dir := writeFixture(t, fixture{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := verifyDataset(ctx, dir, true); !errors.Is(err, context.Canceled) {
+	if _, err := dataset.Verify(ctx, dir, true); !errors.Is(err, context.Canceled) {
 		t.Errorf("got error %v, want context.Canceled", err)
 	}
 }
@@ -527,7 +525,7 @@ func BenchmarkVerifyDataset(b *testing.B) {
 	b.SetBytes(size)
 	var images int64
 	for b.Loop() {
-		r, err := verifyDataset(context.Background(), ds.dir, true)
+		r, err := dataset.Verify(context.Background(), ds.Location, true)
 		if err != nil || !r.OK {
 			b.Fatalf("got %v, %v", err, r.Discrepancies)
 		}
@@ -582,7 +580,7 @@ func TestInspectConverted(t *testing.T) {
 		}
 	}
 	code, stdout, _ := runInspect(t, dir, "stats", "--json", dir)
-	var st datasetStats
+	var st dataset.Statistics
 	if err := json.Unmarshal([]byte(stdout), &st); code != ExitOK || err != nil {
 		t.Fatalf("stats --json: exit %d, %v", code, err)
 	}

@@ -2,17 +2,14 @@ package synth
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"context"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tfprep/tfprep/dataset"
-	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord"
 )
@@ -32,13 +29,14 @@ type DatasetOptions struct {
 	Index       bool // write DALI index sidecars (uncompressed shards only)
 }
 
-// WriteDataset writes a converted dataset directory (shards and dataset.json,
-// in the layout of package dataset) without Beam, for tests and benchmarks of
-// the reading side. Each chip is drawn, JPEG-encoded, then prepared by
-// imageprep exactly as the converter prepares a JPEG file; row i of a split
-// goes to shard i mod Shards, in row order. The spec must read the CSV
-// columns image_name, weather_labels and ground_labels.
+// WriteDataset writes a converted dataset directory (shards and manifest)
+// with package dataset's writer, without Beam, for tests and benchmarks of
+// the reading side. Each chip is drawn, JPEG-encoded, then prepared exactly
+// as the converter prepares a JPEG file; row i of a split goes to shard i mod
+// Shards, in row order. The spec must read the CSV columns image_name,
+// weather_labels and ground_labels. An earlier dataset in dir is replaced.
 func WriteDataset(dir string, splits []Split, o DatasetOptions) (*dataset.Manifest, error) {
+	ctx := context.Background()
 	spec := o.Spec
 	if spec == nil {
 		var err error
@@ -54,60 +52,49 @@ func WriteDataset(dir string, splits []Split, o DatasetOptions) (*dataset.Manife
 	if err != nil {
 		return nil, err
 	}
-	proc, err := imageprep.NewProcessor(spec.ImageOptions())
+	tempDir, err := dataset.Create(ctx, dir, true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("synth: %w", err)
 	}
-	specJSON, err := spec.Marshal()
-	if err != nil {
-		return nil, err
+	// The chips are drawn when the writer opens them, by image path.
+	chips := map[string]Row{}
+	w := &dataset.ShardWriter{
+		Spec:        spec,
+		Compression: o.Compression,
+		Index:       o.Index,
+		OpenImage: func(_ context.Context, path string) (io.ReadCloser, error) {
+			r, ok := chips[path]
+			if !ok {
+				return nil, fmt.Errorf("synth: no chip %s", path)
+			}
+			var buf bytes.Buffer
+			if err := EncodeJPEG(&buf, r, o.Image); err != nil {
+				return nil, err
+			}
+			return io.NopCloser(&buf), nil
+		},
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	c := o.Compression
-	if c == tfrecord.Auto {
-		c = tfrecord.None
-	}
-	m := &dataset.Manifest{
-		FormatVersion: dataset.FormatVersion,
-		Tool:          "tfprep",
-		ToolVersion:   "(synth)",
-		CommandLine:   []string{"synth.WriteDataset"},
-		Created:       time.Unix(0, 0).UTC(),
-		Spec:          json.RawMessage(specJSON),
-		Decoder:       imageprep.DecoderName(),
-		Compression:   c.String(),
-		Index:         o.Index,
-		Rows:          dataset.Rows{RejectedByStage: map[dataset.Stage]int64{}},
-	}
-	for _, f := range spec.Features() {
-		m.Features = append(m.Features, dataset.Feature{Name: f.Name, Kind: f.Kind, DType: f.DType, Shape: f.Shape, Encoding: f.Encoding, Role: f.Role})
+	a := &dataset.Assembly{
+		Location:    dir,
+		TempDir:     tempDir,
+		Spec:        spec,
+		Compression: o.Compression,
+		Index:       o.Index,
+		CommandLine: []string{"synth.WriteDataset"},
+		ToolVersion: "(synth)",
+		Created:     time.Unix(0, 0).UTC(),
 	}
 	total := 0
 	for _, sp := range splits {
 		total += len(sp.Rows)
 	}
+	a.AddRead(int64(total))
 	line := 1
-	var jpegBuf bytes.Buffer
-	var image, record []byte
 	for _, sp := range splits {
 		n := max(sp.Shards, 1)
-		out := dataset.Split{Name: sp.Name, Fraction: float64(len(sp.Rows)) / float64(max(total, 1))}
-		for _, lab := range spec.LabelFeatures() {
-			out.Labels = append(out.Labels, dataset.LabelCount{Feature: lab.Feature, Names: lab.Names, Counts: make([]int64, lab.Size)})
-		}
+		a.Splits = append(a.Splits, dataset.SplitLayout{Name: sp.Name, Fraction: float64(len(sp.Rows)) / float64(max(total, 1)), Shards: n})
 		for s := range n {
-			name := dataset.ShardName(sp.Name, s, n, c)
-			var data, index bytes.Buffer
-			wopts := &tfrecord.WriterOptions{Compression: c}
-			if o.Index {
-				wopts.Index = &index
-			}
-			w, err := tfrecord.NewWriter(&data, wopts)
-			if err != nil {
-				return nil, err
-			}
+			var rows []dataset.Row
 			for i := s; i < len(sp.Rows); i += n {
 				r := sp.Rows[i]
 				line++
@@ -118,48 +105,28 @@ func WriteDataset(dir string, splits []Split, o DatasetOptions) (*dataset.Manife
 				if err != nil {
 					return nil, err
 				}
-				jpegBuf.Reset()
-				if err := EncodeJPEG(&jpegBuf, r, o.Image); err != nil {
-					return nil, err
+				labels := make([][]float32, len(row.Labels))
+				for k, l := range row.Labels {
+					labels[k] = l.Values
 				}
-				image, err = proc.Process(r.Name+".jpg", jpegBuf.Bytes(), image[:0])
-				if err != nil {
-					return nil, err
-				}
-				record = spec.AppendExample(record[:0], row, image)
-				if err := w.Write(record); err != nil {
-					return nil, err
-				}
-				for k, lab := range row.Labels {
-					for j, v := range lab.Values {
-						if v != 0 {
-							out.Labels[k].Counts[j]++
-						}
-					}
-				}
+				chips[filepath.Join("", filepath.FromSlash(row.ImagePath))] = r
+				rows = append(rows, dataset.Row{Line: line, Key: row.Key, Image: row.ImagePath, Labels: labels})
 			}
-			if err := w.Close(); err != nil {
-				return nil, err
+			res, rejected, err := w.WriteTemp(ctx, tempDir, sp.Name, s, rows)
+			if err != nil {
+				return nil, fmt.Errorf("synth: %w", err)
 			}
-			path := filepath.Join(dir, name)
-			if err := os.WriteFile(path, data.Bytes(), 0o644); err != nil {
-				return nil, err
+			if len(rejected) > 0 {
+				dataset.RemoveTemp(ctx, tempDir)
+				return nil, fmt.Errorf("synth: %s", rejected[0].Reason)
 			}
-			if o.Index {
-				if err := os.WriteFile(dataset.IndexName(path), index.Bytes(), 0o644); err != nil {
-					return nil, err
-				}
+			if err := a.AddShard(res); err != nil {
+				return nil, fmt.Errorf("synth: %w", err)
 			}
-			sum := sha256.Sum256(data.Bytes())
-			out.Shards = append(out.Shards, dataset.Shard{File: name, Records: w.Records(), Bytes: int64(data.Len()), SHA256: hex.EncodeToString(sum[:])})
-			out.Records += w.Records()
-			out.Bytes += int64(data.Len())
 		}
-		m.Splits = append(m.Splits, out)
-		m.Rows.Read += out.Records
-		m.Rows.Written += out.Records
 	}
-	if err := dataset.WriteManifest(dir, m); err != nil {
+	m, err := a.Commit(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
 	return m, nil

@@ -1,0 +1,155 @@
+package dataset
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrStorage: a location names storage this package cannot reach.
+var ErrStorage = errors.New("dataset: unsupported storage location")
+
+// storage is the one way package dataset touches files: every open, read,
+// stat, list, create, rename and remove of a dataset goes through it. A
+// location is a string, a local directory today; an implementation for
+// object stores (gs://, s3://) serves URLs through the same methods.
+type storage interface {
+	// Open opens a file for reading.
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+	// Size returns a file's size in bytes; a missing file is an error
+	// wrapping fs.ErrNotExist.
+	Size(ctx context.Context, path string) (int64, error)
+	// IsDir reports whether path is a directory (on an object store: a
+	// prefix with objects under it).
+	IsDir(ctx context.Context, path string) (bool, error)
+	// List returns the base names of the files directly in dir, sorted; a
+	// missing dir holds none.
+	List(ctx context.Context, dir string) ([]string, error)
+	// Create creates or truncates a file for writing, with its parents.
+	Create(ctx context.Context, path string) (io.WriteCloser, error)
+	// Rename moves a file, replacing the target.
+	Rename(ctx context.Context, from, to string) error
+	// Remove removes a file; removing a missing file is not an error.
+	Remove(ctx context.Context, path string) error
+	// RemoveAll removes dir and everything under it.
+	RemoveAll(ctx context.Context, dir string) error
+	// MkdirAll makes dir and its parents; where directories are implicit
+	// (object stores) it does nothing.
+	MkdirAll(ctx context.Context, dir string) error
+}
+
+// joinPath joins a slash-separated path relative to root to root, which may
+// be a local directory or a URL such as gs://bucket/dir.
+func joinPath(root, rel string) string {
+	if strings.Contains(root, "://") {
+		return strings.TrimSuffix(root, "/") + "/" + rel
+	}
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
+// storageFor returns the storage that serves location.
+func storageFor(location string) (storage, error) {
+	if scheme, _, ok := strings.Cut(location, "://"); ok {
+		return nil, fmt.Errorf("%w: %s (no storage for %s:// yet; use a local directory)", ErrStorage, location, scheme)
+	}
+	return localDisk{}, nil
+}
+
+// localDisk is storage on the local file system.
+type localDisk struct{}
+
+func (localDisk) Open(_ context.Context, path string) (io.ReadCloser, error) { return os.Open(path) }
+
+func (localDisk) Size(_ context.Context, path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	return fi.Size(), nil
+}
+
+func (localDisk) IsDir(_ context.Context, path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
+}
+
+func (localDisk) List(_ context.Context, dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+func (localDisk) Create(_ context.Context, path string) (io.WriteCloser, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(path)
+}
+
+func (localDisk) Rename(_ context.Context, from, to string) error { return os.Rename(from, to) }
+
+func (localDisk) Remove(_ context.Context, path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (localDisk) MkdirAll(_ context.Context, dir string) error { return os.MkdirAll(dir, 0o755) }
+
+func (localDisk) RemoveAll(_ context.Context, dir string) error { return os.RemoveAll(dir) }
+
+// readAll reads a whole file.
+func readAll(ctx context.Context, store storage, path string) ([]byte, error) {
+	r, err := store.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// randomID names one attempt's temporary files.
+func randomID() string { return rand.Text()[:12] }
+
+// writeAtomic writes data to path through a temporary name renamed into
+// place, so that a reader never sees half a file.
+func writeAtomic(ctx context.Context, store storage, path string, data []byte) error {
+	tmp := path + ".tmp-" + randomID()
+	w, err := store.Create(ctx, tmp)
+	if err != nil {
+		return fmt.Errorf("dataset: %w", err)
+	}
+	_, err = w.Write(data)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = store.Rename(ctx, tmp, path)
+	}
+	if err != nil {
+		store.Remove(ctx, tmp)
+		return fmt.Errorf("dataset: writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/tfprep/tfprep/schema"
+	"github.com/tfprep/tfprep/tfrecord"
+	"github.com/tfprep/tfprep/tfrecord/example"
+)
+
+// Discrepancy is one way a dataset differs from its manifest.
+type Discrepancy struct {
+	File   string `json:"file"`  // path inside the dataset directory
+	Check  string `json:"check"` // what was checked: "sha256", "records", "crc", "example", ...
+	Detail string `json:"detail"`
+}
+
+func (d Discrepancy) String() string { return fmt.Sprintf("%s: %s: %s", d.File, d.Check, d.Detail) }
+
+// VerifyReport is the result of Verify.
+type VerifyReport struct {
+	Dir           string        `json:"dir"`
+	OK            bool          `json:"ok"`
+	Complete      bool          `json:"complete"` // false: stopped at the first discrepancy
+	Splits        int           `json:"splits"`
+	Shards        int           `json:"shards"`
+	Records       int64         `json:"records"` // read and checked
+	Rows          Rows          `json:"rows"`    // as the manifest records them
+	Discrepancies []Discrepancy `json:"discrepancies"`
+}
+
+// errStopVerify ends a verification at its first discrepancy.
+var errStopVerify = errors.New("dataset: verify stopped at the first discrepancy")
+
+// Verify checks the dataset at location against its manifest:
+//
+//   - dataset.json parses, and its row accounting holds;
+//   - every shard listed exists, has the recorded size and SHA-256, every
+//     record's framing verifies, and it holds the recorded number of records;
+//   - every record is an Example with the spec's features, and the
+//     manifest's feature list describes them;
+//   - with index sidecars, each one lists as many records as its shard holds;
+//   - each split's label counts equal those recorded;
+//   - errors.csv agrees with rows.rejected and its stages;
+//   - no shard file is in the directory that the manifest does not list.
+//
+// It stops at the first discrepancy unless all is set. Discrepancies go in
+// the report; the error is for failures to check, such as a cancelled
+// context.
+func Verify(ctx context.Context, location string, all bool) (*VerifyReport, error) {
+	store, err := storageFor(location)
+	if err != nil {
+		return nil, err
+	}
+	v := &verifier{store: store, dir: location, all: all, report: &VerifyReport{Dir: location, Discrepancies: []Discrepancy{}}}
+	err = v.run(ctx)
+	v.report.OK = len(v.report.Discrepancies) == 0
+	v.report.Complete = !errors.Is(err, errStopVerify)
+	if errors.Is(err, errStopVerify) {
+		err = nil
+	}
+	return v.report, err
+}
+
+type verifier struct {
+	store  storage
+	dir    string
+	all    bool
+	report *VerifyReport
+}
+
+// fail records a discrepancy; it returns errStopVerify unless every
+// discrepancy is wanted.
+func (v *verifier) fail(file, check, format string, args ...any) error {
+	v.report.Discrepancies = append(v.report.Discrepancies, Discrepancy{File: file, Check: check, Detail: fmt.Sprintf(format, args...)})
+	if v.all {
+		return nil
+	}
+	return errStopVerify
+}
+
+func (v *verifier) run(ctx context.Context) error {
+	m, spec, err := v.manifest(ctx)
+	if err != nil || m == nil {
+		return err
+	}
+	v.report.Splits = len(m.Splits)
+	v.report.Rows = m.Rows
+	if err := v.features(m, spec); err != nil {
+		return err
+	}
+	listed := map[string]bool{}
+	var written int64
+	allRead := true
+	for _, sp := range m.Splits {
+		counts := newLabelCounts(spec)
+		splitRead := true
+		for _, sh := range sp.Shards {
+			listed[sh.File] = true
+			before := len(v.report.Discrepancies)
+			n, err := v.shard(ctx, spec, sh, m.Index, counts)
+			if err != nil {
+				return err
+			}
+			written += n
+			v.report.Shards++
+			splitRead = splitRead && len(v.report.Discrepancies) == before
+		}
+		// Totals over records that could not all be read would only repeat
+		// the shard's discrepancy.
+		allRead = allRead && splitRead
+		if !splitRead {
+			continue
+		}
+		if err := v.labels(sp, counts); err != nil {
+			return err
+		}
+	}
+	if allRead && written != m.Rows.Written {
+		if err := v.fail(ManifestName, "rows", "the shards hold %d records, rows.written is %d", written, m.Rows.Written); err != nil {
+			return err
+		}
+	}
+	if err := v.errorsFile(ctx, m); err != nil {
+		return err
+	}
+	return v.strays(ctx, listed)
+}
+
+// manifest reads dataset.json without stopping at its first inconsistency,
+// so that a full verification can go on to check the shards it lists. A nil
+// manifest means nothing more can be checked.
+func (v *verifier) manifest(ctx context.Context) (*Manifest, *schema.Spec, error) {
+	data, err := readAll(ctx, v.store, joinPath(v.dir, ManifestName))
+	if err != nil {
+		return nil, nil, v.fail(ManifestName, "manifest", "%v", err)
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		if ferr := v.fail(ManifestName, "manifest", "%v", err); ferr != nil {
+			return nil, nil, ferr
+		}
+		// Decode what there is and check the rest against it.
+		m = new(Manifest)
+		if json.Unmarshal(data, m) != nil {
+			return nil, nil, nil
+		}
+	}
+	spec, err := schema.Parse(m.Spec, "json", ManifestName+": spec")
+	if err != nil {
+		return nil, nil, v.fail(ManifestName, "spec", "%v", err)
+	}
+	return m, spec, nil
+}
+
+// features checks that the manifest's feature list, what readers in other
+// languages parse with, describes the Examples the spec makes.
+func (v *verifier) features(m *Manifest, spec *schema.Spec) error {
+	want, err := json.Marshal(spec.Features())
+	if err != nil {
+		return err
+	}
+	got, err := json.Marshal(m.Features)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return v.fail(ManifestName, "features", "feature list %s does not match the spec's %s", got, want)
+	}
+	return nil
+}
+
+// shard checks one shard file: size, SHA-256, framing CRCs, record count,
+// every Example against the spec, and the index sidecar. It returns the
+// number of records read.
+func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, indexed bool, counts *labelCounts) (int64, error) {
+	path := joinPath(v.dir, sh.File)
+	f, err := v.store.Open(ctx, path)
+	if err != nil {
+		return 0, v.fail(sh.File, "missing", "%v", err)
+	}
+	defer f.Close()
+	if size, err := v.store.Size(ctx, path); err == nil && size != sh.Bytes {
+		if err := v.fail(sh.File, "bytes", "file has %d bytes, dataset.json says %d", size, sh.Bytes); err != nil {
+			return 0, err
+		}
+	}
+	// One pass: the reader's input also feeds the digest.
+	digest := sha256.New()
+	tee := io.TeeReader(f, digest)
+	tr, err := newShardReader(tee, sh.File)
+	if err != nil {
+		return 0, v.fail(sh.File, "crc", "%v", err)
+	}
+	var rec schema.Record
+	var records int64
+	damage, err := scan(ctx, tr, sh.File, "", func(index int64, data []byte) error {
+		where := "record " + strconv.FormatInt(index, 10)
+		records++
+		parsed, err := example.Parse(data, true)
+		if err == nil {
+			err = spec.ReadExample(parsed, &rec)
+		}
+		if err != nil {
+			return v.fail(sh.File, "example", "%s: %v", where, err)
+		}
+		counts.add(rec.Labels)
+		return nil
+	})
+	if err != nil {
+		return records, err
+	}
+	for _, d := range damage {
+		detail := fmt.Sprintf("damaged, %d bytes from byte %d cannot be read: %v", d.Length, d.Offset, d.Err)
+		if d.Length < 0 {
+			// A compressed stream cannot be resynchronised: the rest is lost.
+			detail = fmt.Sprintf("unreadable from byte %d of the uncompressed stream on: %v", d.Offset, d.Err)
+		}
+		if err := v.fail(sh.File, "crc", "%s", detail); err != nil {
+			return records, err
+		}
+	}
+	v.report.Records += records
+	if records != sh.Records {
+		if err := v.fail(sh.File, "records", "read %d records, dataset.json says %d", records, sh.Records); err != nil {
+			return records, err
+		}
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return records, v.fail(sh.File, "sha256", "%v", err)
+	}
+	if got := hex.EncodeToString(digest.Sum(nil)); got != sh.SHA256 {
+		if err := v.fail(sh.File, "sha256", "file has %s, dataset.json says %s", got, sh.SHA256); err != nil {
+			return records, err
+		}
+	}
+	if indexed {
+		if err := v.index(ctx, sh, records); err != nil {
+			return records, err
+		}
+	}
+	return records, nil
+}
+
+// index checks that a shard's DALI index sidecar lists its records.
+func (v *verifier) index(ctx context.Context, sh Shard, records int64) error {
+	name := IndexName(sh.File)
+	f, err := v.store.Open(ctx, joinPath(v.dir, name))
+	if err != nil {
+		return v.fail(name, "index", "%v", err)
+	}
+	defer f.Close()
+	entries, err := tfrecord.ReadIndex(f)
+	if err != nil {
+		return v.fail(name, "index", "%v", err)
+	}
+	if int64(len(entries)) != records {
+		return v.fail(name, "index", "lists %d records, the shard holds %d", len(entries), records)
+	}
+	return nil
+}
+
+// labels compares a split's counted labels with those its manifest entry
+// recorded; a split without recorded counts is not compared.
+func (v *verifier) labels(sp Split, counted *labelCounts) error {
+	for _, recorded := range sp.Labels {
+		i := slices.IndexFunc(counted.features, func(l schema.LabelInfo) bool { return l.Feature == recorded.Feature })
+		if i < 0 {
+			if err := v.fail(ManifestName, "labels", "split %q records counts for %q, which the spec does not have", sp.Name, recorded.Feature); err != nil {
+				return err
+			}
+			continue
+		}
+		if !slices.Equal(recorded.Counts, counted.counts[i]) {
+			if err := v.fail(ManifestName, "labels", "split %q %s: shards have %v, dataset.json says %v", sp.Name, recorded.Feature, counted.counts[i], recorded.Counts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errorsFile checks errors.csv against rows.rejected and its stages.
+func (v *verifier) errorsFile(ctx context.Context, m *Manifest) error {
+	recs, err := readErrorsFile(ctx, v.store, v.dir)
+	if err != nil {
+		return v.fail(ErrorsName, "errors.csv", "%v", err)
+	}
+	if err := m.CheckErrors(recs); err != nil {
+		return v.fail(ErrorsName, "errors.csv", "%v", err)
+	}
+	return nil
+}
+
+// strays reports shard files in the directory that the manifest does not
+// list.
+func (v *verifier) strays(ctx context.Context, listed map[string]bool) error {
+	names, err := v.store.List(ctx, v.dir)
+	if err != nil {
+		return v.fail(".", "directory", "%v", err)
+	}
+	for _, name := range names {
+		if _, err := ParseShardName(name); err != nil || listed[name] {
+			continue
+		}
+		if err := v.fail(name, "unlisted", "shard file not in dataset.json (left from another conversion?)"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
