@@ -41,39 +41,35 @@ Examples:
   tfprep spec validate myspec.yaml
   tfprep spec python out/demo > planet_input.py`
 
-func specFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func specFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	format := fs.String("format", "", `output format of "show": yaml (default) or json`)
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		return runSpec(env, *format, args)
 	}
 }
 
-func runSpec(env *Env, format string, args []string) int {
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "tfprep spec: "+format+"\nrun \"tfprep help spec\" for usage\n", a...)
-		return ExitUsage
-	}
+func runSpec(env *Env, format string, args []string) error {
 	if len(args) == 0 {
-		return usage("want a subcommand: list, validate, show or python")
+		return usagef("want a subcommand: list, validate, show or python")
 	}
 	sub, operands := args[0], args[1:]
 	if format != "" && sub != "show" {
-		return usage("--format applies to show only")
+		return usagef("--format applies to show only")
 	}
 	switch sub {
 	case "list":
 		if len(operands) != 0 {
-			return usage("list takes no arguments")
+			return usagef("list takes no arguments")
 		}
 		return specList(env)
 	case "validate":
 		if len(operands) == 0 {
-			return usage("validate wants at least one spec")
+			return usagef("validate wants at least one spec")
 		}
 		return specValidate(env, operands)
 	case "show", "python":
 		if len(operands) != 1 {
-			return usage("%s wants one spec, got %d arguments", sub, len(operands))
+			return usagef("%s wants one spec, got %d arguments", sub, len(operands))
 		}
 		if sub == "python" {
 			return specPython(env, operands[0])
@@ -81,39 +77,35 @@ func runSpec(env *Env, format string, args []string) int {
 		switch format {
 		case "", "yaml", "json":
 		default:
-			return usage("unknown --format %q, want yaml or json", format)
+			return usagef("unknown --format %q, want yaml or json", format)
 		}
 		return specShow(env, operands[0], format)
 	}
-	return usage("unknown subcommand %q, want list, validate, show or python", sub)
+	return usagef("unknown subcommand %q, want list, validate, show or python", sub)
 }
 
-func specList(env *Env) int {
+func specList(env *Env) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	for _, name := range schema.PresetNames() {
 		s, err := schema.Preset(name)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-			return ExitError
+			return err
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", name, s.Description)
 	}
-	if err := tw.Flush(); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
-	}
-	return ExitOK
+	return tw.Flush()
 }
 
 // specValidate checks every spec and reports each; it fails if any is bad.
-func specValidate(env *Env, specs []string) int {
-	code := ExitOK
+func specValidate(env *Env, specs []string) error {
+	var failed error
 	for _, arg := range specs {
 		s, err := schema.Resolve(arg)
 		if err != nil {
-			// The error names the file (or the unknown preset) already.
+			// A finding, one of several: the error names the file (or the
+			// unknown preset) already.
 			fmt.Fprintln(env.Stderr, err)
-			code = ExitError
+			failed = errFailed
 			continue
 		}
 		var features []string
@@ -122,14 +114,13 @@ func specValidate(env *Env, specs []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "%s: ok: spec %q, features: %s\n", arg, s.Name, strings.Join(features, ", "))
 	}
-	return code
+	return failed
 }
 
-func specShow(env *Env, arg, format string) int {
+func specShow(env *Env, arg, format string) error {
 	s, err := schema.Resolve(arg)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
 	var out []byte
 	if format == "json" {
@@ -139,25 +130,17 @@ func specShow(env *Env, arg, format string) int {
 		out, err = s.YAML()
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
-	if _, err := env.Stdout.Write(out); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
-	}
-	return ExitOK
+	_, err = env.Stdout.Write(out)
+	return err
 }
 
-func specPython(env *Env, arg string) int {
+func specPython(env *Env, arg string) error {
 	s, err := schema.Resolve(arg)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
-	if _, err := fmt.Fprint(env.Stdout, s.Python()); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
-	}
-	return ExitOK
+	_, err = fmt.Fprint(env.Stdout, s.Python())
+	return err
 }

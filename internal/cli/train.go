@@ -47,7 +47,7 @@ type trainConfig struct {
 	model             tinynet.Config
 }
 
-func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	cfg := &trainConfig{}
 	fs.StringVar(&cfg.split, "split", "train", "split to train on")
 	fs.StringVar(&cfg.validation, "validation", "validation", "split to score")
@@ -58,31 +58,25 @@ func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []str
 	fs.IntVar(&cfg.model.Hidden, "hidden", 32, "hidden units")
 	fs.IntVar(&cfg.model.Pool, "pool", 8, "image summary grid per side")
 	fs.Float64Var(&cfg.model.LearningRate, "lr", 0.005, "Adam learning rate")
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		return runTrain(ctx, env, cfg, args)
 	}
 }
 
-func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) int {
+func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) error {
 	if len(args) != 1 {
-		fmt.Fprintf(env.Stderr, "tfprep train: want one dataset directory, got %d arguments%s\n", len(args), trainExamples)
-		return ExitUsage
+		return usagef("want one dataset directory, got %d arguments", len(args))
 	}
 	if cfg.epochs < 1 || cfg.batch < 1 {
-		fmt.Fprintln(env.Stderr, "tfprep train: --epochs and --batch must be positive")
-		return ExitUsage
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(env.Stderr, "tfprep train: %v\n", err)
-		return ExitError
+		return usagef("--epochs and --batch must be positive")
 	}
 	train, err := trainer.Open(args[0], cfg.split)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	validation, err := trainer.Open(args[0], cfg.validation)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	var shape []int // the image's [H, W, C]
 	for _, f := range train.Spec().Features() {
@@ -93,12 +87,12 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) in
 	cfg.model.Seed = cfg.seed
 	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(train))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	opts := trainer.Options{BatchSize: cfg.batch, Shuffle: cfg.shuffle, Epochs: cfg.epochs, Seed: cfg.seed}
 	it, err := train.Iter(ctx, opts)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	fmt.Fprintf(env.Stdout, "Train on %s examples of split %q, validate on %s of split %q\n",
 		countString(train.Examples()), cfg.split, countString(validation.Examples()), cfg.validation)
@@ -111,19 +105,19 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) in
 	})
 	it.Close()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	vit, err := validation.Iter(ctx, trainer.Options{BatchSize: 256})
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer vit.Close()
 	scores, n, err := tinynet.Evaluate(model, vit, freq)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	printScores(env.Stdout, validation, scores, n)
-	return ExitOK
+	return nil
 }
 
 func countString(n int64) string {
