@@ -283,7 +283,7 @@ func TestPythonReaderCatchesDamage(t *testing.T) {
 // rewriteFirstImage rewrites a shard with change applied to its first record's image feature.
 func rewriteFirstImage(t *testing.T, path string, change func(image []byte)) {
 	t.Helper()
-	r, closer, err := tfrecord.Open(path, nil)
+	r, err := tfrecord.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func rewriteFirstImage(t *testing.T, path string, change func(image []byte)) {
 		}
 		records = append(records, rec)
 	}
-	closer.Close()
+	r.Close()
 	parsed, err := example.Parse(records[0], false)
 	if err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func readShards(t *testing.T, dir string, m *dataset.Manifest, spec *schema.Spec
 			if int64(len(data)) != sh.Bytes || hex.EncodeToString(sum[:]) != sh.SHA256 {
 				t.Errorf("%s: got %d bytes sha256 %x, manifest says %d bytes %s", sh.File, len(data), sum, sh.Bytes, sh.SHA256)
 			}
-			r, closer, err := tfrecord.Open(path, nil)
+			r, err := tfrecord.Open(path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func readShards(t *testing.T, dir string, m *dataset.Manifest, spec *schema.Spec
 				got[sp.Name] = append(got[sp.Name], out)
 				n++
 			}
-			closer.Close()
+			r.Close()
 			if n != sh.Records {
 				t.Errorf("%s: got %d records, manifest says %d", sh.File, n, sh.Records)
 			}

@@ -1,10 +1,15 @@
 package pipeline
 
 import (
+	"cmp"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 )
 
 // Progress is a snapshot of the conversion running in this process. The
@@ -21,6 +26,19 @@ type Progress struct {
 	// SplitTime is, per split, the time spent writing its shards, summed
 	// over shards (shards of a split may be written in parallel).
 	SplitTime map[string]time.Duration
+}
+
+// WorkersInProcess reports whether the workers of a conversion of cfg, with
+// the runner flags as they are, run in this process (in-process Prism, or
+// LOOPBACK workers), so that CurrentProgress sees them.
+func WorkersInProcess(cfg Config) bool {
+	switch strings.ToLower(cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)) {
+	case DefaultRunner, "prismrunner", "direct":
+		return true
+	case "universal", "portable", "flink", "spark":
+		return strings.EqualFold(*jobopts.EnvironmentType, "loopback")
+	}
+	return false
 }
 
 // CurrentProgress returns the progress of the conversion running (or last

@@ -53,11 +53,11 @@ func readManifest(t *testing.T) []manifestEntry {
 // readFile reads every record of a corpus file through Open, with compression detected.
 func readFile(t *testing.T, path string) ([][]byte, []tfrecord.IndexEntry, tfrecord.Compression) {
 	t.Helper()
-	r, closer, err := tfrecord.Open(path, nil)
+	r, err := tfrecord.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closer.Close()
+	defer r.Close()
 	var records [][]byte
 	var index []tfrecord.IndexEntry
 	for {

@@ -30,20 +30,20 @@ func ReadIndex(r io.Reader) ([]IndexEntry, error) {
 			continue
 		}
 		if len(fields) != 2 {
-			return nil, &IndexError{Line: line, Err: fmt.Errorf("%w: want \"offset length\", got %q", ErrIndex, scanner.Text())}
+			return nil, &IndexError{Line: line, Err: newProblem(errIndex, nil, "want \"offset length\", got %q", scanner.Text())}
 		}
 		offset, err := strconv.ParseInt(fields[0], 10, 64)
 		if err != nil || offset < 0 {
-			return nil, &IndexError{Line: line, Err: fmt.Errorf("%w: offset %q is not a non-negative integer", ErrIndex, fields[0])}
+			return nil, &IndexError{Line: line, Err: newProblem(errIndex, nil, "offset %q is not a non-negative integer", fields[0])}
 		}
 		length, err := strconv.ParseInt(fields[1], 10, 64)
 		if err != nil || length < FrameOverhead {
-			return nil, &IndexError{Line: line, Err: fmt.Errorf("%w: length %q is not an integer of at least %d", ErrIndex, fields[1], FrameOverhead)}
+			return nil, &IndexError{Line: line, Err: newProblem(errIndex, nil, "length %q is not an integer of at least %d", fields[1], FrameOverhead)}
 		}
 		entries = append(entries, IndexEntry{Offset: offset, Length: length})
 	}
 	if err := scanner.Err(); err != nil {
-		return nil, &IndexError{Line: line + 1, Err: fmt.Errorf("%w: %w", ErrIndex, err)}
+		return nil, &IndexError{Line: line + 1, Err: newProblem(errIndex, err, "%v", err)}
 	}
 	return entries, nil
 }
@@ -76,7 +76,7 @@ func BuildIndex(r io.Reader) ([]IndexEntry, error) {
 		return nil, err
 	}
 	if c := rd.Compression(); c != None {
-		return nil, fmt.Errorf("%w: cannot index a %v-compressed stream", ErrIndex, c)
+		return nil, newProblem(errIndex, nil, "cannot index a %v-compressed stream", c)
 	}
 	var entries []IndexEntry
 	for {
@@ -127,11 +127,11 @@ func (s *SeekReader) ReadRecord(i int) ([]byte, error) {
 		return nil, &RecordError{Offset: e.Offset, Record: int64(i), Err: err}
 	}
 	if e.Offset < 0 || e.Length < FrameOverhead {
-		return fail(fmt.Errorf("%w: entry {Offset: %d, Length: %d}", ErrIndex, e.Offset, e.Length))
+		return fail(newProblem(errIndex, nil, "entry {Offset: %d, Length: %d}", e.Offset, e.Length))
 	}
 	size := e.Length - FrameOverhead
 	if size > s.opts.MaxRecordSize {
-		return fail(fmt.Errorf("%w: length %d exceeds the limit of %d bytes", ErrTooLarge, size, s.opts.MaxRecordSize))
+		return fail(newProblem(errTooLarge, nil, "length %d exceeds the limit of %d bytes", size, s.opts.MaxRecordSize))
 	}
 	var frame []byte
 	if s.opts.ReuseBuffer && int64(cap(s.buf)) >= e.Length {
@@ -145,24 +145,22 @@ func (s *SeekReader) ReadRecord(i int) ([]byte, error) {
 	n, err := s.r.ReadAt(frame, e.Offset)
 	if n < len(frame) {
 		if err == io.EOF || err == nil {
-			return fail(fmt.Errorf("%w: the file ends after %d of the record's %d bytes", ErrTruncated, n, e.Length))
+			return fail(newProblem(errTruncated, nil, "the file ends after %d of the record's %d bytes", n, e.Length))
 		}
 		return fail(err)
 	}
 	length, ok := headerLength(frame)
 	if !ok && !s.opts.SkipChecksums {
-		return fail(fmt.Errorf("%w: length checksum mismatch: stored %#08x, computed %#08x",
-			ErrCorrupt, binary.LittleEndian.Uint32(frame[8:]), maskedCRC(frame[:8])))
+		return fail(newProblem(errCorrupt, nil, "length checksum mismatch: stored %#08x, computed %#08x", binary.LittleEndian.Uint32(frame[8:]), maskedCRC(frame[:8])))
 	}
 	if length != uint64(size) {
-		return fail(fmt.Errorf("%w: header says %d data bytes, the index %d", ErrCorrupt, length, size))
+		return fail(newProblem(errCorrupt, nil, "header says %d data bytes, the index %d", length, size))
 	}
 	data := frame[headerSize : headerSize+size : headerSize+size]
 	if !s.opts.SkipChecksums {
 		stored, computed := binary.LittleEndian.Uint32(frame[headerSize+size:]), maskedCRC(data)
 		if stored != computed {
-			return fail(fmt.Errorf("%w: data checksum mismatch: stored %#08x, computed %#08x over %d bytes",
-				ErrCorrupt, stored, computed, size))
+			return fail(newProblem(errCorrupt, nil, "data checksum mismatch: stored %#08x, computed %#08x over %d bytes", stored, computed, size))
 		}
 	}
 	return data, nil

@@ -157,20 +157,31 @@ func newReader(r io.Reader, opts *ReaderOptions, path string) (*Reader, error) {
 	return rd, nil
 }
 
-// Open opens the TFRecord file at path for reading. With Compression Auto the compression is
-// detected from the content, which is more reliable than the name (see CompressionFromName).
-// Errors name the file. The caller closes the returned Closer when done.
-func Open(path string, opts *ReaderOptions) (*Reader, io.Closer, error) {
+// File is a TFRecord file opened for reading: a Reader of its records that also closes the
+// file.
+type File struct {
+	*Reader
+	file *os.File
+}
+
+// Close closes the file.
+func (f *File) Close() error { return f.file.Close() }
+
+// Open opens the TFRecord file at path for reading, as os.Open opens a file. With Compression
+// Auto the compression is detected from the content, which is more reliable than the name (see
+// CompressionFromName). A file that cannot be opened gives os.Open's error (a *fs.PathError,
+// naming the file); reading errors name the file too. The caller closes the File when done.
+func Open(path string, opts *ReaderOptions) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tfrecord: %w", err)
+		return nil, err
 	}
 	r, err := newReader(f, opts, path)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("%w (opening %s)", err, path)
+		return nil, fmt.Errorf("%w (opening %s)", err, path)
 	}
-	return r, f, nil
+	return &File{Reader: r, file: f}, nil
 }
 
 // Compression returns the stream's compression: the one given in the options, or the one
@@ -232,17 +243,16 @@ func (r *Reader) readRecord() ([]byte, error) {
 		case n == 0:
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("%w: header ends after %d of %d bytes", ErrTruncated, n, headerSize)
+		return nil, newProblem(errTruncated, nil, "header ends after %d of %d bytes", n, headerSize)
 	}
 	length, ok := headerLength(r.hdr[:])
 	if !ok && !r.opts.SkipChecksums {
 		r.failedHeader, r.failedBody = r.hdr[:], nil
-		return nil, fmt.Errorf("%w: length checksum mismatch: stored %#08x, computed %#08x",
-			ErrCorrupt, binary.LittleEndian.Uint32(r.hdr[8:]), maskedCRC(r.hdr[:8]))
+		return nil, newProblem(errCorrupt, nil, "length checksum mismatch: stored %#08x, computed %#08x", binary.LittleEndian.Uint32(r.hdr[8:]), maskedCRC(r.hdr[:8]))
 	}
 	if length > uint64(r.opts.MaxRecordSize) {
 		r.failedHeader, r.failedBody = r.hdr[:], nil
-		return nil, fmt.Errorf("%w: length %d exceeds the limit of %d bytes", ErrTooLarge, length, r.opts.MaxRecordSize)
+		return nil, newProblem(errTooLarge, nil, "length %d exceeds the limit of %d bytes", length, r.opts.MaxRecordSize)
 	}
 	size := int(length)
 	var buf []byte
@@ -258,16 +268,14 @@ func (r *Reader) readRecord() ([]byte, error) {
 		if r.src.err != nil {
 			return nil, streamError(r.compression, r.src.err)
 		}
-		return nil, fmt.Errorf("%w: data ends after %d of %d bytes (including the 4-byte data checksum)",
-			ErrTruncated, len(buf), size+footerSize)
+		return nil, newProblem(errTruncated, nil, "data ends after %d of %d bytes (including the 4-byte data checksum)", len(buf), size+footerSize)
 	}
 	data := buf[:size:size]
 	if !r.opts.SkipChecksums {
 		stored, computed := binary.LittleEndian.Uint32(buf[size:]), maskedCRC(data)
 		if stored != computed {
 			r.failedHeader, r.failedBody = r.hdr[:], buf
-			return nil, fmt.Errorf("%w: data checksum mismatch: stored %#08x, computed %#08x over %d bytes",
-				ErrCorrupt, stored, computed, size)
+			return nil, newProblem(errCorrupt, nil, "data checksum mismatch: stored %#08x, computed %#08x over %d bytes", stored, computed, size)
 		}
 	}
 	r.offset += int64(size + FrameOverhead)
@@ -311,10 +319,10 @@ func streamError(c Compression, err error) error {
 	var corrupt flate.CorruptInputError
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: %v stream ends early", ErrTruncated, c)
+		return newProblem(errTruncated, nil, "%v stream ends early", c)
 	case errors.As(err, &corrupt), errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum),
 		errors.Is(err, zlib.ErrHeader), errors.Is(err, zlib.ErrChecksum), errors.Is(err, zlib.ErrDictionary):
-		return fmt.Errorf("%w: %v stream: %w", ErrCorrupt, c, err)
+		return newProblem(errCorrupt, err, "%v stream: %v", c, err)
 	}
 	return err
 }

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -610,11 +612,11 @@ func TestOpen(t *testing.T) {
 			if err := os.WriteFile(path, encode(t, &tfrecord.WriterOptions{Compression: c}, records...), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r, closer, err := tfrecord.Open(path, nil)
+			r, err := tfrecord.Open(path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer closer.Close()
+			defer r.Close()
 			var got [][]byte
 			for {
 				rec, err := r.Next()
@@ -636,11 +638,11 @@ func TestOpen(t *testing.T) {
 		stream := encode(t, nil, records...)
 		stream[20] ^= 1
 		os.WriteFile(path, stream, 0o644)
-		r, closer, err := tfrecord.Open(path, nil)
+		r, err := tfrecord.Open(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer closer.Close()
+		defer r.Close()
 		_, err = r.Next()
 		var rerr *tfrecord.RecordError
 		if !errors.As(err, &rerr) || rerr.Path != path {
@@ -649,10 +651,30 @@ func TestOpen(t *testing.T) {
 		if want := fmt.Sprintf("tfrecord: %s: record 0 at offset 0: corrupt record: ", path); !bytes.HasPrefix([]byte(err.Error()), []byte(want)) {
 			t.Errorf("got %q, want prefix %q", err, want)
 		}
+		if want := "corrupt record: data checksum mismatch: "; !strings.HasPrefix(rerr.Reason(), want) {
+			t.Errorf("Reason: got %q, want prefix %q", rerr.Reason(), want)
+		}
 	})
 	t.Run("missing", func(t *testing.T) {
-		if _, _, err := tfrecord.Open(filepath.Join(dir, "missing"), nil); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("got %v, want os.ErrNotExist", err)
+		missing := filepath.Join(dir, "missing")
+		_, err := tfrecord.Open(missing, nil)
+		var perr *fs.PathError
+		if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &perr) || perr.Path != missing {
+			t.Errorf("got %v, want an *fs.PathError for %s wrapping os.ErrNotExist", err, missing)
+		}
+	})
+	t.Run("close closes the file", func(t *testing.T) {
+		path := filepath.Join(dir, "close.tfrecord")
+		os.WriteFile(path, encode(t, nil, records...), 0o644)
+		f, err := tfrecord.Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("second Close: got %v, want os.ErrClosed", err)
 		}
 	})
 }

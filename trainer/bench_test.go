@@ -74,7 +74,7 @@ func BenchmarkSequentialCRC(b *testing.B) {
 	cpu := cpuSeconds()
 	for b.Loop() {
 		for _, sh := range ds.Shards() {
-			rd, c, err := tfrecord.Open(sh.Path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+			rd, err := tfrecord.Open(sh.Path, &tfrecord.ReaderOptions{ReuseBuffer: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func BenchmarkSequentialCRC(b *testing.B) {
 				}
 				records++
 			}
-			c.Close()
+			rd.Close()
 		}
 	}
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "examples/s")

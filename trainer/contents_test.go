@@ -20,7 +20,7 @@ func wantRecords(t *testing.T, ds *Dataset) map[string]schema.Record {
 	t.Helper()
 	out := map[string]schema.Record{}
 	for _, sh := range ds.Shards() {
-		rd, c, err := tfrecord.Open(sh.Path, nil)
+		rd, err := tfrecord.Open(sh.Path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func wantRecords(t *testing.T, ds *Dataset) map[string]schema.Record {
 			}
 			out[rec.Key] = rec
 		}
-		c.Close()
+		rd.Close()
 	}
 	return out
 }

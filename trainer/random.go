@@ -88,11 +88,11 @@ func loadIndex(sh Shard, skipCorrupt bool) ([]tfrecord.IndexEntry, error) {
 // scanIndex reads a shard to build its index; with skipCorrupt, damaged
 // ranges are left out (tfrecord.BuildIndex would fail on them).
 func scanIndex(sh Shard, skipCorrupt bool) ([]tfrecord.IndexEntry, error) {
-	rd, c, err := tfrecord.Open(sh.Path, &tfrecord.ReaderOptions{Compression: tfrecord.None, ReuseBuffer: true, Recover: skipCorrupt})
+	rd, err := tfrecord.Open(sh.Path, &tfrecord.ReaderOptions{Compression: tfrecord.None, ReuseBuffer: true, Recover: skipCorrupt})
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
-	defer c.Close()
+	defer rd.Close()
 	var index []tfrecord.IndexEntry
 	for {
 		data, err := rd.Next()

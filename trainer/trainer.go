@@ -213,11 +213,11 @@ func newDataset(spec *schema.Spec, shards []Shard) (*Dataset, error) {
 // detectCompression sniffs a file's first bytes, which is more reliable than
 // its name.
 func detectCompression(path string) (tfrecord.Compression, error) {
-	r, c, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+	r, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
+	defer r.Close()
 	return r.Compression(), nil
 }
 

@@ -51,17 +51,15 @@ Examples:
   tfprep cat --limit 2 out/train-00000-of-00004.tfrecord
   tfprep cat data.tfrecord.gz | jq -c '.features.label.values'
   tfprep cat --full --limit 1 flowers.tfrecord | jq -r '.features.image_raw.values[0].base64' | base64 -d > first.jpg`,
-		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 			limit := fs.Int("limit", 0, "print at most `N` records (0: all)")
 			full := fs.Bool("full", false, "print every bytes value in full (base64 when not printable)")
-			return func(ctx context.Context, env *Env, args []string) int {
+			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) != 1 {
-					fmt.Fprintf(env.Stderr, "tfprep cat: want one FILE, got %d arguments\nrun \"tfprep help cat\" for usage\n", len(args))
-					return ExitUsage
+					return usagef("want one FILE, got %d arguments", len(args))
 				}
 				if *limit < 0 {
-					fmt.Fprintf(env.Stderr, "tfprep cat: --limit %d: want 0 (all) or more\n", *limit)
-					return ExitUsage
+					return usagef("--limit %d: want 0 (all) or more", *limit)
 				}
 				return runCat(ctx, env, args[0], *limit, *full)
 			}
@@ -75,45 +73,38 @@ const (
 	catRawPrefix   = 32
 )
 
-func runCat(ctx context.Context, env *Env, path string, limit int, full bool) int {
-	r, closer, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+func runCat(ctx context.Context, env *Env, path string, limit int, full bool) error {
+	f, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep cat: %v\n", err)
-		return ExitError
+		return err
 	}
-	defer closer.Close()
+	defer f.Close()
 	out := bufio.NewWriter(env.Stdout)
 	var (
 		parsed example.Parsed
 		line   []byte
 	)
-	for limit == 0 || r.Index() < int64(limit) {
+	for limit == 0 || f.Index() < int64(limit) {
 		if err := ctx.Err(); err != nil {
 			out.Flush()
-			fmt.Fprintf(env.Stderr, "tfprep cat: %v\n", err)
-			return ExitError
+			return err
 		}
-		offset := r.Offset()
-		rec, err := r.Next()
+		offset := f.Offset()
+		rec, err := f.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			// What was read before the damage is shown.
 			out.Flush()
-			fmt.Fprintf(env.Stderr, "tfprep cat: %v\n", recordProblem(path, err))
-			return ExitError
+			return recordProblem(path, err)
 		}
-		line = appendCatRecord(line[:0], r.Index()-1, offset, rec, &parsed, full)
+		line = appendCatRecord(line[:0], f.Index()-1, offset, rec, &parsed, full)
 		if _, err := out.Write(line); err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep cat: %v\n", err)
-			return ExitError
+			return err
 		}
 	}
-	if err := out.Flush(); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep cat: %v\n", err)
-		return ExitError
-	}
-	return ExitOK
+	return out.Flush()
 }
 
 // appendCatRecord appends one record's JSON line. JSON objects are written

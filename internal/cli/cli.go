@@ -27,6 +27,13 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Stdin  io.Reader
+	name   string // the command's, for notef
+}
+
+// notef writes a line that is not an error to stderr: a warning, a result
+// that is not data, progress. Errors are returned, not printed.
+func (e *Env) notef(format string, a ...any) {
+	fmt.Fprintf(e.Stderr, "tfprep %s: %s\n", e.name, fmt.Sprintf(format, a...))
 }
 
 // Command is one tfprep subcommand.
@@ -36,8 +43,9 @@ type Command struct {
 	Short string // one line for the command list
 	Long  string // full help: what it does, flags are appended, then examples
 	// Flags declares the command's flags on fs and returns the function that
-	// runs it with the positional arguments left after parsing.
-	Flags func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int
+	// runs it with the positional arguments left after parsing. The error it
+	// returns picks the exit code (see Run).
+	Flags func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error
 	// Hidden commands are left out of the command list.
 	Hidden bool
 }
@@ -84,9 +92,12 @@ Exit codes:
 }
 
 // Run dispatches args (without the program name) to a subcommand and
-// returns the process exit code.
+// returns the process exit code. It is the one place that turns a command's
+// error into an exit code and prints it, once, as "tfprep CMD: error": a
+// usage error (usagef) exits 2 with a pointer to the command's help, a
+// partial result (partialf) 3, errFailed 1 without a message (the command
+// printed its findings), any other error 1.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	env := &Env{Stdout: stdout, Stderr: stderr, Stdin: os.Stdin}
 	if len(args) == 0 {
 		Usage(stderr)
 		return ExitUsage
@@ -120,11 +131,56 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tfprep %s: %v\nrun \"tfprep help %s\" for usage\n", c.Name, err, c.Name)
+		err = &usageError{err}
+	} else {
+		err = run(ctx, &Env{Stdout: stdout, Stderr: stderr, Stdin: os.Stdin, name: c.Name}, rest)
+	}
+	return exitCode(stderr, c.Name, err)
+}
+
+// exitCode prints a command's error and returns its exit code.
+func exitCode(stderr io.Writer, name string, err error) int {
+	var usage *usageError
+	var partial *partialError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errFailed):
+		return ExitError
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "tfprep %s: %v\nrun \"tfprep help %s\" for usage\n", name, err, name)
 		return ExitUsage
 	}
-	return run(ctx, env, rest)
+	fmt.Fprintf(stderr, "tfprep %s: %v\n", name, err)
+	if errors.As(err, &partial) {
+		return ExitPartial
+	}
+	return ExitError
 }
+
+// usageError is a bad command line: exit code 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error; format may wrap errors with %w.
+func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
+
+// partialError reports output that was written although some input was
+// skipped: exit code 3.
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
+// partialf returns a partial-result error; format may wrap errors with %w.
+func partialf(format string, a ...any) error { return &partialError{fmt.Errorf(format, a...)} }
+
+// errFailed is returned by a command whose check failed after it printed
+// its findings (verify's report, spec validate's problems): exit code 1,
+// with nothing more said.
+var errFailed = errors.New("failed; see the report")
 
 func commandHelp(w io.Writer, c *Command) {
 	fmt.Fprintf(w, "Usage: tfprep %s %s\n\n%s\n", c.Name, c.Args, strings.TrimSpace(c.Short))

@@ -36,7 +36,7 @@ func TestParseInterleaved(t *testing.T) {
 func TestCommandHelpSeparatesInheritedFlags(t *testing.T) {
 	flag.CommandLine.String("help_test_global", "", "a global flag")
 	c := &Command{Name: "x", Args: "ARG", Short: "does x",
-		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
+		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			fs.Int("own", 7, "an own flag")
 			inheritGlobalFlags(fs)
 			return nil

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
@@ -73,7 +71,7 @@ Examples:
       --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
       --worker_binary=bin/tfprep-linux-amd64`
 
-func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
+func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
 	specName := fs.String("spec", "planet", "dataset spec: a preset ("+strings.Join(schema.PresetNames(), ", ")+") or a YAML/JSON spec file")
 	csvPath := fs.String("csv", "", "the CSV of image names and labels (required)")
@@ -92,21 +90,16 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
 	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
 	workers := fs.Int("workers", 0, "image decoding goroutines per shard (default: GOMAXPROCS of the worker)")
 	quiet := fs.Bool("quiet", false, "no progress line and no summary")
-	return func(ctx context.Context, env *Env, args []string) int {
-		usage := func(format string, a ...any) int {
-			fmt.Fprintf(env.Stderr, "tfprep convert: "+format+"\nrun \"tfprep help convert\" for usage\n", a...)
-			return ExitUsage
-		}
+	return func(ctx context.Context, env *Env, args []string) error {
 		if len(args) > 0 {
-			return usage("unexpected arguments %q", args)
+			return usagef("unexpected arguments %q", args)
 		}
 		if *csvPath == "" || *images == "" || *out == "" {
-			return usage("--csv, --images and --out are required")
+			return usagef("--csv, --images and --out are required")
 		}
 		spec, err := dataset.ResolveSpec(ctx, *specName)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep convert: %v\n", err)
-			return ExitError
+			return err
 		}
 		if *size != 0 {
 			spec.Image.Width, spec.Image.Height = *size, *size
@@ -118,7 +111,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
 			spec.Image.Encoding = *encoding
 		}
 		if err := spec.Validate(); err != nil {
-			return usage("%v", err)
+			return &usageError{err}
 		}
 		cfg := pipeline.Config{
 			Spec:        spec,
@@ -134,27 +127,27 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
 			ToolVersion: toolVersion(),
 		}
 		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
-			return usage("%v", err)
+			return &usageError{err}
 		}
 		if cfg.Shards == 0 {
 			if cfg.ShardSize, err = parseSize(*shardSize); err != nil {
-				return usage("--shard-size: %v", err)
+				return usagef("--shard-size: %w", err)
 			}
 		}
 		if cfg.Compression, err = tfrecord.ParseCompression(*compression); err != nil {
-			return usage("--compression: %v", err)
+			return usagef("--compression: %w", err)
 		}
 		if cfg.MaxErrors, err = pipeline.ParseErrorLimit(*maxErrors); err != nil {
-			return usage("%v", err)
+			return &usageError{err}
 		}
 		return runConvert(ctx, env, cfg, *quiet)
 	}
 }
 
 // runConvert runs the conversion, with a progress line while it runs and a
-// summary after it, and maps the outcome to an exit code.
-func runConvert(ctx context.Context, env *Env, cfg pipeline.Config, quiet bool) int {
-	local := runsHere()
+// summary after it.
+func runConvert(ctx context.Context, env *Env, cfg pipeline.Config, quiet bool) error {
+	local := pipeline.WorkersInProcess(cfg)
 	// Beam and Prism log through slog. Here, for a local run, their
 	// chatter would bury the progress line and the errors, which Convert
 	// returns anyway; for other runners (the Dataflow dry run prints the job
@@ -179,36 +172,20 @@ func runConvert(ctx context.Context, env *Env, cfg pipeline.Config, quiet bool) 
 	stop()
 	switch {
 	case errors.Is(err, pipeline.ErrConfig), errors.Is(err, pipeline.ErrSplits):
-		fmt.Fprintf(env.Stderr, "tfprep convert: %v\nrun \"tfprep help convert\" for usage\n", err)
-		return ExitUsage
+		return &usageError{err}
 	case err != nil:
-		fmt.Fprintf(env.Stderr, "tfprep convert: %v\n", err)
-		return ExitError
+		return err
 	case m == nil:
-		fmt.Fprintln(env.Stderr, "tfprep convert: job submitted without waiting for it (dry run or --async); nothing converted here")
-		return ExitOK
+		env.notef("job submitted without waiting for it (dry run or --async); nothing converted here")
+		return nil
 	}
 	if !quiet {
 		printSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
 	}
 	if m.Rows.Rejected > 0 {
-		fmt.Fprintf(env.Stderr, "tfprep convert: %d of %d rows rejected; see %s\n", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)
-		return ExitPartial
+		return partialf("%d of %d rows rejected; see %s", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)
 	}
-	return ExitOK
-}
-
-// runsHere reports whether the pipeline's workers run in this process
-// (in-process Prism, or LOOPBACK workers), so that the process-wide
-// progress counters see them.
-func runsHere() bool {
-	switch strings.ToLower(*runners.Runner) {
-	case "", pipeline.DefaultRunner, "prismrunner", "direct":
-		return true
-	case "universal", "portable", "flink", "spark":
-		return strings.EqualFold(*jobopts.EnvironmentType, "loopback")
-	}
-	return false
+	return nil
 }
 
 // showProgress redraws one status line on w every half second until the

@@ -2,14 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/tfprep/tfprep/tfrecord"
 )
@@ -29,9 +24,9 @@ Examples:
   tfprep count out/train-00000-of-00004.tfrecord
   tfprep count 'out/train-*' 'out/validation-*'
   tfprep count --json data.tfrecord.gz`,
-		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 			asJSON := fs.Bool("json", false, "print a JSON object instead of a table")
-			return func(ctx context.Context, env *Env, args []string) int {
+			return func(ctx context.Context, env *Env, args []string) error {
 				return runCount(ctx, env, args, *asJSON)
 			}
 		},
@@ -44,23 +39,20 @@ type fileCount struct {
 	Records int64  `json:"records"`
 }
 
-func runCount(ctx context.Context, env *Env, args []string, asJSON bool) int {
+func runCount(ctx context.Context, env *Env, args []string, asJSON bool) error {
 	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "tfprep count: no files given\nrun \"tfprep help count\" for usage")
-		return ExitUsage
+		return usagef("no files given")
 	}
 	paths, err := expandFiles(args)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep count: %v\n", err)
-		return ExitError
+		return err
 	}
 	counts := make([]fileCount, 0, len(paths))
 	var total int64
 	for _, path := range paths {
 		n, err := countRecords(ctx, path)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep count: %v\n", err)
-			return ExitError
+			return err
 		}
 		counts = append(counts, fileCount{File: path, Records: n})
 		total += n
@@ -70,7 +62,7 @@ func runCount(ctx context.Context, env *Env, args []string, asJSON bool) int {
 			Files   []fileCount `json:"files"`
 			Records int64       `json:"records"`
 		}{counts, total}
-		return writeJSON(env, "count", out)
+		return writeJSON(env.Stdout, out)
 	}
 	// Like wc: counts right-aligned, then the name.
 	width := len(fmt.Sprint(total))
@@ -78,78 +70,27 @@ func runCount(ctx context.Context, env *Env, args []string, asJSON bool) int {
 		fmt.Fprintf(env.Stdout, "%*d  %s\n", width, c.Records, c.File)
 	}
 	fmt.Fprintf(env.Stdout, "%*d  total\n", width, total)
-	return ExitOK
+	return nil
 }
 
 // countRecords reads every record of a file, verifying checksums.
 func countRecords(ctx context.Context, path string) (int64, error) {
-	r, closer, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+	f, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
 	if err != nil {
 		return 0, err
 	}
-	defer closer.Close()
+	defer f.Close()
 	for {
-		if r.Index()%1024 == 0 {
+		if f.Index()%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return 0, err
 			}
 		}
-		if _, err := r.Next(); err != nil {
+		if _, err := f.Next(); err != nil {
 			if err == io.EOF {
-				return r.Index(), nil
+				return f.Index(), nil
 			}
 			return 0, recordProblem(path, err)
 		}
 	}
-}
-
-// recordProblem formats a reading error as file:offset (record N): reason.
-func recordProblem(path string, err error) error {
-	var re *tfrecord.RecordError
-	if errors.As(err, &re) {
-		return fmt.Errorf("%s:%d (record %d): %s", path, re.Offset, re.Record, strings.TrimPrefix(re.Err.Error(), "tfrecord: "))
-	}
-	return fmt.Errorf("%s: %w", path, err)
-}
-
-// expandFiles turns FILE|GLOB arguments into paths, in the order given and
-// each glob's matches sorted. A glob matching nothing and a directory are
-// errors; a plain path is kept as is, for opening to report if missing.
-func expandFiles(args []string) ([]string, error) {
-	var paths []string
-	for _, arg := range args {
-		if !strings.ContainsAny(arg, `*?[`) {
-			if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
-				return nil, fmt.Errorf("%s is a directory, not a TFRecord file", arg)
-			}
-			paths = append(paths, arg)
-			continue
-		}
-		matches, err := filepath.Glob(arg)
-		if err != nil {
-			return nil, fmt.Errorf("bad glob %q: %v", arg, err)
-		}
-		var files []string
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err == nil && !fi.IsDir() {
-				files = append(files, m)
-			}
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("no files match %q", arg)
-		}
-		paths = append(paths, files...)
-	}
-	return paths, nil
-}
-
-// writeJSON prints v as indented JSON on stdout.
-func writeJSON(env *Env, command string, v any) int {
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep %s: %v\n", command, err)
-		return ExitError
-	}
-	return ExitOK
 }

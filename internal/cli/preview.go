@@ -61,31 +61,28 @@ type previewConfig struct {
 	out   string
 }
 
-func previewFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func previewFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	cfg := &previewConfig{}
 	fs.IntVar(&cfg.n, "n", 64, "number of examples to draw")
 	fs.IntVar(&cfg.cols, "cols", 8, "tiles per row")
 	fs.StringVar(&cfg.split, "split", "", "draw from this split only (default: all splits)")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed for choosing the examples")
 	fs.StringVar(&cfg.out, "o", "preview.png", "output PNG `file`")
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		return runPreview(ctx, env, cfg, args)
 	}
 }
 
-func runPreview(ctx context.Context, env *Env, cfg *previewConfig, args []string) int {
+func runPreview(ctx context.Context, env *Env, cfg *previewConfig, args []string) error {
 	if len(args) != 1 {
-		fmt.Fprintf(env.Stderr, "tfprep preview: want one dataset directory, got %d arguments%s\n", len(args), previewExamples)
-		return ExitUsage
+		return usagef("want one dataset directory, got %d arguments", len(args))
 	}
 	if cfg.n < 1 || cfg.cols < 1 {
-		fmt.Fprintln(env.Stderr, "tfprep preview: -n and --cols must be at least 1")
-		return ExitUsage
+		return usagef("-n and --cols must be at least 1")
 	}
 	ds, err := dataset.Open(ctx, args[0])
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep preview: %v\n", err)
-		return ExitError
+		return err
 	}
 	var splits []string
 	if cfg.split != "" {
@@ -93,29 +90,25 @@ func runPreview(ctx context.Context, env *Env, cfg *previewConfig, args []string
 	}
 	picks, damage, err := sampleRecords(ctx, ds, splits, cfg.n, cfg.seed)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep preview: %v\n", err)
-		return ExitError
+		return err
 	}
 	reportDamage(env, "preview", damage)
 	if len(picks) == 0 {
-		fmt.Fprintf(env.Stderr, "tfprep preview: %s: no records to draw\n", args[0])
-		return ExitError
+		return fmt.Errorf("%s: no records to draw", args[0])
 	}
 	tiles, err := makeTiles(ds.Spec, picks)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep preview: %v\n", err)
-		return ExitError
+		return err
 	}
 	sheet := drawSheet(tiles, cfg.cols)
 	if err := writePNG(cfg.out, sheet); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep preview: %v\n", err)
-		return ExitError
+		return err
 	}
-	fmt.Fprintf(env.Stderr, "tfprep preview: %d examples -> %s (%dx%d)\n", len(tiles), cfg.out, sheet.Bounds().Dx(), sheet.Bounds().Dy())
+	env.notef("%d examples -> %s (%dx%d)", len(tiles), cfg.out, sheet.Bounds().Dx(), sheet.Bounds().Dy())
 	if len(damage) > 0 {
-		return ExitPartial
+		return partialf("%d damaged byte ranges skipped; the sheet shows readable records only", len(damage))
 	}
-	return ExitOK
+	return nil
 }
 
 // pickedRecord is one example chosen for the sheet, with where it came from.

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,7 +58,7 @@ type readConfig struct {
 	opts      trainer.Options
 }
 
-func readFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func readFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	cfg := &readConfig{}
 	iterFlags(fs, &cfg.opts, &cfg.imageType)
 	fs.StringVar(&cfg.splits, "split", "", "comma-separated splits to read (default: all)")
@@ -67,7 +66,7 @@ func readFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []stri
 	fs.StringVar(&cfg.images, "images", "", "with --csv: the images folder")
 	fs.StringVar(&cfg.spec, "spec", "planet", "with --csv: preset name or spec file")
 	fs.BoolVar(&cfg.json, "json", false, "print the digest as JSON")
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		return runRead(ctx, env, cfg, args)
 	}
 }
@@ -123,11 +122,10 @@ type labelSumsJSON struct {
 	values  []float64
 }
 
-func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) int {
+func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) error {
 	var err error
 	if cfg.opts.ImageType, err = trainer.ParseImageType(cfg.imageType); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
-		return ExitUsage
+		return &usageError{err}
 	}
 	type source struct {
 		name string
@@ -137,18 +135,15 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) int 
 	switch {
 	case cfg.csv != "" && len(args) == 0:
 		if cfg.images == "" {
-			fmt.Fprintln(env.Stderr, "tfprep read: --csv needs --images DIR")
-			return ExitUsage
+			return usagef("--csv needs --images DIR")
 		}
 		spec, err := dataset.ResolveSpec(ctx, cfg.spec)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
-			return ExitUsage
+			return &usageError{err}
 		}
 		ds, err := trainer.FromCSV(spec, cfg.csv, cfg.images)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
-			return ExitError
+			return err
 		}
 		sources = append(sources, source{"csv", ds})
 	case cfg.csv == "" && len(args) == 1:
@@ -156,50 +151,44 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) int 
 		if len(names) == 0 {
 			m, err := dataset.ReadManifest(args[0])
 			if err != nil {
-				fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
-				return ExitError
+				return err
 			}
 			names = m.SplitNames()
 		}
 		for _, name := range names {
 			ds, err := trainer.Open(args[0], name)
 			if err != nil {
-				fmt.Fprintf(env.Stderr, "tfprep read: %v\n", err)
-				return ExitError
+				return err
 			}
 			sources = append(sources, source{name, ds})
 		}
 	default:
-		fmt.Fprintf(env.Stderr, "tfprep read: want one dataset directory, or --csv and --images without one%s\n", readExamples)
-		return ExitUsage
+		return usagef("want one dataset directory, or --csv and --images without one")
 	}
 	var digests []readDigest
 	failed := false
 	for _, src := range sources {
 		d, err := readSplit(ctx, src.name, src.ds, cfg.opts)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep read: split %s: %v\n", src.name, err)
 			if errors.Is(err, trainer.ErrOptions) {
-				return ExitUsage
+				return usagef("split %s: %w", src.name, err)
 			}
-			return ExitError
+			return fmt.Errorf("split %s: %w", src.name, err)
 		}
 		failed = failed || strings.HasPrefix(d.Verdict, "FAILED")
 		digests = append(digests, d)
 	}
 	if cfg.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"options": optionsJSON(cfg.opts), "splits": digests})
+		err = writeJSON(env.Stdout, map[string]any{"options": optionsJSON(cfg.opts), "splits": digests})
 	} else {
 		for _, d := range digests {
 			printDigest(env.Stdout, d)
 		}
 	}
-	if failed {
-		return ExitError
+	if err == nil && failed {
+		err = errFailed
 	}
-	return ExitOK
+	return err
 }
 
 func splitList(s string) []string {

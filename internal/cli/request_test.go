@@ -5,14 +5,16 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,7 +49,7 @@ func instanceValues(t *testing.T, body []byte, input string) (values [][]float32
 	for i, inst := range req.Instances {
 		tensor, ok := inst[input]
 		if !ok {
-			t.Fatalf("instance %d has no %q: keys %v", i, input, sortedKeys(inst))
+			t.Fatalf("instance %d has no %q: keys %v", i, input, slices.Sorted(maps.Keys(inst)))
 		}
 		var flat []float32
 		var walk func(v any, depth int)
@@ -296,35 +298,60 @@ func TestRequestPredictions(t *testing.T) {
 			if !strings.Contains(stderr, srv.URL) {
 				t.Errorf("stderr does not name the server: %s", stderr)
 			}
+			if n := strings.Count(stderr, "request:"); n != 1 {
+				t.Errorf("stderr %q says \"request:\" %d times, want once", stderr, n)
+			}
 		})
 	}
 }
 
-func TestDecodePredictionsErrors(t *testing.T) {
-	heads := []outputHead{{Output: "weather", Names: []string{"a", "b"}, ArgMax: true}}
-	for _, answer := range []string{
-		`{}`,
-		`[]`,
-		`{"predictions": {"weather": [1, 0]}}`,
-		`{"predictions": [[1, 0, 0]]}`,
-		`{"outputs": {"weather": [[1, 0], [0, 1]]}}`,
-		`{"outputs": 3}`,
-		`{"predictions": [{"weather": [1, {"x": 1}]}]}`,
-		`{"predictions": [{"weather": [1e999, 0]}]}`,
-	} {
-		if _, err := decodePredictions([]byte(answer), 1, heads); !errors.Is(err, errPrediction) {
-			t.Errorf("%s: got error %v, want errPrediction", answer, err)
-		}
+// TestRequestServerProblems checks that each way of not reaching a usable
+// model says what failed and which flag fixes it, once prefixed.
+func TestRequestServerProblems(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	noInput := servingStub(t, http.StatusBadRequest, func(int) string {
+		// TF Serving's answer to an instance key the signature lacks.
+		return `{"error": "Failed to process element: 0 key: input_image of 'instances' list. Error: INVALID_ARGUMENT: JSON object: does not have named input: input_image"}`
+	})
+	renamed := servingStub(t, http.StatusOK, func(int) string {
+		return `{"predictions": [{"w": ` + weather0 + `, "g": ` + ground0 + `}]}`
+	})
+	// A listener that never accepts: the connection is made, the answer
+	// never comes.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestRequestConnectionRefused(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close()
-	code, _, stderr := runInspect(t, "", "request", "--url", url+"/v1/models/planet:predict", requestImages[0])
-	if code != ExitError || !strings.Contains(stderr, "tfprep request:") {
-		t.Errorf("got exit %d, stderr %q; want 1 and a message", code, stderr)
+	t.Cleanup(func() { silent.Close() })
+	slowURL := "http://" + silent.Addr().String()
+	tests := []struct {
+		name string
+		url  string
+		args []string
+		want []string
+	}{
+		{"refused", closed.URL, nil, []string{closed.URL, "cannot connect", "is TF Serving running?", "connection refused"}},
+		{"no named input", noInput.URL, nil, []string{noInput.URL, `no such input "input_image"`, "--input-name", `"input_1"`}},
+		{"unknown output", renamed.URL, nil, []string{renamed.URL, `no such output "weather" (have g, w)`, "--outputs"}},
+		{"timeout", slowURL, []string{"--timeout", "50ms"}, []string{slowURL, "no answer", "deadline exceeded", "--timeout 50ms"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"request", "--url", tt.url + "/v1/models/planet:predict"}, tt.args...)
+			code, _, stderr := runInspect(t, "", append(args, requestImages[0])...)
+			if code != ExitError {
+				t.Errorf("got exit %d, want %d", code, ExitError)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q does not contain %q", stderr, want)
+				}
+			}
+			if n := strings.Count(stderr, "request:"); n != 1 {
+				t.Errorf("stderr %q says \"request:\" %d times, want once", stderr, n)
+			}
+		})
 	}
 }
 
@@ -335,68 +362,6 @@ func TestRequestBadImage(t *testing.T) {
 	if code != ExitError || !strings.Contains(stderr, "bad.jpg") {
 		t.Errorf("got exit %d, stderr %q; want 1 naming the file", code, stderr)
 	}
-}
-
-// BenchmarkServingRequest encodes one planet image (128x128x3 float32) as a
-// TF Serving request body.
-func BenchmarkServingRequest(b *testing.B) {
-	spec, err := schema.Preset("planet")
-	if err != nil {
-		b.Fatal(err)
-	}
-	instances, err := preprocess(spec.ImageOptions(), requestImages[:1])
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(instances[0].Data)))
-	for b.Loop() {
-		if err := writeServingRequest(io.Discard, "input_image", instances); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
-}
-
-// FuzzDecodePredictions feeds arbitrary answers to the response decoder: it
-// must not panic, and whatever it accepts must have one score per label.
-func FuzzDecodePredictions(f *testing.F) {
-	for _, seed := range []string{
-		`{"predictions": [{"weather": [0.1, 0.9], "ground": [1, 0, 0.5]}]}`,
-		`{"predictions": [[0.1, 0.9, 1, 0, 0.5]]}`,
-		`{"outputs": {"weather": [[0.1, 0.9]], "ground": [[[1, 0, 0.5]]]}}`,
-		`{"outputs": [[0.1, 0.9, 1, 0, 0.5]]}`,
-		`{"error": "x"}`,
-		`{"predictions": [{"weather": [1e400, 0]}]}`,
-	} {
-		f.Add([]byte(seed), 1)
-	}
-	heads := []outputHead{
-		{Output: "weather", Names: []string{"a", "b"}, ArgMax: true},
-		{Output: "ground", Names: []string{"c", "d", "e"}},
-	}
-	f.Fuzz(func(t *testing.T, answer []byte, n int) {
-		if n < 0 || n > 8 {
-			return
-		}
-		scores, err := decodePredictions(answer, n, heads)
-		if err != nil {
-			if !errors.Is(err, errPrediction) {
-				t.Errorf("error %v does not wrap errPrediction", err)
-			}
-			return
-		}
-		if len(scores) != n {
-			t.Fatalf("got %d predictions, want %d", len(scores), n)
-		}
-		for i, s := range scores {
-			for j, h := range heads {
-				if len(s[j]) != len(h.Names) {
-					t.Fatalf("prediction %d output %s: got %d scores, want %d", i, h.Output, len(s[j]), len(h.Names))
-				}
-			}
-		}
-		namePredictions(make([]servingInstance, n), heads, scores, 0.5)
-	})
 }
 
 // TestRequestSpecFromDataset takes the spec from a dataset's manifest and

@@ -55,12 +55,12 @@ Examples:
   tfprep spec init --csv labels.csv > myspec.yaml   # a spec for your own CSV
   tfprep spec python out/demo > planet_input.py`
 
-func specFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func specFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	format := fs.String("format", "", `output format of "show": yaml (default) or json`)
 	inputName := fs.String("input-name", schema.DefaultInputName, `"python": the model input's name, the key of the image in the features dict (as "request --input-name")`)
 	csvPath := fs.String("csv", "", `"init": the CSV file to draft a spec for`)
 	rows := fs.Int("rows", 10000, `"init": data rows read to guess label kinds and vocabularies (0: all)`)
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		// Each flag belongs to one subcommand.
 		var set []string
 		fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
@@ -76,39 +76,35 @@ type specOptions struct {
 
 var specFlagOwner = map[string]string{"format": "show", "input-name": "python", "csv": "init", "rows": "init"}
 
-func runSpec(env *Env, opts specOptions, args []string) int {
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "tfprep spec: "+format+"\nrun \"tfprep help spec\" for usage\n", a...)
-		return ExitUsage
-	}
+func runSpec(env *Env, opts specOptions, args []string) error {
 	if len(args) == 0 {
-		return usage("want a subcommand: list, validate, show, python or init")
+		return usagef("want a subcommand: list, validate, show, python or init")
 	}
 	sub, operands := args[0], args[1:]
 	for _, name := range opts.set {
 		if owner := specFlagOwner[name]; owner != sub {
-			return usage("--%s applies to %s only", name, owner)
+			return usagef("--%s applies to %s only", name, owner)
 		}
 	}
 	switch sub {
 	case "list":
 		if len(operands) != 0 {
-			return usage("list takes no arguments")
+			return usagef("list takes no arguments")
 		}
 		return specList(env)
 	case "validate":
 		if len(operands) == 0 {
-			return usage("validate wants at least one spec")
+			return usagef("validate wants at least one spec")
 		}
 		return specValidate(env, operands)
 	case "init":
 		if len(operands) != 0 || opts.csv == "" {
-			return usage("init wants --csv PATH and no arguments")
+			return usagef("init wants --csv PATH and no arguments")
 		}
 		return specInit(env, opts.csv, opts.rows)
 	case "show", "python":
 		if len(operands) != 1 {
-			return usage("%s wants one spec, got %d arguments", sub, len(operands))
+			return usagef("%s wants one spec, got %d arguments", sub, len(operands))
 		}
 		if sub == "python" {
 			return specPython(env, operands[0], opts.inputName)
@@ -116,39 +112,38 @@ func runSpec(env *Env, opts specOptions, args []string) int {
 		switch opts.format {
 		case "", "yaml", "json":
 		default:
-			return usage("unknown --format %q, want yaml or json", opts.format)
+			return usagef("unknown --format %q, want yaml or json", opts.format)
 		}
 		return specShow(env, operands[0], opts.format)
 	}
-	return usage("unknown subcommand %q, want list, validate, show, python or init", sub)
+	return usagef("unknown subcommand %q, want list, validate, show, python or init", sub)
 }
 
-func specList(env *Env) int {
+func specList(env *Env) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	for _, name := range schema.PresetNames() {
 		s, err := schema.Preset(name)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-			return ExitError
+			return err
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", name, s.Description)
 	}
 	if err := tw.Flush(); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
-	return ExitOK
+	return nil
 }
 
 // specValidate checks every spec and reports each; it fails if any is bad.
-func specValidate(env *Env, specs []string) int {
-	code := ExitOK
+func specValidate(env *Env, specs []string) error {
+	var failed error
 	for _, arg := range specs {
-		s, err := dataset.ResolveSpec(context.Background(), arg)
+		s, err := schema.Resolve(arg)
 		if err != nil {
-			// The error names the file (or the unknown preset) already.
+			// A finding, one of several: the error names the file (or the
+			// unknown preset) already.
 			fmt.Fprintln(env.Stderr, err)
-			code = ExitError
+			failed = errFailed
 			continue
 		}
 		var features []string
@@ -157,14 +152,13 @@ func specValidate(env *Env, specs []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "%s: ok: spec %q, features: %s\n", arg, s.Name, strings.Join(features, ", "))
 	}
-	return code
+	return failed
 }
 
-func specShow(env *Env, arg, format string) int {
-	s, err := dataset.ResolveSpec(context.Background(), arg)
+func specShow(env *Env, arg, format string) error {
+	s, err := schema.Resolve(arg)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
 	var out []byte
 	if format == "json" {
@@ -174,30 +168,25 @@ func specShow(env *Env, arg, format string) int {
 		out, err = s.YAML()
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
 	if _, err := env.Stdout.Write(out); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
+		return err
 	}
-	return ExitOK
+	return nil
 }
 
 // specPython prints the tf.data code for a spec or, given a converted
 // dataset's directory, for that dataset: its spec, compression and splits.
-func specPython(env *Env, arg, inputName string) int {
-	fail := func(err error) int {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
-	}
+func specPython(env *Env, arg, inputName string) error {
+	ctx := context.Background()
 	opts := schema.PythonOptions{InputName: inputName}
 	var s *schema.Spec
-	ctx := context.Background()
+	var err error
 	if dataset.IsDataset(ctx, arg) {
 		ds, err := dataset.Open(ctx, arg)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		s = ds.Spec
 		opts.Dir, opts.Compression = arg, ds.Manifest.Compression
@@ -208,42 +197,35 @@ func specPython(env *Env, arg, inputName string) int {
 			}
 			opts.Splits = append(opts.Splits, schema.PythonSplit{Name: split.Name, Records: split.Records, Files: files})
 		}
-	} else {
-		var err error
-		if s, err = dataset.ResolveSpec(ctx, arg); err != nil {
-			return fail(err)
-		}
+	} else if s, err = dataset.ResolveSpec(ctx, arg); err != nil {
+		return err
 	}
 	code, err := s.Python(opts)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	if _, err := fmt.Fprint(env.Stdout, code); err != nil {
-		return fail(err)
+		return err
 	}
-	return ExitOK
+	return nil
 }
 
 // specInit prints a spec drafted from a CSV file, the notes on what was
 // guessed first, as YAML comments.
-func specInit(env *Env, csvPath string, rows int) int {
-	fail := func(err error) int {
-		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
-		return ExitError
-	}
+func specInit(env *Env, csvPath string, rows int) error {
 	f, err := os.Open(csvPath)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer f.Close()
 	name := strings.TrimSuffix(filepath.Base(csvPath), filepath.Ext(csvPath))
 	s, notes, err := schema.DraftCSV(name, f, rows)
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", csvPath, err))
+		return fmt.Errorf("%s: %w", csvPath, err)
 	}
 	out, err := s.YAML()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Drafted by \"tfprep spec init\" from %q. Check it, then\n# \"tfprep spec validate\" it and convert with --spec:\n", csvPath)
@@ -252,7 +234,7 @@ func specInit(env *Env, csvPath string, rows int) int {
 	}
 	b.Write(out)
 	if _, err := io.WriteString(env.Stdout, b.String()); err != nil {
-		return fail(err)
+		return err
 	}
-	return ExitOK
+	return nil
 }

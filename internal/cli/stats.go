@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -47,24 +46,22 @@ type statsConfig struct {
 	json  bool
 }
 
-func statsFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func statsFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	cfg := &statsConfig{}
 	fs.StringVar(&cfg.split, "split", "", "only this split (default: all splits)")
 	fs.BoolVar(&cfg.json, "json", false, "print the statistics as JSON")
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		return runStats(ctx, env, cfg, args)
 	}
 }
 
-func runStats(ctx context.Context, env *Env, cfg *statsConfig, args []string) int {
+func runStats(ctx context.Context, env *Env, cfg *statsConfig, args []string) error {
 	if len(args) != 1 {
-		fmt.Fprintf(env.Stderr, "tfprep stats: want one dataset directory, got %d arguments%s\n", len(args), statsExamples)
-		return ExitUsage
+		return usagef("want one dataset directory, got %d arguments", len(args))
 	}
 	ds, err := dataset.Open(ctx, args[0])
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep stats: %v\n", err)
-		return ExitError
+		return err
 	}
 	var splits []string
 	if cfg.split != "" {
@@ -72,24 +69,19 @@ func runStats(ctx context.Context, env *Env, cfg *statsConfig, args []string) in
 	}
 	st, err := dataset.Stats(ctx, ds, splits...)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep stats: %v\n", err)
-		return ExitError
+		return err
 	}
 	if cfg.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep stats: %v\n", err)
-			return ExitError
+		if err := writeJSON(env.Stdout, st); err != nil {
+			return err
 		}
 	} else {
 		printStats(env.Stdout, st)
 	}
 	if st.Damaged > 0 {
-		fmt.Fprintf(env.Stderr, "tfprep stats: damaged byte ranges skipped: %d; the counts cover the readable records only\n", st.Damaged)
-		return ExitPartial
+		return partialf("damaged byte ranges skipped: %d; the counts cover the readable records only", st.Damaged)
 	}
-	return ExitOK
+	return nil
 }
 
 func printStats(w io.Writer, st *dataset.Statistics) {

@@ -32,7 +32,7 @@ identical whatever the parallelism.
 Examples:
   tfprep synth --n 2000 --out /tmp/planet2k
   tfprep synth --csv KagglePlanetMCML.csv --out /tmp/planet40k --seed 1`,
-		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
+		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			n := fs.Int("n", 0, "number of rows to sample")
 			csvPath := fs.String("csv", "", "generate images for the rows of this CSV instead of sampling")
 			out := fs.String("out", "", "output directory (required)")
@@ -40,17 +40,12 @@ Examples:
 			size := fs.Int("size", 256, "image width and height in pixels")
 			quality := fs.Int("quality", 75, "JPEG quality")
 			workers := fs.Int("workers", 0, "parallel encoders (0 = all cores)")
-			return func(ctx context.Context, env *Env, args []string) int {
+			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) > 0 || *out == "" || (*n > 0) == (*csvPath != "") || *n < 0 {
-					fmt.Fprintln(env.Stderr, "tfprep synth: want --out DIR and exactly one of --n N (N > 0) or --csv PATH, and no arguments")
-					return ExitUsage
+					return usagef("want --out DIR and exactly one of --n N (N > 0) or --csv PATH, and no arguments")
 				}
 				opts := synth.Options{Size: *size, Seed: *seed, Quality: *quality, Workers: *workers}
-				if err := runSynth(ctx, env, *n, *csvPath, *out, opts); err != nil {
-					fmt.Fprintf(env.Stderr, "tfprep synth: %v\n", err)
-					return ExitError
-				}
-				return ExitOK
+				return runSynth(ctx, env, *n, *csvPath, *out, opts)
 			}
 		},
 	})

@@ -62,7 +62,7 @@ type trainConfig struct {
 	model             tinynet.Config
 }
 
-func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 	cfg := &trainConfig{}
 	fs.StringVar(&cfg.split, "split", "train", "split to train on")
 	fs.StringVar(&cfg.validation, "validation", "", `split to validate on (default "validation" if the dataset has it, else a hold-out of --split)`)
@@ -75,40 +75,31 @@ func trainFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []str
 	fs.IntVar(&cfg.model.Hidden, "hidden", 32, "hidden units")
 	fs.IntVar(&cfg.model.Pool, "pool", 8, "image summary grid per side")
 	fs.Float64Var(&cfg.model.LearningRate, "lr", 0.005, "Adam learning rate")
-	return func(ctx context.Context, env *Env, args []string) int {
+	return func(ctx context.Context, env *Env, args []string) error {
 		fs.Visit(func(f *flag.Flag) { cfg.holdoutSet = cfg.holdoutSet || f.Name == "holdout" })
 		return runTrain(ctx, env, cfg, args)
 	}
 }
 
-func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) int {
+func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) error {
 	if len(args) != 1 {
-		fmt.Fprintf(env.Stderr, "tfprep train: want one dataset directory, got %d arguments%s\n", len(args), trainExamples)
-		return ExitUsage
+		return usagef("want one dataset directory, got %d arguments", len(args))
 	}
 	if cfg.epochs < 1 || cfg.batch < 1 {
-		fmt.Fprintln(env.Stderr, "tfprep train: --epochs and --batch must be positive")
-		return ExitUsage
+		return usagef("--epochs and --batch must be positive")
 	}
 	if cfg.validation != "" && cfg.holdoutSet {
-		fmt.Fprintln(env.Stderr, "tfprep train: --validation names a split to validate on, --holdout holds one out of --split: give one of them")
-		return ExitUsage
+		return usagef("--validation names a split to validate on, --holdout holds one out of --split: give one of them")
 	}
 	if err := cfg.holdout.Validate(); err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep train: --holdout: %v\n", err)
-		return ExitUsage
+		return usagef("--holdout: %w", err)
 	}
 	if cfg.validation == cfg.split {
-		fmt.Fprintf(env.Stderr, "tfprep train: --validation %q is the training split: validating on the training examples proves nothing\n", cfg.split)
-		return ExitUsage
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(env.Stderr, "tfprep train: %v\n", err)
-		return ExitError
+		return usagef("--validation %q is the training split: validating on the training examples proves nothing", cfg.split)
 	}
 	data, err := openTrainData(args[0], cfg)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	var shape []int // the image's [H, W, C]
 	for _, f := range data.train.Spec().Features() {
@@ -119,24 +110,24 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) in
 	cfg.model.Seed = cfg.seed
 	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(data.train))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	vit, err := data.validation.Iter(ctx, trainer.Options{BatchSize: 256})
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	valSet, err := model.Load(vit)
 	vit.Close()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	if valSet.Len() == 0 {
-		return fail(fmt.Errorf("no validation examples in %s; hold out a larger fraction (--holdout)", data.what))
+		return fmt.Errorf("no validation examples in %s; hold out a larger fraction (--holdout)", data.what)
 	}
 	opts := trainer.Options{BatchSize: cfg.batch, Shuffle: cfg.shuffle, Epochs: cfg.epochs, Seed: cfg.seed}
 	it, err := data.train.Iter(ctx, opts)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	trainCount := data.train.Examples()
 	if data.total >= 0 {
@@ -151,10 +142,10 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) in
 	})
 	it.Close()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	printValidation(env.Stdout, data.train.Spec().LabelFeatures(), last, freq)
-	return ExitOK
+	return nil
 }
 
 // trainData is what train reads: the examples to train on, those to

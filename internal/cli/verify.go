@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/tfprep/tfprep/tfrecord"
@@ -41,12 +40,12 @@ Examples:
   tfprep verify 'out/train-*' 'out/validation-*'
   tfprep verify --recover --json damaged.tfrecord
   tfprep verify out/planet`,
-		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
+		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 			var opts verifyOptions
 			fs.BoolVar(&opts.Recover, "recover", false, "files: skip damaged byte ranges, list each, and read every other record")
 			fs.BoolVar(&opts.All, "all", false, "files: report the first problem of every file; DIR: list every discrepancy")
 			asJSON := fs.Bool("json", false, "print the result as a JSON object")
-			return func(ctx context.Context, env *Env, args []string) int {
+			return func(ctx context.Context, env *Env, args []string) error {
 				return runVerify(ctx, env, args, opts, *asJSON)
 			}
 		},
@@ -110,39 +109,33 @@ type filesReport struct {
 	Files    []fileReport `json:"files"`
 }
 
-func runVerify(ctx context.Context, env *Env, args []string, opts verifyOptions, asJSON bool) int {
+func runVerify(ctx context.Context, env *Env, args []string, opts verifyOptions, asJSON bool) error {
 	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "tfprep verify: no files or directory given\nrun \"tfprep help verify\" for usage")
-		return ExitUsage
+		return usagef("no files or directory given")
 	}
 	if len(args) == 1 && isDatasetDir(args[0]) {
 		if opts.Recover {
-			fmt.Fprintln(env.Stderr, "tfprep verify: --recover is for TFRecord files, not a dataset directory")
-			return ExitUsage
+			return usagef("--recover is for TFRecord files, not a dataset directory")
 		}
 		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
 	}
 	paths, err := expandFiles(args)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep verify: %v (a dataset directory, with dataset.json, is verified on its own)\n", err)
-		return ExitError
+		return fmt.Errorf("%w (a dataset directory, with dataset.json, is verified on its own)", err)
 	}
 	r, err := verifyFiles(ctx, paths, opts)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep verify: %v\n", err)
-		return ExitError
+		return err
 	}
 	if asJSON {
-		if code := writeJSON(env, "verify", r); code != ExitOK {
-			return code
-		}
+		err = writeJSON(env.Stdout, r)
 	} else {
 		printFilesReport(env.Stdout, r)
 	}
-	if !r.OK {
-		return ExitError
+	if err == nil && !r.OK {
+		err = errFailed
 	}
-	return ExitOK
+	return err
 }
 
 // verifyFiles reads and checks every record of the files. Problems with
@@ -179,31 +172,30 @@ func verifyFile(ctx context.Context, path string, opts verifyOptions) (*fileRepo
 	if fi, err := os.Stat(path); err == nil {
 		fr.FileBytes = fi.Size()
 	}
-	r, closer, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true, Recover: opts.Recover})
+	f, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true, Recover: opts.Recover})
 	if err != nil {
-		fail(-1, -1, -1, strings.TrimPrefix(err.Error(), "tfrecord: "))
+		fail(-1, -1, -1, err.Error())
 		return fr, nil
 	}
-	defer closer.Close()
-	fr.Compression = r.Compression().String()
+	defer f.Close()
+	fr.Compression = f.Compression().String()
 	var parsed example.Parsed
 	for {
-		if r.Index()%1024 == 0 {
+		if f.Index()%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		rec, err := r.Next()
+		rec, err := f.Next()
 		if err == io.EOF {
 			fr.Complete = true
 			break
 		}
 		if err != nil {
-			reason := strings.TrimPrefix(err.Error(), "tfrecord: ")
-			offset, record := r.Offset(), r.Index()
+			offset, record, reason := f.Offset(), f.Index(), err.Error()
 			var re *tfrecord.RecordError
 			if errors.As(err, &re) {
-				reason, offset, record = strings.TrimPrefix(re.Err.Error(), "tfrecord: "), re.Offset, re.Record
+				offset, record, reason = re.Offset, re.Record, re.Reason()
 			}
 			if opts.Recover {
 				// The reader recovers from everything but a broken
@@ -221,14 +213,14 @@ func verifyFile(ctx context.Context, path string, opts verifyOptions) (*fileRepo
 			fr.Raw++
 		}
 	}
-	fr.StreamBytes = r.Offset()
+	fr.StreamBytes = f.Offset()
 	// Ranges a recovering reader skipped come before where it stopped.
 	var skipped []damageRange
-	for _, d := range r.Skipped() {
+	for _, d := range f.Skipped() {
 		dr := damageRange{File: path, Offset: d.Offset, Length: d.Length, Reason: d.Err.Error()}
 		var re *tfrecord.RecordError
 		if errors.As(d.Err, &re) {
-			dr.Record, dr.Reason = re.Record, strings.TrimPrefix(re.Err.Error(), "tfrecord: ")
+			dr.Record, dr.Reason = re.Record, re.Reason()
 		}
 		skipped = append(skipped, dr)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -51,26 +50,20 @@ func printDatasetReport(w io.Writer, r *dataset.VerifyReport) {
 }
 
 // runVerifyDataset is "tfprep verify DIR" for a dataset directory: it
-// prints the report (as JSON with asJSON) and returns the exit code, 1 when
-// anything differs from the manifest.
-func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON bool) int {
+// prints the report (as JSON with asJSON); anything that differs from the
+// manifest fails it (errFailed).
+func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON bool) error {
 	r, err := dataset.Verify(ctx, dir, all)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tfprep verify: %s: %v\n", dir, err)
-		return ExitError
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	if asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
-			fmt.Fprintf(env.Stderr, "tfprep verify: %v\n", err)
-			return ExitError
-		}
+		err = writeJSON(env.Stdout, r)
 	} else {
 		printDatasetReport(env.Stdout, r)
 	}
-	if !r.OK {
-		return ExitError
+	if err == nil && !r.OK {
+		err = errFailed
 	}
-	return ExitOK
+	return err
 }

@@ -555,7 +555,7 @@ func TestRunVerifyDataset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, tt.dir, tt.all, tt.json)
+			code := exitCode(&stderr, "verify", runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, tt.dir, tt.all, tt.json))
 			if code != tt.wantCode {
 				t.Fatalf("got exit %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
 			}
