@@ -7,12 +7,17 @@ BIN := bin/tfprep
 CGO := $(shell scripts/ensure-libjpeg.sh)
 export CGO_ENABLED := $(CGO)
 
-.PHONY: all build worker test test-purego demo bench proto fmt vet clean
+.PHONY: all build install worker test test-purego demo bench proto fmt vet clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/tfprep
+
+# Copies bin/tfprep onto the PATH: $(PREFIX)/bin when PREFIX is given, else $(go env GOPATH)/bin.
+install: build
+	@dest="$${PREFIX:+$$PREFIX/bin}"; dest="$${dest:-$$($(GO) env GOPATH)/bin}"; \
+	mkdir -p "$$dest" && cp $(BIN) "$$dest/tfprep" && echo "installed $$dest/tfprep"
 
 # A fully static linux/amd64 binary with libjpeg-turbo, for --worker_binary on distributed runners.
 worker:
