@@ -32,8 +32,9 @@ func (d *jpegDecoder) close() { d.closed = true }
 var adobeAPP14 = []byte{0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b', 'e', 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00}
 
 // decode decodes a JPEG with image/jpeg into buf (grown as needed). FastDCTScale has no effect here:
-// image/jpeg cannot scale in the DCT domain.
-func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8) (raster, []uint8, error) {
+// image/jpeg cannot scale in the DCT domain. image/jpeg decodes whole images only, so sink is
+// never used.
+func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8, sink bandSink) (raster, []uint8, error) {
 	if d.closed {
 		return raster{}, buf, ErrClosed
 	}

@@ -23,7 +23,11 @@ type Processor struct {
 	bits  [256]uint32  // math.Float32bits of scale
 	norm  []float32    // (v/255-Mean)/Std, 256 values per channel, when Mean or Std is set
 	// reused pixel buffers
-	decoded, oriented, row, converted, resized []uint8
+	decoded, oriented, row, outRow, converted, resized []uint8
+	// floatOut, while Process makes a fixed-size Float32 output, is where its bytes go: nearest
+	// rows are encoded there as they are made, and pixels returns no Image.
+	floatOut []byte
+	band     nearestBands
 }
 
 // NewProcessor validates opts and prepares a Processor.
@@ -70,6 +74,20 @@ func (p *Processor) Options() Options { return p.opts }
 // result to dst. name only labels errors. Errors are *Error values (errors.Is with ErrCorrupt,
 // ErrUnsupported, ErrTooLarge, ErrTruncated).
 func (p *Processor) Process(name string, data []byte, dst []byte) ([]byte, error) {
+	if n := p.opts.OutputBytes(); n > 0 && p.opts.Encoding == Float32 {
+		start := len(dst)
+		dst = growLen(dst, n)
+		p.floatOut = dst[start:]
+		img, err := p.pixels(name, data)
+		p.floatOut = nil
+		if err != nil {
+			return dst[:start], err
+		}
+		if img.Pix != nil {
+			p.encodeFloat(dst[start:], img.Pix, img.Channels)
+		}
+		return dst, nil
+	}
 	img, err := p.pixels(name, data)
 	if err != nil {
 		return dst, err
@@ -78,11 +96,27 @@ func (p *Processor) Process(name string, data []byte, dst []byte) ([]byte, error
 }
 
 // pixels is everything before encoding: the 0..255 output image, aliasing the Processor's buffers.
+// When p.floatOut is set and the rows could be encoded as they were made, the returned Image has no
+// pixels: p.floatOut holds them.
 func (p *Processor) pixels(name string, data []byte) (Image, error) {
 	o := &p.opts
-	r, err := p.decode(name, data)
+	var sink bandSink
+	if o.Filter == Nearest && o.Width > 0 && !(o.ApplyOrientation && isJPEG(data) && scanJPEG(data).orientation > 1) {
+		p.band.p = p
+		sink = &p.band
+	}
+	r, err := p.decode(name, data, sink)
 	if err != nil {
 		return Image{}, err
+	}
+	if r.pix == nil {
+		// sink took the rows; rows whose source is outside the image are left.
+		for y := p.band.next; y < o.Height; y++ {
+			out := p.rowBuffer(y)
+			clear(out)
+			p.rowDone(y, out)
+		}
+		return p.result(), nil
 	}
 	if o.ApplyOrientation && isJPEG(data) {
 		p.oriented = grow(p.oriented, len(r.pix))
@@ -103,25 +137,19 @@ func (p *Processor) pixels(name string, data []byte) (Image, error) {
 	if o.Filter == Nearest {
 		// Nearest picks whole source pixels, so converting after picking gives PIL's
 		// convert-then-resize pixels while converting only the pixels kept. Row by row, the
-		// picked pixels stay in cache between the two steps.
+		// picked pixels stay in cache between the steps.
 		sc := r.mode.channels()
 		p.rs.nearestGrid(r.w, r.h, b, w, h)
 		p.row = grow(p.row, w*sc)
-		p.converted = grow(p.converted, w*h*c)
+		p.startRows()
 		for y := range h {
-			out := p.converted[y*w*c : (y+1)*w*c]
+			out := p.rowBuffer(y)
 			p.rs.nearestRow(r.pix, r.w, sc, y, p.row)
 			convert(out, p.row, w, r.mode, o.ColorMode)
-			if p.rs.outside || p.rs.yin[y] < 0 {
-				// PIL fills pixels without a source after conversion: zero in the output mode.
-				for x, xi := range p.rs.xin {
-					if xi < 0 || p.rs.yin[y] < 0 {
-						clear(out[x*c : (x+1)*c])
-					}
-				}
-			}
+			p.clearOutside(y, out)
+			p.rowDone(y, out)
 		}
-		return Image{Width: w, Height: h, Channels: c, Pix: p.converted}, nil
+		return p.result(), nil
 	}
 	p.converted = grow(p.converted, r.w*r.h*c)
 	convert(p.converted, r.pix, r.w*r.h, r.mode, o.ColorMode)
@@ -144,10 +172,12 @@ func isJPEG(data []byte) bool {
 
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")
 
-func (p *Processor) decode(name string, data []byte) (raster, error) {
+// decode decodes data whole, or, when sink is not nil and the decoder can, band by band into sink
+// (the raster then has no pixels).
+func (p *Processor) decode(name string, data []byte, sink bandSink) (raster, error) {
 	switch {
 	case isJPEG(data):
-		r, buf, err := p.dec.decode(name, data, &p.opts, p.opts.Width, p.opts.Height, p.decoded)
+		r, buf, err := p.dec.decode(name, data, &p.opts, p.opts.Width, p.opts.Height, p.decoded, sink)
 		p.decoded = buf
 		return r, err
 	case bytes.HasPrefix(data, pngMagic):
@@ -235,24 +265,28 @@ func Decode(data []byte, mode ColorMode, opts Options) (*Image, error) {
 	return &img, nil
 }
 
+// encodeFloat writes pixels with c channels as little-endian float32 v/255, or (v/255-Mean)/Std,
+// to out, which holds 4 bytes per value.
+func (p *Processor) encodeFloat(out []byte, pix []uint8, c int) {
+	out = out[:len(pix)*4]
+	if p.norm == nil {
+		for i, v := range pix {
+			binary.LittleEndian.PutUint32(out[i*4:i*4+4], p.bits[v])
+		}
+		return
+	}
+	for i, v := range pix {
+		binary.LittleEndian.PutUint32(out[i*4:i*4+4], math.Float32bits(p.norm[(i%c)*256+int(v)]))
+	}
+}
+
 func (p *Processor) encode(name string, img Image, dst []byte) ([]byte, error) {
 	o := &p.opts
 	switch o.Encoding {
 	case Float32:
-		n := len(img.Pix)
 		start := len(dst)
-		dst = growLen(dst, n*4)
-		out := dst[start : start+n*4]
-		if p.norm == nil {
-			for i, v := range img.Pix {
-				binary.LittleEndian.PutUint32(out[i*4:i*4+4], p.bits[v])
-			}
-		} else {
-			c := img.Channels
-			for i, v := range img.Pix {
-				binary.LittleEndian.PutUint32(out[i*4:], math.Float32bits(p.norm[(i%c)*256+int(v)]))
-			}
-		}
+		dst = growLen(dst, len(img.Pix)*4)
+		p.encodeFloat(dst[start:], img.Pix, img.Channels)
 		return dst, nil
 	case Uint8:
 		return append(dst, img.Pix...), nil
