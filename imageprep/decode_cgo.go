@@ -294,6 +294,8 @@ type jpegDecoder struct {
 	pinner  runtime.Pinner // reused: a fresh Pinner allocates on every Pin
 	cleanup runtime.Cleanup
 	planes  [4][]uint8 // decodeRaw's view of the band buffer; a field, so passing it allocates nothing
+	// reserve admits a whole-image decode of w x h needing bytes (Processor.reserve)
+	reserve func(name string, w, h int, bytes int64) error
 }
 
 func newJPEGDecoder() (*jpegDecoder, error) {
@@ -376,6 +378,10 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 		return raster{}, buf, d.failure(name)
 	}
 	ow, oh := int(info.out_width), int(info.out_height)
+	if err := d.reserve(name, ow, oh, int64(ow)*int64(oh)*int64(mode.channels())); err != nil {
+		C.tfp_abort(d.ctx)
+		return raster{}, buf, err
+	}
 	buf = grow(buf, ow*oh*mode.channels())
 	if rc := C.tfp_decompress(d.ctx, space, C.int(denom), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf))); rc != 0 {
 		if rc == -2 {

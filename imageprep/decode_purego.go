@@ -20,7 +20,11 @@ func DecoderName() string { return "image/jpeg " + runtime.Version() + " (pure G
 const PILIdentical = false
 
 // jpegDecoder wraps image/jpeg; the type mirrors the cgo build's.
-type jpegDecoder struct{ closed bool }
+type jpegDecoder struct {
+	closed bool
+	// reserve admits a whole-image decode of w x h needing bytes (Processor.reserve)
+	reserve func(name string, w, h int, bytes int64) error
+}
 
 func newJPEGDecoder() (*jpegDecoder, error) { return &jpegDecoder{}, nil }
 
@@ -54,6 +58,10 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 	if cfg.Width*cfg.Height > o.maxPixels() {
 		return raster{}, buf, newError(name, TooLarge, -1, "%dx%d is %d pixels, more than the limit of %d",
 			cfg.Width, cfg.Height, cfg.Width*cfg.Height, o.maxPixels())
+	}
+	// image/jpeg's planes (up to 4 bytes per pixel), our samples (up to 4) and upsampled chroma (2).
+	if err := d.reserve(name, cfg.Width, cfg.Height, int64(cfg.Width)*int64(cfg.Height)*10); err != nil {
+		return raster{}, buf, err
 	}
 	img, err := jpeg.Decode(bytes.NewReader(src))
 	if err != nil {

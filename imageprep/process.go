@@ -28,6 +28,7 @@ type Processor struct {
 	// rows are encoded there as they are made, and pixels returns no Image.
 	floatOut []byte
 	band     nearestBands
+	held     int64 // decode budget taken for the current image
 }
 
 // NewProcessor validates opts and prepares a Processor.
@@ -40,6 +41,7 @@ func NewProcessor(opts Options) (*Processor, error) {
 		return nil, err
 	}
 	p := &Processor{opts: opts, dec: dec}
+	dec.reserve = p.reserve
 	for v := range 256 {
 		p.scale[v] = float32(v) / 255
 		p.bits[v] = math.Float32bits(p.scale[v])
@@ -74,6 +76,7 @@ func (p *Processor) Options() Options { return p.opts }
 // result to dst. name only labels errors. Errors are *Error values (errors.Is with ErrCorrupt,
 // ErrUnsupported, ErrTooLarge, ErrTruncated).
 func (p *Processor) Process(name string, data []byte, dst []byte) ([]byte, error) {
+	defer p.unreserve()
 	if n := p.opts.OutputBytes(); n > 0 && p.opts.Encoding == Float32 {
 		start := len(dst)
 		dst = growLen(dst, n)
@@ -181,7 +184,7 @@ func (p *Processor) decode(name string, data []byte, sink bandSink) (raster, err
 		p.decoded = buf
 		return r, err
 	case bytes.HasPrefix(data, pngMagic):
-		return decodePNG(name, data, p.opts.maxPixels())
+		return p.decodePNG(name, data)
 	}
 	return raster{}, newError(name, Corrupt, 0, "not a JPEG or PNG file (starts with % x)", data[:min(len(data), 4)])
 }
@@ -189,21 +192,40 @@ func (p *Processor) decode(name string, data []byte, sink bandSink) (raster, err
 // decodePNG reads a PNG into PIL's mode for it: L for 8-bit gray, RGB, RGBA (with alpha), palette
 // images expanded. 16-bit samples keep their high byte, as PIL's "RGB;16B" unpacker does; 16-bit
 // grayscale, which PIL opens as mode I, is clipped to 255 as PIL's I to L/RGB conversion does.
-func decodePNG(name string, data []byte, maxPixels int) (raster, error) {
+// image/png decodes whole images only: the bytes it and the conversion need are reserved first.
+func (p *Processor) decodePNG(name string, data []byte) (raster, error) {
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return raster{}, pngError(name, err)
 	}
-	if cfg.Width*cfg.Height > maxPixels {
+	w, h := cfg.Width, cfg.Height
+	if maxPixels := p.opts.maxPixels(); w*h > maxPixels {
 		return raster{}, newError(name, TooLarge, -1, "%dx%d is %d pixels, more than the limit of %d",
-			cfg.Width, cfg.Height, cfg.Width*cfg.Height, maxPixels)
+			w, h, w*h, maxPixels)
+	}
+	// Bytes per pixel: image/png's image, then ours (RGB, or the generic path's RGBA and RGB).
+	var goBytes, ours int64
+	switch cfg.ColorModel {
+	case color.GrayModel:
+		goBytes = 1
+	case color.Gray16Model:
+		goBytes, ours = 2, 1
+	case color.RGBAModel, color.NRGBAModel:
+		goBytes, ours = 4, 3
+	default: // 16-bit colour, palettes
+		goBytes, ours = 8, 7
+		if _, ok := cfg.ColorModel.(color.Palette); ok {
+			goBytes = 1
+		}
+	}
+	if err := p.reserve(name, w, h, int64(w)*int64(h)*(goBytes+ours)); err != nil {
+		return raster{}, err
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return raster{}, pngError(name, err)
 	}
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
 	switch m := img.(type) {
 	case *image.Gray:
 		return raster{w: w, h: h, mode: srcL, pix: m.Pix}, nil
@@ -214,18 +236,31 @@ func decodePNG(name string, data []byte, maxPixels int) (raster, error) {
 			pix[i] = uint8(min(v, 255))
 		}
 		return raster{w: w, h: h, mode: srcL, pix: pix}, nil
+	case *image.NRGBA:
+		if opaque(m.Pix) {
+			rgb := make([]uint8, w*h*3)
+			convert(rgb, m.Pix, w*h, srcRGBA, RGB)
+			return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
+		}
+		return raster{w: w, h: h, mode: srcRGBA, pix: m.Pix}, nil
+	case *image.RGBA:
+		if opaque(m.Pix) { // image/png's 8-bit truecolour without transparency
+			rgb := make([]uint8, w*h*3)
+			convert(rgb, m.Pix, w*h, srcRGBA, RGB)
+			return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
+		}
 	}
-	opaque := true
+	isOpaque := true
 	pix := make([]uint8, w*h*4)
 	for y := range h {
 		for x := range w {
 			c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
 			i := (y*w + x) * 4
 			pix[i], pix[i+1], pix[i+2], pix[i+3] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8), uint8(c.A>>8)
-			opaque = opaque && c.A == 0xFFFF
+			isOpaque = isOpaque && c.A == 0xFFFF
 		}
 	}
-	if opaque {
+	if isOpaque {
 		rgb := make([]uint8, w*h*3)
 		convert(rgb, pix, w*h, srcRGBA, RGB)
 		return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
@@ -257,6 +292,7 @@ func Decode(data []byte, mode ColorMode, opts Options) (*Image, error) {
 		return nil, err
 	}
 	defer p.dec.close()
+	defer p.unreserve()
 	img, err := p.pixels("", data)
 	if err != nil {
 		return nil, err
