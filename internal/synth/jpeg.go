@@ -251,8 +251,9 @@ func segment(w *bufio.Writer, marker byte, body []byte) {
 	w.Write(body)
 }
 
-// encodePlanetJPEG writes img (opaque RGBA) in the Planet chips' layout at quality.
-func encodePlanetJPEG(out io.Writer, img *image.RGBA, quality int) error {
+// EncodePlanetJPEG writes img (opaque RGBA) in the Planet chips' layout (PlanetLayout) at quality
+// 1..100; benchmarks use it to re-encode transformed real chips.
+func EncodePlanetJPEG(out io.Writer, img *image.RGBA, quality int) error {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	bw, bh := (w+7)/8, (h+7)/8

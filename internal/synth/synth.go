@@ -223,7 +223,7 @@ func encode(w io.Writer, row Row, opts Options) error {
 	if opts.Layout == YCbCr420 {
 		return jpeg.Encode(w, img, &jpeg.Options{Quality: opts.Quality})
 	}
-	return encodePlanetJPEG(w, img, opts.Quality)
+	return EncodePlanetJPEG(w, img, opts.Quality)
 }
 
 // Generate writes dir/NAME.jpg for every row, creating dir, with
