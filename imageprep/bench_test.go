@@ -52,7 +52,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.ResetTimer()
 	clock := startCPU()
 	for i := 0; b.Loop(); i++ {
-		if _, err := p.decode("chip", chips[i%2]); err != nil {
+		if _, err := p.decode("chip", chips[i%2], nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -64,7 +64,7 @@ func BenchmarkResize(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := p.decode("chip", planetChips(b)[0])
+	r, err := p.decode("chip", planetChips(b)[0], nil)
 	if err != nil {
 		b.Fatal(err)
 	}

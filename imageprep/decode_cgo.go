@@ -40,6 +40,12 @@ typedef struct {
 	tfp_error_mgr err;
 	tfp_info info; // results for Go, in C memory so that Go passes no pointer to its stack
 	unsigned long len;
+	// raw-data decoding (tfp_start_raw): one band of rows of every component
+	unsigned char *raw_buf;
+	size_t raw_cap;
+	int raw_rows, raw_stride;
+	JSAMPROW raw_rows_of[MAX_COMPONENTS][2 * DCTSIZE];
+	JSAMPARRAY raw_planes[MAX_COMPONENTS];
 } tfp_ctx;
 
 
@@ -100,6 +106,7 @@ static tfp_ctx *tfp_new(void) {
 
 static void tfp_free(tfp_ctx *ctx) {
 	jpeg_destroy_decompress(&ctx->cinfo);
+	free(ctx->raw_buf);
 	free(ctx);
 }
 
@@ -149,6 +156,17 @@ static int tfp_output_size(tfp_ctx *ctx, int out_space, int denom) {
 	return 0;
 }
 
+// tfp_pil_settings sets what PIL decodes with: ISLOW IDCT and fancy upsampling (libjpeg's
+// defaults), scaled by 1/denom, whole images (not raw data).
+static void tfp_pil_settings(j_decompress_ptr d, int out_space, int denom) {
+	d->out_color_space = out_space;
+	d->scale_num = 1;
+	d->scale_denom = denom;
+	d->dct_method = JDCT_ISLOW;
+	d->do_fancy_upsampling = TRUE;
+	d->raw_data_out = FALSE;
+}
+
 // tfp_decompress decodes the image whose header was read into buf, row-major, with PIL's settings:
 // ISLOW IDCT and fancy upsampling (libjpeg's defaults), scaled by 1/denom.
 static int tfp_decompress(tfp_ctx *ctx, int out_space, int denom, unsigned char *buf, unsigned long cap) {
@@ -157,11 +175,7 @@ static int tfp_decompress(tfp_ctx *ctx, int out_space, int denom, unsigned char 
 		jpeg_abort_decompress(d);
 		return -1;
 	}
-	d->out_color_space = out_space;
-	d->scale_num = 1;
-	d->scale_denom = denom;
-	d->dct_method = JDCT_ISLOW;
-	d->do_fancy_upsampling = TRUE;
+	tfp_pil_settings(d, out_space, denom);
 	jpeg_calc_output_dimensions(d);
 	size_t stride = (size_t)d->output_width * d->output_components;
 	if (stride * d->output_height > cap) {
@@ -180,6 +194,74 @@ static int tfp_decompress(tfp_ctx *ctx, int out_space, int denom, unsigned char 
 	}
 	jpeg_finish_decompress(d);
 	return 0;
+}
+
+// tfp_raw_ok reports whether libjpeg's raw (downsampled) data of the image whose header was read is
+// exactly what tfp_decompress would return for out_space, component by component: no DCT scaling,
+// every component at full resolution (so no upsampling, fancy or not), and a null colour
+// conversion (grayscale to grayscale, CMYK to CMYK).
+static int tfp_raw_ok(tfp_ctx *ctx, int out_space) {
+	j_decompress_ptr d = &ctx->cinfo;
+	int n = d->num_components;
+	if ((n != 1 && n != 4) || (int)d->jpeg_color_space != out_space) return 0;
+	if (d->max_v_samp_factor > 2) return 0; // raw_rows_of holds 2*DCTSIZE rows
+	for (int i = 0; i < n; i++) {
+		jpeg_component_info *c = &d->comp_info[i];
+		if (c->h_samp_factor != d->max_h_samp_factor || c->v_samp_factor != d->max_v_samp_factor) return 0;
+	}
+	return 1;
+}
+
+// tfp_start_raw starts a decode with PIL's settings that returns raw data band by band
+// (tfp_read_raw); info.out_width/out_height are the image size, raw_rows the rows per band and
+// raw_stride the bytes per row of each component in raw_buf (component c's row r of a band is at
+// raw_buf + (c*raw_rows + r)*raw_stride).
+static int tfp_start_raw(tfp_ctx *ctx, int out_space) {
+	j_decompress_ptr d = &ctx->cinfo;
+	if (setjmp(ctx->err.jump)) {
+		jpeg_abort_decompress(d);
+		return -1;
+	}
+	tfp_pil_settings(d, out_space, 1);
+	d->raw_data_out = TRUE;
+	jpeg_start_decompress(d);
+	ctx->info.out_width = d->output_width;
+	ctx->info.out_height = d->output_height;
+	int rows = d->max_v_samp_factor * DCTSIZE;
+	size_t stride = (size_t)d->comp_info[0].width_in_blocks * DCTSIZE;
+	size_t need = stride * rows * d->num_components;
+	if (need > ctx->raw_cap) {
+		unsigned char *b = realloc(ctx->raw_buf, need);
+		if (b == NULL) {
+			jpeg_abort_decompress(d);
+			return -2;
+		}
+		ctx->raw_buf = b;
+		ctx->raw_cap = need;
+	}
+	for (int c = 0; c < d->num_components; c++) {
+		for (int r = 0; r < rows; r++) ctx->raw_rows_of[c][r] = ctx->raw_buf + ((size_t)c * rows + r) * stride;
+		ctx->raw_planes[c] = ctx->raw_rows_of[c];
+	}
+	ctx->raw_rows = rows;
+	ctx->raw_stride = (int)stride;
+	return 0;
+}
+
+// tfp_read_raw decodes the next band into raw_buf; it returns the rows decoded (padding rows past
+// the image's height included), 0 after the last band (having finished the decompression), -1 on
+// error.
+static int tfp_read_raw(tfp_ctx *ctx) {
+	j_decompress_ptr d = &ctx->cinfo;
+	if (setjmp(ctx->err.jump)) {
+		jpeg_abort_decompress(d);
+		return -1;
+	}
+	if (d->output_scanline >= d->output_height) {
+		jpeg_finish_decompress(d);
+		return 0;
+	}
+	return (int)jpeg_read_raw_data(d, ctx->raw_planes, ctx->raw_rows);
 }
 
 static int tfp_unsupported(int code) {
@@ -211,6 +293,9 @@ type jpegDecoder struct {
 	ctx     *C.tfp_ctx
 	pinner  runtime.Pinner // reused: a fresh Pinner allocates on every Pin
 	cleanup runtime.Cleanup
+	planes  [4][]uint8 // decodeRaw's view of the band buffer; a field, so passing it allocates nothing
+	// reserve admits a whole-image decode of w x h needing bytes (Processor.reserve)
+	reserve func(name string, w, h int, bytes int64) error
 }
 
 func newJPEGDecoder() (*jpegDecoder, error) {
@@ -233,8 +318,11 @@ func (d *jpegDecoder) close() {
 }
 
 // decode decodes a JPEG into buf (grown as needed). tw, th is the target size used by FastDCTScale
-// (0 when there is none).
-func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8) (raster, []uint8, error) {
+// (0 when there is none). When sink is not nil and accepts the image, and libjpeg's raw data is the
+// image's samples (a 1- or 4-component JPEG without subsampling), the image is handed to sink band
+// by band instead, without colour deconversion or a whole-image buffer, and the raster returned has
+// no pixels.
+func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8, sink bandSink) (raster, []uint8, error) {
 	if d.ctx == nil {
 		return raster{}, buf, ErrClosed
 	}
@@ -283,10 +371,17 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 			}
 		}
 	}
+	if denom == 1 && sink != nil && C.tfp_raw_ok(d.ctx, space) != 0 && sink.start(w, h, mode) {
+		return raster{w: w, h: h, mode: mode}, buf, d.decodeRaw(name, o, space, w, h, mode, sink)
+	}
 	if C.tfp_output_size(d.ctx, space, C.int(denom)) != 0 {
 		return raster{}, buf, d.failure(name)
 	}
 	ow, oh := int(info.out_width), int(info.out_height)
+	if err := d.reserve(name, ow, oh, int64(ow)*int64(oh)*int64(mode.channels())); err != nil {
+		C.tfp_abort(d.ctx)
+		return raster{}, buf, err
+	}
 	buf = grow(buf, ow*oh*mode.channels())
 	if rc := C.tfp_decompress(d.ctx, space, C.int(denom), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf))); rc != 0 {
 		if rc == -2 {
@@ -294,14 +389,57 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 		}
 		return raster{}, buf, d.failure(name)
 	}
+	if err := d.warning(name, o); err != nil {
+		return raster{}, buf, err
+	}
+	return raster{w: ow, h: oh, mode: mode, pix: buf[:ow*oh*mode.channels()]}, buf, nil
+}
+
+// decodeRaw runs a raw-data decode (see tfp_raw_ok) into sink, one band (8 or 16 rows) at a time.
+func (d *jpegDecoder) decodeRaw(name string, o *Options, space C.int, w, h int, mode srcMode, sink bandSink) error {
+	switch C.tfp_start_raw(d.ctx, space) {
+	case 0:
+	case -2:
+		return newError(name, Corrupt, -1, "cannot allocate libjpeg's band buffer")
+	default:
+		return d.failure(name)
+	}
+	if int(d.ctx.info.out_width) != w || int(d.ctx.info.out_height) != h {
+		C.tfp_abort(d.ctx)
+		return newError(name, Corrupt, -1, "libjpeg output %dx%d, not the header's %dx%d", int(d.ctx.info.out_width), int(d.ctx.info.out_height), w, h)
+	}
+	rows, stride, n := int(d.ctx.raw_rows), int(d.ctx.raw_stride), mode.channels()
+	all := unsafe.Slice((*uint8)(unsafe.Pointer(d.ctx.raw_buf)), rows*stride*n)
+	planes := d.planes[:n]
+	for c := range planes {
+		planes[c] = all[c*rows*stride : (c+1)*rows*stride]
+	}
+	for y0 := 0; ; {
+		got := int(C.tfp_read_raw(d.ctx))
+		if got < 0 {
+			return d.failure(name)
+		}
+		if got == 0 {
+			break
+		}
+		if y0 < h {
+			sink.band(y0, min(got, h-y0), planes, stride)
+		}
+		y0 += got
+	}
+	return d.warning(name, o)
+}
+
+// warning turns a libjpeg warning raised while decoding pixels into an error, unless allowed.
+func (d *jpegDecoder) warning(name string, o *Options) error {
 	if e := &d.ctx.err; e.warning_code != 0 && !o.AllowWarnings {
 		kind := Corrupt
 		if e.saw_eof != 0 {
 			kind = Truncated
 		}
-		return raster{}, buf, newError(name, kind, int64(e.warning_offset), "libjpeg: %s", C.GoString(&e.warning[0]))
+		return newError(name, kind, int64(e.warning_offset), "libjpeg: %s", C.GoString(&e.warning[0]))
 	}
-	return raster{w: ow, h: oh, mode: mode, pix: buf[:ow*oh*mode.channels()]}, buf, nil
+	return nil
 }
 
 func (d *jpegDecoder) failure(name string) error {

@@ -20,7 +20,11 @@ func DecoderName() string { return "image/jpeg " + runtime.Version() + " (pure G
 const PILIdentical = false
 
 // jpegDecoder wraps image/jpeg; the type mirrors the cgo build's.
-type jpegDecoder struct{ closed bool }
+type jpegDecoder struct {
+	closed bool
+	// reserve admits a whole-image decode of w x h needing bytes (Processor.reserve)
+	reserve func(name string, w, h int, bytes int64) error
+}
 
 func newJPEGDecoder() (*jpegDecoder, error) { return &jpegDecoder{}, nil }
 
@@ -32,8 +36,9 @@ func (d *jpegDecoder) close() { d.closed = true }
 var adobeAPP14 = []byte{0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b', 'e', 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00}
 
 // decode decodes a JPEG with image/jpeg into buf (grown as needed). FastDCTScale has no effect here:
-// image/jpeg cannot scale in the DCT domain.
-func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8) (raster, []uint8, error) {
+// image/jpeg cannot scale in the DCT domain. image/jpeg decodes whole images only, so sink is
+// never used.
+func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, buf []uint8, sink bandSink) (raster, []uint8, error) {
 	if d.closed {
 		return raster{}, buf, ErrClosed
 	}
@@ -53,6 +58,10 @@ func (d *jpegDecoder) decode(name string, data []byte, o *Options, tw, th int, b
 	if cfg.Width*cfg.Height > o.maxPixels() {
 		return raster{}, buf, newError(name, TooLarge, -1, "%dx%d is %d pixels, more than the limit of %d",
 			cfg.Width, cfg.Height, cfg.Width*cfg.Height, o.maxPixels())
+	}
+	// image/jpeg's planes (up to 4 bytes per pixel), our samples (up to 4) and upsampled chroma (2).
+	if err := d.reserve(name, cfg.Width, cfg.Height, int64(cfg.Width)*int64(cfg.Height)*10); err != nil {
+		return raster{}, buf, err
 	}
 	img, err := jpeg.Decode(bytes.NewReader(src))
 	if err != nil {

@@ -169,6 +169,7 @@ type Options struct {
 	ApplyOrientation bool      // rotate/flip by the JPEG's EXIF orientation first (Keras does not)
 	FastDCTScale     bool      // decode at 1/2, 1/4 or 1/8 when still >= target; NOT Keras-identical
 	MaxPixels        int       // refuse images with more pixels than this; 0 = DefaultMaxPixels
+	MaxDecodeBytes   int64     // refuse images whose whole-image decode needs more bytes; 0 = DefaultMaxDecodeBytes
 	AllowWarnings    bool      // accept libjpeg warnings (corrupt or truncated data); default is an error
 	Encoding         Encoding  // how Process stores the pixels
 	JPEGQuality      int       // for Encoding JPEG, 1..100; 0 = DefaultJPEGQuality
@@ -227,6 +228,8 @@ func (o Options) Validate() error {
 		return bad("unknown encoding %d", int(o.Encoding))
 	case o.MaxPixels < 0:
 		return bad("negative MaxPixels %d", o.MaxPixels)
+	case o.MaxDecodeBytes < 0:
+		return bad("negative MaxDecodeBytes %d", o.MaxDecodeBytes)
 	case o.Width > 0 && o.Width > o.maxPixels()/o.Height:
 		return bad("target size %dx%d is more than MaxPixels (%d)", o.Width, o.Height, o.maxPixels())
 	case o.JPEGQuality < 0 || o.JPEGQuality > 100:
@@ -268,7 +271,7 @@ type ErrorKind int
 const (
 	Corrupt     ErrorKind = iota + 1 // damaged or not an image at all
 	Unsupported                      // a valid image this decoder cannot handle (12-bit JPEG, ...)
-	TooLarge                         // more pixels than Options.MaxPixels
+	TooLarge                         // more pixels than Options.MaxPixels, or bytes than MaxDecodeBytes
 	Truncated                        // the data ends early
 )
 

@@ -23,7 +23,12 @@ type Processor struct {
 	bits  [256]uint32  // math.Float32bits of scale
 	norm  []float32    // (v/255-Mean)/Std, 256 values per channel, when Mean or Std is set
 	// reused pixel buffers
-	decoded, oriented, row, converted, resized []uint8
+	decoded, oriented, row, outRow, converted, resized []uint8
+	// floatOut, while Process makes a fixed-size Float32 output, is where its bytes go: nearest
+	// rows are encoded there as they are made, and pixels returns no Image.
+	floatOut []byte
+	band     nearestBands
+	held     int64 // decode budget taken for the current image
 }
 
 // NewProcessor validates opts and prepares a Processor.
@@ -36,6 +41,7 @@ func NewProcessor(opts Options) (*Processor, error) {
 		return nil, err
 	}
 	p := &Processor{opts: opts, dec: dec}
+	dec.reserve = p.reserve
 	for v := range 256 {
 		p.scale[v] = float32(v) / 255
 		p.bits[v] = math.Float32bits(p.scale[v])
@@ -70,6 +76,21 @@ func (p *Processor) Options() Options { return p.opts }
 // result to dst. name only labels errors. Errors are *Error values (errors.Is with ErrCorrupt,
 // ErrUnsupported, ErrTooLarge, ErrTruncated).
 func (p *Processor) Process(name string, data []byte, dst []byte) ([]byte, error) {
+	defer p.unreserve()
+	if n := p.opts.OutputBytes(); n > 0 && p.opts.Encoding == Float32 {
+		start := len(dst)
+		dst = growLen(dst, n)
+		p.floatOut = dst[start:]
+		img, err := p.pixels(name, data)
+		p.floatOut = nil
+		if err != nil {
+			return dst[:start], err
+		}
+		if img.Pix != nil {
+			p.encodeFloat(dst[start:], img.Pix, img.Channels)
+		}
+		return dst, nil
+	}
 	img, err := p.pixels(name, data)
 	if err != nil {
 		return dst, err
@@ -78,11 +99,27 @@ func (p *Processor) Process(name string, data []byte, dst []byte) ([]byte, error
 }
 
 // pixels is everything before encoding: the 0..255 output image, aliasing the Processor's buffers.
+// When p.floatOut is set and the rows could be encoded as they were made, the returned Image has no
+// pixels: p.floatOut holds them.
 func (p *Processor) pixels(name string, data []byte) (Image, error) {
 	o := &p.opts
-	r, err := p.decode(name, data)
+	var sink bandSink
+	if o.Filter == Nearest && o.Width > 0 && !(o.ApplyOrientation && isJPEG(data) && scanJPEG(data).orientation > 1) {
+		p.band.p = p
+		sink = &p.band
+	}
+	r, err := p.decode(name, data, sink)
 	if err != nil {
 		return Image{}, err
+	}
+	if r.pix == nil {
+		// sink took the rows; rows whose source is outside the image are left.
+		for y := p.band.next; y < o.Height; y++ {
+			out := p.rowBuffer(y)
+			clear(out)
+			p.rowDone(y, out)
+		}
+		return p.result(), nil
 	}
 	if o.ApplyOrientation && isJPEG(data) {
 		p.oriented = grow(p.oriented, len(r.pix))
@@ -103,25 +140,19 @@ func (p *Processor) pixels(name string, data []byte) (Image, error) {
 	if o.Filter == Nearest {
 		// Nearest picks whole source pixels, so converting after picking gives PIL's
 		// convert-then-resize pixels while converting only the pixels kept. Row by row, the
-		// picked pixels stay in cache between the two steps.
+		// picked pixels stay in cache between the steps.
 		sc := r.mode.channels()
 		p.rs.nearestGrid(r.w, r.h, b, w, h)
 		p.row = grow(p.row, w*sc)
-		p.converted = grow(p.converted, w*h*c)
+		p.startRows()
 		for y := range h {
-			out := p.converted[y*w*c : (y+1)*w*c]
+			out := p.rowBuffer(y)
 			p.rs.nearestRow(r.pix, r.w, sc, y, p.row)
 			convert(out, p.row, w, r.mode, o.ColorMode)
-			if p.rs.outside || p.rs.yin[y] < 0 {
-				// PIL fills pixels without a source after conversion: zero in the output mode.
-				for x, xi := range p.rs.xin {
-					if xi < 0 || p.rs.yin[y] < 0 {
-						clear(out[x*c : (x+1)*c])
-					}
-				}
-			}
+			p.clearOutside(y, out)
+			p.rowDone(y, out)
 		}
-		return Image{Width: w, Height: h, Channels: c, Pix: p.converted}, nil
+		return p.result(), nil
 	}
 	p.converted = grow(p.converted, r.w*r.h*c)
 	convert(p.converted, r.pix, r.w*r.h, r.mode, o.ColorMode)
@@ -144,14 +175,16 @@ func isJPEG(data []byte) bool {
 
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")
 
-func (p *Processor) decode(name string, data []byte) (raster, error) {
+// decode decodes data whole, or, when sink is not nil and the decoder can, band by band into sink
+// (the raster then has no pixels).
+func (p *Processor) decode(name string, data []byte, sink bandSink) (raster, error) {
 	switch {
 	case isJPEG(data):
-		r, buf, err := p.dec.decode(name, data, &p.opts, p.opts.Width, p.opts.Height, p.decoded)
+		r, buf, err := p.dec.decode(name, data, &p.opts, p.opts.Width, p.opts.Height, p.decoded, sink)
 		p.decoded = buf
 		return r, err
 	case bytes.HasPrefix(data, pngMagic):
-		return decodePNG(name, data, p.opts.maxPixels())
+		return p.decodePNG(name, data)
 	}
 	return raster{}, newError(name, Corrupt, 0, "not a JPEG or PNG file (starts with % x)", data[:min(len(data), 4)])
 }
@@ -159,21 +192,40 @@ func (p *Processor) decode(name string, data []byte) (raster, error) {
 // decodePNG reads a PNG into PIL's mode for it: L for 8-bit gray, RGB, RGBA (with alpha), palette
 // images expanded. 16-bit samples keep their high byte, as PIL's "RGB;16B" unpacker does; 16-bit
 // grayscale, which PIL opens as mode I, is clipped to 255 as PIL's I to L/RGB conversion does.
-func decodePNG(name string, data []byte, maxPixels int) (raster, error) {
+// image/png decodes whole images only: the bytes it and the conversion need are reserved first.
+func (p *Processor) decodePNG(name string, data []byte) (raster, error) {
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return raster{}, pngError(name, err)
 	}
-	if cfg.Width*cfg.Height > maxPixels {
+	w, h := cfg.Width, cfg.Height
+	if maxPixels := p.opts.maxPixels(); w*h > maxPixels {
 		return raster{}, newError(name, TooLarge, -1, "%dx%d is %d pixels, more than the limit of %d",
-			cfg.Width, cfg.Height, cfg.Width*cfg.Height, maxPixels)
+			w, h, w*h, maxPixels)
+	}
+	// Bytes per pixel: image/png's image, then ours (RGB, or the generic path's RGBA and RGB).
+	var goBytes, ours int64
+	switch cfg.ColorModel {
+	case color.GrayModel:
+		goBytes = 1
+	case color.Gray16Model:
+		goBytes, ours = 2, 1
+	case color.RGBAModel, color.NRGBAModel:
+		goBytes, ours = 4, 3
+	default: // 16-bit colour, palettes
+		goBytes, ours = 8, 7
+		if _, ok := cfg.ColorModel.(color.Palette); ok {
+			goBytes = 1
+		}
+	}
+	if err := p.reserve(name, w, h, int64(w)*int64(h)*(goBytes+ours)); err != nil {
+		return raster{}, err
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return raster{}, pngError(name, err)
 	}
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
 	switch m := img.(type) {
 	case *image.Gray:
 		return raster{w: w, h: h, mode: srcL, pix: m.Pix}, nil
@@ -184,18 +236,31 @@ func decodePNG(name string, data []byte, maxPixels int) (raster, error) {
 			pix[i] = uint8(min(v, 255))
 		}
 		return raster{w: w, h: h, mode: srcL, pix: pix}, nil
+	case *image.NRGBA:
+		if opaque(m.Pix) {
+			rgb := make([]uint8, w*h*3)
+			convert(rgb, m.Pix, w*h, srcRGBA, RGB)
+			return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
+		}
+		return raster{w: w, h: h, mode: srcRGBA, pix: m.Pix}, nil
+	case *image.RGBA:
+		if opaque(m.Pix) { // image/png's 8-bit truecolour without transparency
+			rgb := make([]uint8, w*h*3)
+			convert(rgb, m.Pix, w*h, srcRGBA, RGB)
+			return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
+		}
 	}
-	opaque := true
+	isOpaque := true
 	pix := make([]uint8, w*h*4)
 	for y := range h {
 		for x := range w {
 			c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
 			i := (y*w + x) * 4
 			pix[i], pix[i+1], pix[i+2], pix[i+3] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8), uint8(c.A>>8)
-			opaque = opaque && c.A == 0xFFFF
+			isOpaque = isOpaque && c.A == 0xFFFF
 		}
 	}
-	if opaque {
+	if isOpaque {
 		rgb := make([]uint8, w*h*3)
 		convert(rgb, pix, w*h, srcRGBA, RGB)
 		return raster{w: w, h: h, mode: srcRGB, pix: rgb}, nil
@@ -227,6 +292,7 @@ func Decode(data []byte, mode ColorMode, opts Options) (*Image, error) {
 		return nil, err
 	}
 	defer p.dec.close()
+	defer p.unreserve()
 	img, err := p.pixels("", data)
 	if err != nil {
 		return nil, err
@@ -235,24 +301,28 @@ func Decode(data []byte, mode ColorMode, opts Options) (*Image, error) {
 	return &img, nil
 }
 
+// encodeFloat writes pixels with c channels as little-endian float32 v/255, or (v/255-Mean)/Std,
+// to out, which holds 4 bytes per value.
+func (p *Processor) encodeFloat(out []byte, pix []uint8, c int) {
+	out = out[:len(pix)*4]
+	if p.norm == nil {
+		for i, v := range pix {
+			binary.LittleEndian.PutUint32(out[i*4:i*4+4], p.bits[v])
+		}
+		return
+	}
+	for i, v := range pix {
+		binary.LittleEndian.PutUint32(out[i*4:i*4+4], math.Float32bits(p.norm[(i%c)*256+int(v)]))
+	}
+}
+
 func (p *Processor) encode(name string, img Image, dst []byte) ([]byte, error) {
 	o := &p.opts
 	switch o.Encoding {
 	case Float32:
-		n := len(img.Pix)
 		start := len(dst)
-		dst = growLen(dst, n*4)
-		out := dst[start : start+n*4]
-		if p.norm == nil {
-			for i, v := range img.Pix {
-				binary.LittleEndian.PutUint32(out[i*4:i*4+4], p.bits[v])
-			}
-		} else {
-			c := img.Channels
-			for i, v := range img.Pix {
-				binary.LittleEndian.PutUint32(out[i*4:], math.Float32bits(p.norm[(i%c)*256+int(v)]))
-			}
-		}
+		dst = growLen(dst, len(img.Pix)*4)
+		p.encodeFloat(dst[start:], img.Pix, img.Channels)
 		return dst, nil
 	case Uint8:
 		return append(dst, img.Pix...), nil
