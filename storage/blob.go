@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"cloud.google.com/go/storage"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/googleapis/gax-go/v2"
@@ -355,6 +357,11 @@ func openS3(ctx context.Context, u *url.URL) (backend, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if hc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		// The SDK keeps 10 idle connections per host; a worker with dozens of reads in flight would open
+		// and close connections all the time. GCS's client keeps 100.
+		cfg.HTTPClient = hc.WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = 100 })
 	}
 	p := DefaultRetry
 	opsClient := s3.NewFromConfig(cfg, append(s3opts, func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })...)
