@@ -1,0 +1,217 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// ErrLeaseHeld is returned (in a [*LeaseHeldError]) by AcquireLease when another live holder has it.
+var ErrLeaseHeld = errors.New("storage: lease held by another run")
+
+// ErrLeaseLost is returned by Refresh and Release when the lease object is no longer the one this holder
+// wrote: it was taken over as stale, or removed.
+var ErrLeaseLost = errors.New("storage: lease lost")
+
+// Holder says who holds a lease; it is the JSON content of the lease object.
+type Holder struct {
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	RunID   string    `json:"run_id"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"` // last Acquire or Refresh
+}
+
+// CurrentHolder returns a Holder for this process with the given run id.
+func CurrentHolder(runID string) Holder {
+	host, _ := os.Hostname()
+	return Holder{Host: host, PID: os.Getpid(), RunID: runID}
+}
+
+// Stale reports whether the holder can be presumed gone at now: it has not refreshed within ttl, or it
+// ran on this host (same host name as this process) under a pid that no longer exists. A pid reused by
+// another process keeps a dead holder's lease alive until ttl passes; clocks of different hosts are
+// compared, so ttl should be well above their skew (minutes, not seconds).
+func (h Holder) Stale(now time.Time, ttl time.Duration) bool {
+	if ttl > 0 && now.Sub(h.Updated) > ttl {
+		return true
+	}
+	host, _ := os.Hostname()
+	return h.Host == host && h.PID > 0 && !processAlive(h.PID)
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM) // EPERM: alive, someone else's
+}
+
+// LeaseHeldError names a lease object and its live holder.
+type LeaseHeldError struct {
+	URL    string
+	Holder Holder
+}
+
+func (e *LeaseHeldError) Error() string {
+	h := e.Holder
+	return fmt.Sprintf("storage: %s is held by run %s (host %s, pid %d, since %s, last refreshed %s)",
+		e.URL, h.RunID, h.Host, h.PID, h.Created.Format(time.RFC3339), h.Updated.Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrLeaseHeld) true.
+func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
+
+// Lease is an exclusive claim on a location, held as a small lock object that is created only if absent
+// (GCS ifGenerationMatch=0, S3 If-None-Match, local link(2) like O_EXCL). Its holder refreshes it more
+// often than the ttl others judge it by, and releases it when done. Every change is conditional on the
+// version this holder wrote last (GCS generation, S3 ETag, local inode under a directory flock).
+type Lease struct {
+	d       *Dir
+	name    string
+	key     string
+	holder  Holder
+	version string
+	// Replaced is the stale holder this lease replaced, if any: its leftovers are the new holder's to
+	// clear.
+	Replaced *Holder
+}
+
+// AcquireLease creates the lease object name under d holding h (Created and Updated are set to now). If
+// the object exists and its holder is Stale by ttl, it is taken over, conditionally on the version judged
+// stale, and Lease.Replaced says whose it was; if the holder is live, the error is a *LeaseHeldError. An
+// unreadable lease object (not JSON, e.g. torn by hand) counts as stale only when its modification time is
+// older than ttl.
+func (d *Dir) AcquireLease(ctx context.Context, name string, h Holder, ttl time.Duration) (*Lease, error) {
+	key, err := d.key("lease", name)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	h.Created, h.Updated = now, now
+	l := &Lease{d: d, name: name, key: key, holder: h}
+	data, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	err = d.writeKey(ctx, key, data, writeOptions{ifNotExist: true, contentType: "application/json"})
+	if err == nil {
+		return l, l.remember(ctx)
+	}
+	if d.be.kind(err) != ErrExist {
+		return nil, d.wrap("lease", key, err)
+	}
+	// Held: by whom, and are they alive?
+	cur, attrs, err := l.read(ctx)
+	if errors.Is(err, ErrNotExist) {
+		return d.AcquireLease(ctx, name, h, ttl) // released meanwhile
+	}
+	if err != nil && attrs == nil {
+		return nil, err
+	}
+	stale := err == nil && cur.Stale(now, ttl) || err != nil && ttl > 0 && now.Sub(attrs.ModTime) > ttl
+	if !stale {
+		if err != nil {
+			return nil, err
+		}
+		return nil, &LeaseHeldError{URL: d.be.url(key), Holder: *cur}
+	}
+	// Take it over, only if it is still the version judged stale: of two runs that both saw it stale,
+	// one wins and the other finds it held.
+	if err := l.replace(ctx, data, attrs.version); err != nil {
+		if errors.Is(err, errChanged) {
+			return d.AcquireLease(ctx, name, h, ttl)
+		}
+		return nil, d.wrap("lease", key, err)
+	}
+	if cur != nil {
+		l.Replaced = cur
+	} else {
+		l.Replaced = &Holder{}
+	}
+	return l, nil
+}
+
+// read returns the current holder and the object's attributes; a holder that does not parse is an error
+// with the attributes still returned.
+func (l *Lease) read(ctx context.Context) (*Holder, *Attributes, error) {
+	attrs, err := l.d.Stat(ctx, l.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := l.d.ReadFile(ctx, l.name)
+	if err != nil {
+		return nil, attrs, err
+	}
+	var h Holder
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, attrs, l.d.wrap("lease", l.key, fmt.Errorf("not a lease object: %w", err))
+	}
+	// Keep the version and the content together: if the object changed between Stat and ReadFile, the
+	// version is of an older content and a conditional write on it fails safely.
+	return &h, attrs, nil
+}
+
+// remember records the version of the object this holder just wrote. Nobody else can have replaced it in
+// between: a takeover needs it to be stale, and it was just written.
+func (l *Lease) remember(ctx context.Context) error {
+	a, err := l.d.Stat(ctx, l.name)
+	if err != nil {
+		return err
+	}
+	l.version = a.version
+	return nil
+}
+
+// replace writes data over the lease object if it is still at version.
+func (l *Lease) replace(ctx context.Context, data []byte, version string) error {
+	err := l.d.writeKey(ctx, l.key, data, writeOptions{ifMatch: version, contentType: "application/json"})
+	if err != nil {
+		return err
+	}
+	return l.remember(ctx)
+}
+
+// Holder returns the holder as last written.
+func (l *Lease) Holder() Holder { return l.holder }
+
+// URL returns the location of the lease object.
+func (l *Lease) URL() string { return l.d.be.url(l.key) }
+
+// Refresh sets Updated to now, if the lease is still this holder's; otherwise it returns ErrLeaseLost and
+// the holder must stop writing.
+func (l *Lease) Refresh(ctx context.Context) error {
+	h := l.holder
+	h.Updated = time.Now().UTC()
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := l.replace(ctx, data, l.version); err != nil {
+		if errors.Is(err, errChanged) || errors.Is(err, ErrNotExist) {
+			return fmt.Errorf("%w: %s was replaced or removed", ErrLeaseLost, l.URL())
+		}
+		return l.d.wrap("lease", l.key, err)
+	}
+	l.holder = h
+	return nil
+}
+
+// Release deletes the lease object if it is still this holder's (ErrLeaseLost otherwise).
+func (l *Lease) Release(ctx context.Context) error {
+	err := l.d.retry.do(ctx, func(retry bool) error {
+		err := l.d.be.deleteIfMatch(ctx, l.key, l.version)
+		if retry && errors.Is(err, errChanged) {
+			if _, serr := l.d.Stat(ctx, l.name); errors.Is(serr, ErrNotExist) {
+				return nil // the earlier attempt deleted it
+			}
+		}
+		return err
+	})
+	if errors.Is(err, errChanged) {
+		return fmt.Errorf("%w: %s was replaced or removed", ErrLeaseLost, l.URL())
+	}
+	return l.d.wrap("lease", l.key, err)
+}
