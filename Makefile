@@ -29,7 +29,10 @@ vet:
 # The race detector runs on the packages where it is affordable.
 RACE_PKGS := ./tfrecord/... ./schema/... ./trainer/... ./imageprep/...
 
+# The end-to-end test reads shards with Python as the seed does; scripts/ensure-python.sh installs its
+# Debian packages when run as root, and otherwise stops with the command to run.
 test: fmt vet
+	scripts/ensure-python.sh
 	$(GO) test ./...
 	$(GO) test -race $(RACE_PKGS)
 

@@ -103,6 +103,11 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, err
 	}
 	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
+	if runner == "prism" {
+		if err := useLoopbackPrism(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := beam.Run(ctx, runner, p); err != nil {
 		// Finalize cleans up after itself; a job that failed before it
 		// leaves the shards written so far under tempDir.

@@ -53,6 +53,17 @@ var ErrCSV = errors.New("pipeline: bad CSV file")
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
+// MaxRecordBytes bounds one CSV record (all its fields and separators). A
+// Planet row is about 70 bytes; a longer record is rejected at the csv stage
+// without its content travelling further, so that one runaway cell (an
+// unbalanced quote in a generated file, a pasted blob) costs its own size
+// once, not tens of times over in every step after the reader.
+const MaxRecordBytes = 1 << 20
+
+// ErrRecordTooLarge is wrapped by the rejection of a record over
+// MaxRecordBytes.
+var ErrRecordTooLarge = errors.New("record too large")
+
 // scanCSV parses data, a whole CSV file, calling visit for every record
 // after the header with its start line. A record that does not parse, or has
 // a different number of fields than the header, is passed to visit with a
@@ -68,14 +79,20 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // skipped, as encoding/csv does; a UTF-8 byte order mark is ignored.
 func scanCSV(name string, data []byte, visit func(line int, record []string, err error)) (header []string, err error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
+	if err := checkLineEndings(name, data); err != nil {
+		return nil, err
+	}
 	base := 0 // lines of data before data[off:]
 	off := 0
 	for off < len(data) {
 		r := csv.NewReader(bytes.NewReader(data[off:]))
 		r.FieldsPerRecord = -1 // counted here, so that such a record keeps its line
 		restart := false
+		var end int64 // r.InputOffset after the previous record
 		for !restart {
 			record, err := r.Read()
+			start := end
+			end = r.InputOffset()
 			if err == io.EOF {
 				if header == nil {
 					return nil, fmt.Errorf("%w: %s: empty, want a header line", ErrCSV, name)
@@ -109,6 +126,10 @@ func scanCSV(name string, data []byte, visit func(line int, record []string, err
 				header = record
 				continue
 			}
+			if size := end - start; size > MaxRecordBytes {
+				visit(line, nil, fmt.Errorf("%s: line %d: %w: %d bytes, the limit is %d (an unbalanced quote can make a record swallow the lines after it)", name, line, ErrRecordTooLarge, size, MaxRecordBytes))
+				continue
+			}
 			if len(record) != len(header) {
 				visit(line, nil, fmt.Errorf("%s: line %d: %w: got %d fields, want %d (header %q)", name, line, csv.ErrFieldCount, len(record), len(header), header))
 				continue
@@ -120,6 +141,22 @@ func scanCSV(name string, data []byte, visit func(line int, record []string, err
 		return nil, fmt.Errorf("%w: %s: empty, want a header line", ErrCSV, name)
 	}
 	return header, nil
+}
+
+// checkLineEndings refuses a file whose lines end in a bare CR (classic Mac
+// OS), which encoding/csv would read as one long line and report as a quote
+// error at line 1. Only the header line is looked at: a CR inside a quoted
+// data field is data.
+func checkLineEndings(name string, data []byte) error {
+	first := data
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		first = data[:i]
+	}
+	first = bytes.TrimSuffix(first, []byte{'\r'})
+	if i := bytes.IndexByte(first, '\r'); i >= 0 {
+		return fmt.Errorf("%w: %s: line 1 ends in a bare carriage return (byte offset %d): lines must end in LF or CRLF, not CR alone (classic Mac OS); convert the file, e.g. tr '\\r' '\\n' < in.csv > out.csv", ErrCSV, name, i)
+	}
+	return nil
 }
 
 // lineEnd returns the offset just after the n-th newline of data (n >= 1),
@@ -212,6 +249,12 @@ func readHeader(ctx context.Context, path string) ([]string, error) {
 	br := bufio.NewReader(f)
 	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))
+	}
+	// The header line is looked at before encoding/csv reads it: bare CR
+	// line endings would otherwise surface as a quote error.
+	head, _ := br.Peek(64 << 10)
+	if err := checkLineEndings(path, head); err != nil {
+		return nil, err
 	}
 	r := csv.NewReader(br)
 	r.FieldsPerRecord = -1

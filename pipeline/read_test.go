@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,6 +67,41 @@ func TestScanCSV(t *testing.T) {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestScanCSVLimits(t *testing.T) {
+	big := strings.Repeat("x", MaxRecordBytes)
+	_, got, err := scanAll(t, "k,v\na,1\n"+big+",2\nb,3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[1].Line != 3 || got[1].Record != nil || got[0].Record == nil || got[2].Record == nil {
+		t.Fatalf("got %d records, want a,1 kept, line 3 rejected, b,3 kept", len(got))
+	}
+	want := fmt.Sprintf("t.csv: line 3: record too large: %d bytes, the limit is %d", MaxRecordBytes+3, MaxRecordBytes)
+	if !strings.HasPrefix(got[1].Err, want) || len(got[1].Err) > 300 {
+		t.Errorf("got error %.300q, want it to start %q and not quote the record", got[1].Err, want)
+	}
+
+	_, _, err = scanAll(t, "k,v\ra,1\rb,2\r")
+	if !errors.Is(err, ErrCSV) || !strings.Contains(err.Error(), "bare carriage return") {
+		t.Errorf("CR-only line endings: got %v, want ErrCSV naming the bare carriage return", err)
+	}
+	// CRLF, and a CR inside a quoted data field, are fine.
+	if _, got, err := scanAll(t, "k,v\r\na,\"1\r2\"\r\n"); err != nil || len(got) != 1 || got[0].Record == nil {
+		t.Errorf("CRLF file with a CR in a quoted field: got %v, %+v", err, got)
+	}
+}
+
+func TestReadHeaderLineEndings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mac.csv")
+	if err := os.WriteFile(path, []byte("image_name,tags\rtrain_0,clear\r"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadHeader(context.Background(), path)
+	if !errors.Is(err, ErrCSV) || !strings.Contains(err.Error(), "bare carriage return") || !strings.Contains(err.Error(), path) {
+		t.Errorf("got %v, want ErrCSV naming %s and the bare carriage return", err, path)
 	}
 }
 

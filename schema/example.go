@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
@@ -45,24 +46,44 @@ func (s *Spec) AppendExample(dst []byte, row Row, image []byte) []byte {
 				ints[j] = int64(v)
 			}
 			features = append(features, example.Int64Feature(l.Feature, ints...))
+		case ClassIndex:
+			features = append(features, example.Int64Feature(l.Feature, int64(classIndex(values))))
 		}
 	}
 	return example.AppendExample(dst, features)
 }
 
+// classIndex is the position of the 1 in a onehot vector (0 for none: the
+// row decoder rejects all-zero class_index labels, so only size estimates
+// see it).
+func classIndex(values []float32) int {
+	for i, v := range values {
+		if v != 0 {
+			return i
+		}
+	}
+	return 0
+}
+
 // Record is one Example decoded by ReadExample.
 type Record struct {
-	Key    string      // the key feature when the spec stores it, else ""
-	Image  []byte      // the image feature exactly as stored (aliases the parsed buffer)
-	Labels [][]float32 // one per label feature, in spec order
+	Key   string // the key feature when the spec stores it, else ""
+	Image []byte // the image feature exactly as stored (aliases the parsed buffer)
+	// Labels holds one vector per label feature, in spec order, whatever
+	// the encoding: a class_index label is expanded to its onehot vector.
+	Labels [][]float32
 }
 
 // ErrFeatureSize reports a feature whose size does not match the spec, such
 // as an image of the wrong number of bytes.
 var ErrFeatureSize = errors.New("schema: feature has the wrong size")
 
+// ErrClassIndex reports a class_index label outside 0..size-1.
+var ErrClassIndex = errors.New("schema: class index out of range")
+
 // ReadExample decodes the spec's features of a parsed Example into rec,
-// reusing rec's label slices. Features the spec does not name are ignored,
+// reusing rec's label slices. A class_index label out of range wraps
+// ErrClassIndex. Features the spec does not name are ignored,
 // as tf.data does. A missing feature, a wrong kind or a wrong number of
 // values or bytes is an error naming the feature; the wrong-size error wraps
 // ErrFeatureSize, the others the example package's ErrMissing, ErrKind or
@@ -123,6 +144,20 @@ func (s *Spec) ReadExample(p example.Parsed, rec *Record) error {
 			for _, v := range ints {
 				values = append(values, float32(v))
 			}
+		case ClassIndex:
+			ints, err := p.Int64s(l.Feature)
+			if err != nil {
+				return fmt.Errorf("schema: spec %q: %w", s.Name, err)
+			}
+			if len(ints) != 1 {
+				return fmt.Errorf("%w: feature %q: got %d int64s, want 1 class index", ErrFeatureSize, l.Feature, len(ints))
+			}
+			if ints[0] < 0 || ints[0] >= int64(l.Size) {
+				return fmt.Errorf("%w: feature %q: %d, want 0..%d", ErrClassIndex, l.Feature, ints[0], l.Size-1)
+			}
+			values = slices.Grow(values, l.Size)[:l.Size]
+			clear(values)
+			values[ints[0]] = 1
 		}
 		rec.Labels[i] = values
 	}

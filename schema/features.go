@@ -27,7 +27,7 @@ type LabelInfo struct {
 	Names     []string `json:"names,omitempty"` // vocabulary; empty when the spec gives only a size
 	Size      int      `json:"size"`
 	Semantics string   `json:"semantics"` // onehot or multihot
-	Encoding  string   `json:"encoding"`  // raw_float32, float_list or int64_list
+	Encoding  string   `json:"encoding"`  // raw_float32, float_list, int64_list or class_index
 }
 
 // Features describes every feature the spec's Examples hold: the image, the
@@ -53,6 +53,8 @@ func (s *Spec) Features() []FeatureInfo {
 			info.Kind = "float_list"
 		case Int64List:
 			info.Kind, info.DType = "int64_list", "int64"
+		case ClassIndex:
+			info.Kind, info.DType, info.Shape = "int64_list", "int64", []int{}
 		}
 		infos = append(infos, info)
 	}

@@ -12,7 +12,7 @@ func (s *Spec) ImageOptions() imageprep.Options {
 	filter, _ := imageprep.ParseFilter(im.Filter)
 	mode, _ := imageprep.ParseColorMode(im.ColorMode)
 	enc, _ := imageprep.ParseEncoding(im.Encoding)
-	return imageprep.Options{
+	opts := imageprep.Options{
 		Width:            im.Width,
 		Height:           im.Height,
 		Filter:           filter,
@@ -21,9 +21,11 @@ func (s *Spec) ImageOptions() imageprep.Options {
 		ApplyOrientation: im.ApplyOrientation,
 		Encoding:         enc,
 		JPEGQuality:      im.JPEGQuality,
-		Mean:             im.Mean,
-		Std:              im.Std,
 	}
+	if len(im.Mean) > 0 || len(im.Std) > 0 {
+		opts.Mean, opts.Std = im.Mean, im.Std
+	}
+	return opts
 }
 
 func (s *Spec) validateImage(report func(string, string, ...any)) {
@@ -41,8 +43,11 @@ func (s *Spec) validateImage(report func(string, string, ...any)) {
 			}
 		}
 	}()
-	if im.Width <= 0 || im.Height <= 0 {
-		bad("image", "width and height must be positive, got %dx%d", im.Width, im.Height)
+	if im.Width <= 0 {
+		bad("image.width", "want a positive number of pixels, got %d", im.Width)
+	}
+	if im.Height <= 0 {
+		bad("image.height", "want a positive number of pixels, got %d", im.Height)
 	}
 	if _, err := imageprep.ParseFilter(im.Filter); err != nil {
 		bad("image.filter", "%v", err)

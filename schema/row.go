@@ -5,21 +5,25 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors of CSV rows, wrapped in a *FieldError; test with errors.Is.
 var (
-	ErrMissingColumn = errors.New("schema: missing column")
-	ErrFieldCount    = errors.New("schema: wrong number of fields")
-	ErrEmptyKey      = errors.New("schema: empty key")
-	ErrLength        = errors.New("schema: wrong number of values")
-	ErrNotBinary     = errors.New("schema: value is not 0 or 1")
-	ErrNotOneHot     = errors.New("schema: not one-hot")
-	ErrUnknownTag    = errors.New("schema: unknown tag")
-	ErrUnknownClass  = errors.New("schema: unknown class")
-	ErrPathEscape    = errors.New("schema: image path escapes the images root")
+	ErrMissingColumn  = errors.New("schema: missing column")
+	ErrRepeatedColumn = errors.New("schema: column appears more than once")
+	ErrFieldCount     = errors.New("schema: wrong number of fields")
+	ErrEmptyKey       = errors.New("schema: empty key")
+	ErrKeyEncoding    = errors.New("schema: key is not valid UTF-8")
+	ErrLength         = errors.New("schema: wrong number of values")
+	ErrNotBinary      = errors.New("schema: value is not 0 or 1")
+	ErrNotOneHot      = errors.New("schema: not one-hot")
+	ErrUnknownTag     = errors.New("schema: unknown tag")
+	ErrUnknownClass   = errors.New("schema: unknown class")
+	ErrPathEscape     = errors.New("schema: image path escapes the images root")
 )
 
 // FieldError is a bad cell (or, with an empty Column, a bad record).
@@ -87,8 +91,9 @@ type labelDecoder struct {
 }
 
 // NewRowDecoder binds the spec to a CSV header. Every column the spec needs
-// must appear exactly once; the error names the missing column and lists
-// the header. A UTF-8 byte order mark before the first name is ignored.
+// must appear exactly once; otherwise the error is a *HeaderError listing
+// every missing or repeated column. A UTF-8 byte order mark before the first
+// name is ignored.
 func (s *Spec) NewRowDecoder(header []string) (*RowDecoder, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -101,33 +106,24 @@ func (s *Spec) NewRowDecoder(header []string) (*RowDecoder, error) {
 		}
 		positions[name] = append(positions[name], i)
 	}
-	need := func(col, role string) (int, error) {
-		switch p := positions[col]; len(p) {
-		case 1:
-			d.colIndex[col] = p[0]
-			return p[0], nil
-		case 0:
-			return 0, fmt.Errorf("%w %q (%s) in CSV header [%s]", ErrMissingColumn, col, role, strings.Join(header, ", "))
-		default:
-			return 0, fmt.Errorf("schema: column %q (%s) appears %d times in CSV header [%s]", col, role, len(p), strings.Join(header, ", "))
-		}
-	}
-	var err error
-	if d.keyIndex, err = need(s.CSV.KeyColumn, "key"); err != nil {
-		return nil, err
-	}
 	d.pathCols, _ = templateColumns(s.CSV.ImagePath)
-	for _, col := range d.pathCols {
-		if _, err := need(col, "image path "+s.CSV.ImagePath); err != nil {
-			return nil, err
+	herr := &HeaderError{Spec: s.Name, Header: header}
+	for _, need := range s.neededColumns() {
+		switch p := positions[need.Name]; len(p) {
+		case 1:
+			d.colIndex[need.Name] = p[0]
+		case 0:
+			herr.Missing = append(herr.Missing, need)
+		default:
+			herr.Repeated = append(herr.Repeated, need)
 		}
 	}
+	if len(herr.Missing) > 0 || len(herr.Repeated) > 0 {
+		return nil, herr
+	}
+	d.keyIndex = d.colIndex[s.CSV.KeyColumn]
 	for i, l := range s.Labels {
-		idx, err := need(l.Column, "label "+l.Feature)
-		if err != nil {
-			return nil, err
-		}
-		ld := labelDecoder{LabelSpec: l, index: idx, vocab: make(map[string]int, len(l.Names))}
+		ld := labelDecoder{LabelSpec: l, index: d.colIndex[l.Column], vocab: make(map[string]int, len(l.Names))}
 		for j, name := range l.Names {
 			ld.vocab[name] = j
 		}
@@ -137,6 +133,87 @@ func (s *Spec) NewRowDecoder(header []string) (*RowDecoder, error) {
 		}
 	}
 	return d, nil
+}
+
+// NeededColumn is a CSV column a spec reads, and what for.
+type NeededColumn struct {
+	Name string
+	Role string // "key", "image path", "label weather_labels", joined by ", " when several
+}
+
+// neededColumns lists the columns the spec reads, in order of first use:
+// the key, the image path's columns, the labels'.
+func (s *Spec) neededColumns() []NeededColumn {
+	var cols []NeededColumn
+	add := func(name, role string) {
+		if i := slices.IndexFunc(cols, func(c NeededColumn) bool { return c.Name == name }); i >= 0 {
+			if !strings.Contains(", "+cols[i].Role+", ", ", "+role+", ") {
+				cols[i].Role += ", " + role
+			}
+			return
+		}
+		cols = append(cols, NeededColumn{Name: name, Role: role})
+	}
+	add(s.CSV.KeyColumn, "key")
+	refs, _ := templateColumns(s.CSV.ImagePath)
+	for _, col := range refs {
+		add(col, "image path")
+	}
+	for _, l := range s.Labels {
+		add(l.Column, "label "+l.Feature)
+	}
+	return cols
+}
+
+// HeaderError is a CSV header that does not fit a spec. It wraps
+// ErrMissingColumn when columns are missing and ErrRepeatedColumn when
+// columns appear more than once.
+type HeaderError struct {
+	Spec     string   // the spec's name
+	Header   []string // the CSV header as read
+	Missing  []NeededColumn
+	Repeated []NeededColumn
+}
+
+func (e *HeaderError) Error() string {
+	var b strings.Builder
+	list := func(cols []NeededColumn) string {
+		parts := make([]string, len(cols))
+		for i, c := range cols {
+			parts[i] = fmt.Sprintf("%q (%s)", c.Name, c.Role)
+		}
+		return strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(&b, "schema: the CSV header [%s] does not fit the spec %q:", strings.Join(e.Header, ", "), e.Spec)
+	if len(e.Missing) > 0 {
+		fmt.Fprintf(&b, " %s %s", plural(len(e.Missing), "missing column", "missing columns"), list(e.Missing))
+	}
+	if len(e.Repeated) > 0 {
+		if len(e.Missing) > 0 {
+			b.WriteString(";")
+		}
+		fmt.Fprintf(&b, " %s %s", plural(len(e.Repeated), "column appearing more than once:", "columns appearing more than once:"), list(e.Repeated))
+	}
+	b.WriteString(`; choose the spec that describes this CSV with --spec, or start one from its header with "tfprep spec init --csv FILE"`)
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func (e *HeaderError) Unwrap() []error {
+	var errs []error
+	if len(e.Missing) > 0 {
+		errs = append(errs, ErrMissingColumn)
+	}
+	if len(e.Repeated) > 0 {
+		errs = append(errs, ErrRepeatedColumn)
+	}
+	return errs
 }
 
 // Decode decodes one record; line is its 1-based line in the CSV file (for
@@ -149,6 +226,12 @@ func (d *RowDecoder) Decode(line int, record []string) (Row, []Warning, error) {
 	row := Row{Line: line, Key: record[d.keyIndex]}
 	if strings.TrimSpace(row.Key) == "" {
 		return Row{}, nil, &FieldError{Line: line, Column: d.spec.CSV.KeyColumn, Value: row.Key, Err: ErrEmptyKey}
+	}
+	if !utf8.ValidString(row.Key) {
+		// dataset.json declares the key feature utf-8, and errors.csv and
+		// the manifest's warnings are text: a key must be text to be one.
+		return Row{}, nil, &FieldError{Line: line, Column: d.spec.CSV.KeyColumn, Value: row.Key,
+			Err: fmt.Errorf("%w at byte %d; save the CSV as UTF-8", ErrKeyEncoding, invalidUTF8At(row.Key))}
 	}
 	imagePath, err := d.imagePath(line, record)
 	if err != nil {
@@ -172,7 +255,7 @@ func (d *RowDecoder) Decode(line int, record []string) (Row, []Warning, error) {
 		}
 		if err == nil && l.Semantics == OneHot {
 			var warning string
-			warning, err = checkOneHot(values, d.spec.Strict)
+			warning, err = checkOneHot(values, d.allZeroRefusal(l))
 			if warning != "" {
 				warnings = append(warnings, Warning{Line: line, Column: l.Column, Value: cell, Message: l.Feature + ": " + warning})
 			}
@@ -283,9 +366,35 @@ func decodeClass(l *labelDecoder, cell string, values []float32) error {
 	return fmt.Errorf("%w: want one of %s or an index 0..%d", ErrUnknownClass, strings.Join(l.Names, ", "), l.Size-1)
 }
 
+// allZeroRefusal says why an all-zero onehot vector is rejected for label
+// l, or "" when it is kept with a warning.
+func (d *RowDecoder) allZeroRefusal(l *labelDecoder) string {
+	switch {
+	case l.Encoding == ClassIndex:
+		return "a class_index label needs exactly one class"
+	case d.spec.Strict:
+		return "strict mode"
+	}
+	return ""
+}
+
+// invalidUTF8At returns the byte offset of the first invalid UTF-8 sequence
+// in s.
+func invalidUTF8At(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return i
+			}
+		}
+	}
+	return len(s)
+}
+
 // checkOneHot accepts exactly one 1. An all-zero vector is real (the seed
 // CSV's train_24448 has no weather tag): kept with a warning unless strict.
-func checkOneHot(values []float32, strict bool) (warning string, err error) {
+// refusal says why it is rejected instead, "" if it is not.
+func checkOneHot(values []float32, refusal string) (warning string, err error) {
 	ones := 0
 	for _, v := range values {
 		if v != 0 {
@@ -297,8 +406,8 @@ func checkOneHot(values []float32, strict bool) (warning string, err error) {
 		return "", nil
 	case ones > 1:
 		return "", fmt.Errorf("%w: %d values are 1", ErrNotOneHot, ones)
-	case strict:
-		return "", fmt.Errorf("%w: all values are 0 (strict mode)", ErrNotOneHot)
+	case refusal != "":
+		return "", fmt.Errorf("%w: all values are 0 (%s)", ErrNotOneHot, refusal)
 	}
 	return "all values are 0, not one-hot; kept", nil
 }

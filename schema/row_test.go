@@ -17,6 +17,10 @@ func TestDecodeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sparse := mustPreset(t, "planet")
+	sparse.Labels[0].Encoding = ClassIndex
+	strict := mustPreset(t, "planet")
+	strict.Strict = true
 	planetHeader := []string{"image_name", "weather_labels", "ground_labels"}
 	ground := "[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
 	tests := []struct {
@@ -36,6 +40,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"unparsable", planet, planetHeader, []string{"train_1", "[0, 1, 0, O]", ground}, ErrBadLiteral, "weather_labels", `"O" is not a number at byte 10`},
 		{"empty cell", planet, planetHeader, []string{"train_1", "", ground}, ErrBadLiteral, "weather_labels", "empty"},
 		{"empty key", planet, planetHeader, []string{" ", "[1, 0, 0, 0]", ground}, ErrEmptyKey, "image_name", "empty key"},
+		// Latin-1 "é" in a key: dataset.json declares the key feature utf-8.
+		{"latin-1 key", planet, planetHeader, []string{"caf\xe9_1", "[1, 0, 0, 0]", ground}, ErrKeyEncoding, "image_name", `value "caf\xe9_1": schema: key is not valid UTF-8 at byte 3`},
+		{"truncated utf-8 key", planet, planetHeader, []string{"train_\xe2\x82", "[1, 0, 0, 0]", ground}, ErrKeyEncoding, "image_name", "at byte 6"},
+		{"all-zero class index", sparse, planetHeader, []string{"train_1", "[0, 0, 0, 0]", ground}, ErrNotOneHot, "weather_labels", "a class_index label needs exactly one class"},
+		{"all-zero strict", strict, planetHeader, []string{"train_1", "[0, 0, 0, 0]", ground}, ErrNotOneHot, "weather_labels", "all values are 0 (strict mode)"},
 		{"field count", planet, planetHeader, []string{"train_1", "[1, 0, 0, 0]"}, ErrFieldCount, "", "got 2, want 3"},
 		{"path escape", planet, planetHeader, []string{"../etc/passwd", "[1, 0, 0, 0]", ground}, ErrPathEscape, "image_name", "outside the images root"},
 		{"absolute path", planet, planetHeader, []string{"/etc/passwd", "[1, 0, 0, 0]", ground}, ErrPathEscape, "image_name", "absolute"},
@@ -72,23 +81,39 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestNewRowDecoderHeader(t *testing.T) {
 	planet := mustPreset(t, "planet")
+	hint := `; choose the spec that describes this CSV with --spec, or start one from its header with "tfprep spec init --csv FILE"`
 	tests := []struct {
-		header []string
-		want   string
+		header   []string
+		want     string
+		missing  []NeededColumn
+		repeated []NeededColumn
 	}{
-		{[]string{"image_name", "tags"}, `schema: missing column "weather_labels" (label weather_labels) in CSV header [image_name, tags]`},
-		{[]string{"name", "weather_labels", "ground_labels"}, `missing column "image_name" (key)`},
-		{[]string{"image_name", "weather_labels", "ground_labels", "weather_labels"}, `column "weather_labels" (label weather_labels) appears 2 times`},
+		// Every missing column at once, with what the spec reads it for.
+		{[]string{"file", "label"}, `schema: the CSV header [file, label] does not fit the spec "planet": missing columns "image_name" (key, image path), "weather_labels" (label weather_labels), "ground_labels" (label ground_labels)` + hint,
+			[]NeededColumn{{"image_name", "key, image path"}, {"weather_labels", "label weather_labels"}, {"ground_labels", "label ground_labels"}}, nil},
+		{[]string{"name", "weather_labels", "ground_labels"}, `does not fit the spec "planet": missing column "image_name" (key, image path)` + hint,
+			[]NeededColumn{{"image_name", "key, image path"}}, nil},
+		{[]string{"image_name", "weather_labels", "ground_labels", "weather_labels"}, `column appearing more than once: "weather_labels" (label weather_labels)` + hint,
+			nil, []NeededColumn{{"weather_labels", "label weather_labels"}}},
+		{[]string{"ground_labels", "image_name", "ground_labels"}, `missing column "weather_labels" (label weather_labels); column appearing more than once: "ground_labels" (label ground_labels)` + hint,
+			[]NeededColumn{{"weather_labels", "label weather_labels"}}, []NeededColumn{{"ground_labels", "label ground_labels"}}},
 	}
 	for _, tt := range tests {
 		_, err := planet.NewRowDecoder(tt.header)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("header %q: got %v, want %q", tt.header, err, tt.want)
+		var he *HeaderError
+		if !errors.As(err, &he) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("header %q: got %v, want a *HeaderError containing %q", tt.header, err, tt.want)
+			continue
 		}
-	}
-	_, err := planet.NewRowDecoder([]string{"image_name", "tags"})
-	if !errors.Is(err, ErrMissingColumn) {
-		t.Errorf("got %v, want ErrMissingColumn", err)
+		if diff := cmp.Diff(tt.missing, he.Missing); diff != "" {
+			t.Errorf("header %q: missing (-want +got):\n%s", tt.header, diff)
+		}
+		if diff := cmp.Diff(tt.repeated, he.Repeated); diff != "" {
+			t.Errorf("header %q: repeated (-want +got):\n%s", tt.header, diff)
+		}
+		if errors.Is(err, ErrMissingColumn) != (len(tt.missing) > 0) || errors.Is(err, ErrRepeatedColumn) != (len(tt.repeated) > 0) {
+			t.Errorf("header %q: errors.Is missing %v, repeated %v", tt.header, errors.Is(err, ErrMissingColumn), errors.Is(err, ErrRepeatedColumn))
+		}
 	}
 	// A byte order mark (Excel's CSV export) before the first name is ignored.
 	if _, err := planet.NewRowDecoder([]string{"\ufeffimage_name", "weather_labels", "ground_labels"}); err != nil {

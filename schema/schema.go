@@ -33,19 +33,15 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/tfprep/tfprep/imageprep"
 )
@@ -55,10 +51,10 @@ import (
 type Spec struct {
 	// Name identifies the spec (a preset name or the user's own).
 	Name        string `json:"name" yaml:"name"`
-	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	Description string `json:"description" yaml:"description"`
 	// Strict rejects rows that the default mode keeps with a warning, such as
 	// an all-zero vector in a one-hot label.
-	Strict bool        `json:"strict,omitempty" yaml:"strict,omitempty"`
+	Strict bool        `json:"strict" yaml:"strict"`
 	CSV    CSV         `json:"csv" yaml:"csv"`
 	Labels []LabelSpec `json:"labels" yaml:"labels"`
 	Image  ImageSpec   `json:"image" yaml:"image"`
@@ -93,6 +89,10 @@ const (
 	RawFloat32 = "raw_float32" // one bytes value: little-endian float32s (the seed's tostring())
 	FloatList  = "float_list"
 	Int64List  = "int64_list"
+	// ClassIndex stores a onehot label as the 0-based index of its 1: one
+	// int64, a scalar tensor, the target of Keras' sparse categorical
+	// losses.
+	ClassIndex = "class_index"
 )
 
 // LabelSpec describes one label column and the feature it becomes.
@@ -108,16 +108,17 @@ type LabelSpec struct {
 	Semantics string `json:"semantics" yaml:"semantics"`
 	// Names is the vocabulary, index i naming value i of the vector. Required
 	// for tags; optional for list and class if Size is given.
-	Names []string `json:"names,omitempty" yaml:"names,omitempty,flow"`
+	Names []string `json:"names" yaml:"names,flow"`
 	// Size is the vector length; default len(Names). When both are given
 	// they must agree.
 	Size int `json:"size" yaml:"size"`
 	// Separator splits a tags cell; default: runs of whitespace.
-	Separator string `json:"separator,omitempty" yaml:"separator,omitempty"`
+	Separator string `json:"separator" yaml:"separator"`
 	// Feature is the Example feature name; default Column (or, when several
 	// labels share a column, required).
 	Feature string `json:"feature" yaml:"feature"`
-	// Encoding is raw_float32 (default), float_list or int64_list.
+	// Encoding is raw_float32 (default), float_list, int64_list or, for a
+	// onehot label, class_index.
 	Encoding string `json:"encoding" yaml:"encoding"`
 }
 
@@ -134,19 +135,19 @@ type ImageSpec struct {
 	Filter string `json:"filter" yaml:"filter"`
 	// KeepAspectRatio center-crops to the target aspect ratio before
 	// resizing, like Keras load_img(keep_aspect_ratio=True).
-	KeepAspectRatio bool `json:"keep_aspect_ratio,omitempty" yaml:"keep_aspect_ratio,omitempty"`
+	KeepAspectRatio bool `json:"keep_aspect_ratio" yaml:"keep_aspect_ratio"`
 	// ApplyOrientation rotates and flips by the EXIF orientation first
 	// (phone photos); Keras does not, so the default is off.
-	ApplyOrientation bool `json:"apply_orientation,omitempty" yaml:"apply_orientation,omitempty"`
+	ApplyOrientation bool `json:"apply_orientation" yaml:"apply_orientation"`
 	// Encoding is float32 (default: raw float32 pixels/255, HWC), uint8
 	// (raw bytes, HWC), png or jpeg.
 	Encoding string `json:"encoding" yaml:"encoding"`
 	// JPEGQuality is 1..100 for the jpeg encoding; default 95.
-	JPEGQuality int `json:"jpeg_quality,omitempty" yaml:"jpeg_quality,omitempty"`
+	JPEGQuality int `json:"jpeg_quality" yaml:"jpeg_quality"`
 	// Mean and Std normalise each channel after /255 (float32 encoding
 	// only): (x/255 - Mean[c]) / Std[c]. Both or neither, one per channel.
-	Mean []float32 `json:"mean,omitempty" yaml:"mean,omitempty,flow"`
-	Std  []float32 `json:"std,omitempty" yaml:"std,omitempty,flow"`
+	Mean []float32 `json:"mean" yaml:"mean,flow"`
+	Std  []float32 `json:"std" yaml:"std,flow"`
 }
 
 // KeySpec says whether the row key is stored as a bytes feature. It is by
@@ -154,9 +155,9 @@ type ImageSpec struct {
 // record be traced back to its CSV row.
 type KeySpec struct {
 	// Omit leaves the key out of the Example.
-	Omit bool `json:"omit,omitempty" yaml:"omit,omitempty"`
+	Omit bool `json:"omit" yaml:"omit"`
 	// Feature is the feature name; default the key column's name.
-	Feature string `json:"feature,omitempty" yaml:"feature,omitempty"`
+	Feature string `json:"feature" yaml:"feature"`
 }
 
 // ErrInvalidSpec is wrapped by every error that Validate, Load and Parse
@@ -186,33 +187,28 @@ func Load(path string) (*Spec, error) {
 // in errors (a file name). Unknown fields are errors. The returned spec is
 // validated, defaults filled in.
 func Parse(data []byte, format, source string) (*Spec, error) {
-	s := new(Spec)
-	switch format {
-	case "json":
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(s); err != nil {
-			return nil, fmt.Errorf("%s: %w: %v", source, ErrInvalidSpec, err)
-		}
-		if dec.More() {
-			return nil, fmt.Errorf("%s: %w: unexpected data after the spec object", source, ErrInvalidSpec)
-		}
-	case "yaml":
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(s); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("%s: %w: empty document", source, ErrInvalidSpec)
-			}
-			return nil, fmt.Errorf("%s: %w: %v", source, ErrInvalidSpec, strings.ReplaceAll(err.Error(), "\n", " "))
-		}
-	default:
-		return nil, fmt.Errorf("%s: %w: unknown format %q, want json or yaml", source, ErrInvalidSpec, format)
+	s, problems, err := decodeSpec(data, format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", source, ErrInvalidSpec, err)
 	}
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+	// Validate after cutting out what did not decode: its complaints about
+	// those fields (an empty name where the name was a list) say nothing new.
+	structural := problems
+	for _, p := range s.validate() {
+		if !slices.ContainsFunc(structural, func(reported Problem) bool { return within(p.Path, reported.Path) }) {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &SpecError{Source: source, Name: s.Name, Problems: problems}
 	}
 	return s, nil
+}
+
+// within reports whether path is base or a field or element below it.
+func within(path, base string) bool {
+	rest, ok := strings.CutPrefix(path, base)
+	return ok && (base == "" || rest == "" || rest[0] == '.' || rest[0] == '[')
 }
 
 // Resolve returns a preset by name or loads a spec file. A directory is an
@@ -241,29 +237,22 @@ func (s *Spec) Marshal() ([]byte, error) {
 	return json.MarshalIndent(s, "", "  ")
 }
 
-// YAML returns the spec as a YAML document with the same field names as its
-// JSON; Parse reads it back.
-func (s *Spec) YAML() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
+// Validate fills in defaults for omitted fields and checks the spec. The
+// error is a *SpecError (wrapping ErrInvalidSpec) that lists every problem
+// with its field path, such as labels[1].names[3].
+func (s *Spec) Validate() error {
+	if problems := s.validate(); len(problems) > 0 {
+		return &SpecError{Name: s.Name, Problems: problems}
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
-// Validate fills in defaults for omitted fields and checks the spec. The
-// error wraps ErrInvalidSpec and lists every problem with its field path,
-// such as labels[1].names[3].
-func (s *Spec) Validate() error {
+// validate fills in defaults and returns every problem.
+func (s *Spec) validate() []Problem {
 	s.setDefaults()
-	var problems []string
+	var problems []Problem
 	bad := func(field, format string, args ...any) {
-		problems = append(problems, field+": "+fmt.Sprintf(format, args...))
+		problems = append(problems, Problem{Path: field, Message: fmt.Sprintf(format, args...)})
 	}
 	if strings.TrimSpace(s.Name) == "" {
 		bad("name", "must not be empty")
@@ -318,10 +307,7 @@ func (s *Spec) Validate() error {
 		}
 	}
 	s.validateImage(bad)
-	if len(problems) > 0 {
-		return fmt.Errorf("%w %q:\n  %s", ErrInvalidSpec, s.Name, strings.Join(problems, "\n  "))
-	}
-	return nil
+	return problems
 }
 
 func (s *Spec) validateLabel(field string, l LabelSpec, shared bool, bad func(string, string, ...any)) {
@@ -348,8 +334,12 @@ func (s *Spec) validateLabel(field string, l LabelSpec, shared bool, bad func(st
 	}
 	switch l.Encoding {
 	case RawFloat32, FloatList, Int64List:
+	case ClassIndex:
+		if l.Semantics == MultiHot {
+			bad(field+".encoding", "class_index holds one class; a multihot label needs raw_float32, float_list or int64_list")
+		}
 	default:
-		bad(field+".encoding", "unknown encoding %q, want raw_float32, float_list or int64_list", l.Encoding)
+		bad(field+".encoding", "unknown encoding %q, want raw_float32, float_list, int64_list or class_index", l.Encoding)
 	}
 	if l.Kind == KindTags && len(l.Names) == 0 {
 		bad(field+".names", "a tags label needs its vocabulary")
@@ -399,6 +389,7 @@ func (s *Spec) setDefaults() {
 		}
 		orDefault(&l.Feature, l.Column)
 		orDefault(&l.Encoding, RawFloat32)
+		nonNil(&l.Names)
 	}
 	im := &s.Image
 	// imageprep reads these names case-insensitively; the canonical form is
@@ -412,6 +403,16 @@ func (s *Spec) setDefaults() {
 	orDefault(&im.Encoding, "float32")
 	if im.Encoding == "jpeg" && im.JPEGQuality == 0 {
 		im.JPEGQuality = imageprep.DefaultJPEGQuality
+	}
+	nonNil(&im.Mean)
+	nonNil(&im.Std)
+}
+
+// nonNil makes an omitted list empty, so that the spec's YAML and JSON show
+// it as [] like every other field with its default.
+func nonNil[T any](list *[]T) {
+	if *list == nil {
+		*list = []T{}
 	}
 }
 

@@ -182,7 +182,7 @@ func TestValidate(t *testing.T) {
 		{"template without column", func(s *Spec) { s.CSV.ImagePath = "all.jpg" }, "references no column"},
 		{"template unclosed", func(s *Spec) { s.CSV.ImagePath = "{image_name.jpg" }, "unclosed '{'"},
 		{"template stray brace", func(s *Spec) { s.CSV.ImagePath = "{image_name}}.jpg" }, "unmatched '}'"},
-		{"no size", func(s *Spec) { s.Image.Width = 0 }, "image: width and height must be positive"},
+		{"no width", func(s *Spec) { s.Image.Width = 0 }, "image.width: want a positive number of pixels, got 0"},
 		{"bad filter", func(s *Spec) { s.Image.Filter = "cubic" }, "image.filter"},
 		{"bad color mode", func(s *Spec) { s.Image.ColorMode = "cmyk" }, "image.color_mode"},
 		{"bad encoding", func(s *Spec) { s.Image.Encoding = "webp" }, "image.encoding"},
@@ -225,10 +225,11 @@ func TestDefaults(t *testing.T) {
 		CSV:  CSV{KeyColumn: "image_name", ImagePath: "{image_name}.jpg"},
 		Labels: []LabelSpec{
 			{Column: "c", Kind: KindClass, Semantics: OneHot, Names: []string{"x", "y"}, Size: 2, Feature: "c", Encoding: RawFloat32},
-			{Column: "l", Kind: KindList, Semantics: MultiHot, Size: 3, Feature: "l", Encoding: RawFloat32},
+			{Column: "l", Kind: KindList, Semantics: MultiHot, Names: []string{}, Size: 3, Feature: "l", Encoding: RawFloat32},
 		},
-		Image: ImageSpec{Feature: "image", Width: 4, Height: 2, ColorMode: "rgb", Filter: "bilinear", Encoding: "jpeg", JPEGQuality: 95},
-		Key:   KeySpec{Feature: "image_name"},
+		Image: ImageSpec{Feature: "image", Width: 4, Height: 2, ColorMode: "rgb", Filter: "bilinear", Encoding: "jpeg", JPEGQuality: 95,
+			Mean: []float32{}, Std: []float32{}},
+		Key: KeySpec{Feature: "image_name"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -300,5 +301,135 @@ func TestImageOptions(t *testing.T) {
 	}
 	if err := s.ImageOptions().Validate(); err != nil {
 		t.Errorf("imageprep rejects the options of a valid spec: %v", err)
+	}
+}
+
+// TestParseListsEveryProblem checks that one Parse reports every unknown
+// field, repeated field and wrongly typed value with its YAML path and line,
+// in YAML and in JSON, together with what Validate finds, and never a Go
+// type name.
+func TestParseListsEveryProblem(t *testing.T) {
+	tests := []struct {
+		format, doc string
+		want        []Problem
+	}{
+		{"yaml", `name: t
+strict: yes
+csv:
+  key_colum: file
+labels:
+  - column: y
+    kind: class
+    size: two
+    strict: true
+    names: [a, {b: 1}]
+  - column: z
+    kind: category
+image: {width: "abc", height: 8, colour_mode: rgb, mean: [1, x]}
+key: {feature: image}
+foo: 1
+`, []Problem{
+			{"strict", 2, `want true or false, got "yes"`},
+			{"csv.key_colum", 4, "unknown field; did you mean key_column?"},
+			{"labels[0].size", 8, `want an integer, got "two"`},
+			{"labels[0].strict", 9, "unknown field; did you mean strict at the top level?"},
+			{"labels[0].names[1]", 10, "want a text value, got a mapping"},
+			{"image.width", 13, `want an integer, got "abc"`},
+			{"image.colour_mode", 13, "unknown field; did you mean color_mode?"},
+			{"image.mean[1]", 13, `want a number, got "x"`},
+			{"foo", 15, "unknown field; top-level fields: name, description, strict, csv, labels, image, key"},
+			{"key.feature", 0, `feature "image" is already used by image.feature`},
+			{"labels[1].kind", 0, `unknown kind "category", want list, tags or class`},
+			{"labels[1].size", 0, "want a positive vector length (or names)"},
+			{"image.mean", 0, "want one mean and one std per channel (3), got 1 and 0"},
+		}},
+		{"json", `{"name": "t",
+ "labels": [{"column": "y", "kind": "class",
+    "Size": 2, "size": 2.5, "separator": 1}],
+ "image": {"width": 8, "height": 8, "keep_aspect_ratio": "yes"},
+ "image": {"width": 8},
+ "key": [],
+ "csv": {"image_path": "{id}", "key_column": "id", "key_column": "x"}
+}`, []Problem{
+			{"labels[0].Size", 3, "unknown field; did you mean size?"},
+			{"labels[0].size", 3, `want an integer, got "2.5"`},
+			{"image.keep_aspect_ratio", 4, `want true or false, got "yes"`},
+			{"image", 5, "given twice (first on line 4)"},
+			{"key", 6, "want a mapping of fields, got a list"},
+			{"csv.key_column", 7, "given twice (first on line 7)"},
+			// Found by Validate: a number reads as the text "1".
+			{"labels[0].separator", 0, "only tags labels are split"},
+		}},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.doc), tt.format, "t."+tt.format)
+		var se *SpecError
+		if !errors.As(err, &se) || !errors.Is(err, ErrInvalidSpec) {
+			t.Fatalf("%s: got %v, want a *SpecError", tt.format, err)
+		}
+		if se.Source != "t."+tt.format || se.Name != "t" {
+			t.Errorf("%s: got source %q name %q, want t.%s and t", tt.format, se.Source, se.Name, tt.format)
+		}
+		if diff := cmp.Diff(tt.want, se.Problems); diff != "" {
+			t.Errorf("%s problems (-want +got):\n%s", tt.format, diff)
+		}
+		if strings.Contains(err.Error(), "schema.") || strings.Contains(err.Error(), "type ") {
+			t.Errorf("%s: message names Go types: %v", tt.format, err)
+		}
+	}
+}
+
+func TestSpecErrorMessage(t *testing.T) {
+	_, err := Parse([]byte("name: x\nimage: {colour: rgb, width: 1, height: 1}\nlabels: [{column: a, kind: class, size: 2}]\n"), "yaml", "my.yaml")
+	want := "my.yaml: schema: invalid spec \"x\":\n  image.colour (line 2): unknown field; did you mean color_mode?"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// TestSpecReference keeps the field table of docs/SPEC.md equal to
+// FieldReference, and the table complete: every field of Spec documented,
+// nothing documented that Spec lacks.
+func TestSpecReference(t *testing.T) {
+	paths, _ := specFieldPaths()
+	var documented []string
+	for _, d := range fieldDocs {
+		documented = append(documented, d.Path)
+		if d.Doc == "" {
+			t.Errorf("field %s has no description", d.Path)
+		}
+	}
+	if diff := cmp.Diff(paths, documented); diff != "" {
+		t.Errorf("fieldDocs do not list the fields of Spec in order (-fields +documented):\n%s", diff)
+	}
+
+	const path = "../docs/SPEC.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example spec is valid.
+	_, example, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, _ = strings.Cut(example, "```")
+	if _, err := Parse([]byte(example), "yaml", path+" example"); !ok || err != nil {
+		t.Errorf("%s: the example spec does not parse: %v", path, err)
+	}
+
+	begin := strings.Index(string(doc), "<!-- fields:")
+	end := strings.Index(string(doc), "<!-- end fields -->")
+	if begin < 0 || end < begin {
+		t.Fatalf("%s: no <!-- fields: ... --> ... <!-- end fields --> block", path)
+	}
+	begin += strings.Index(string(doc[begin:]), "\n") + 1
+	want := FieldReference()
+	if *update {
+		updated := string(doc[:begin]) + want + string(doc[end:])
+		if err := os.WriteFile(path, []byte(updated), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if diff := cmp.Diff(want, string(doc[begin:end])); diff != "" {
+		t.Errorf("%s field table is stale; run go test ./schema -run TestSpecReference -update (-want +got):\n%s", path, diff)
 	}
 }

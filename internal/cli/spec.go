@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -14,7 +17,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "spec",
-		Args:  "list | validate SPEC... | show SPEC [--format yaml|json] | python SPEC",
+		Args:  "list | validate SPEC... | show SPEC [--format yaml|json] | python SPEC|DIR [--input-name NAME] | init --csv PATH",
 		Short: "list, check, print dataset specs and their tf.data parsing code",
 		Long: `A spec says what a dataset is: the CSV's key column and image path template, each
 label column with its kind (list, tags, class), vocabulary and output feature, and how
@@ -24,10 +27,19 @@ embeds the spec it was written with.
 
   list               the presets, with what they read
   validate SPEC...   check spec files; every problem is listed with its field path
-  show SPEC          print the spec with all defaults filled in (YAML, or JSON with
-                     --format json: the canonical form the manifest embeds)
-  python SPEC        print Python that reads the dataset with tf.data: the
-                     feature_description, parse_record and make_dataset
+  show SPEC          print the spec with every field and its default (YAML with the
+                     allowed values as comments, or JSON with --format json: the
+                     canonical form the manifest embeds); docs/SPEC.md describes
+                     every field
+  python SPEC|DIR    print Python that reads the dataset with tf.data and feeds a
+                     Keras model: parse_record returns ({input name: image},
+                     {label feature: label}); make_dataset shuffles, then repeats.
+                     Given a converted dataset's DIR it adds the compression, the
+                     record count and shard files of each split, and
+                     split_dataset, which returns a split and its steps per epoch
+  init --csv PATH    draft a spec from a CSV's header and first rows (--rows):
+                     key column, image path, label kinds and vocabularies, with
+                     notes on what was guessed; edit it, then validate it
 
 Exit codes: 0 ok, 1 an invalid or unreadable spec, 2 usage.` + specExamples,
 		Flags: specFlags,
@@ -40,26 +52,43 @@ Examples:
   tfprep spec list
   tfprep spec show planet > myspec.yaml    # start a spec of your own from a preset
   tfprep spec validate myspec.yaml
+  tfprep spec init --csv labels.csv > myspec.yaml   # a spec for your own CSV
   tfprep spec python out/demo > planet_input.py`
 
 func specFlags(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) int {
 	format := fs.String("format", "", `output format of "show": yaml (default) or json`)
+	inputName := fs.String("input-name", schema.DefaultInputName, `"python": the model input's name, the key of the image in the features dict (as "request --input-name")`)
+	csvPath := fs.String("csv", "", `"init": the CSV file to draft a spec for`)
+	rows := fs.Int("rows", 10000, `"init": data rows read to guess label kinds and vocabularies (0: all)`)
 	return func(ctx context.Context, env *Env, args []string) int {
-		return runSpec(env, *format, args)
+		// Each flag belongs to one subcommand.
+		var set []string
+		fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+		return runSpec(env, specOptions{format: *format, inputName: *inputName, csv: *csvPath, rows: *rows, set: set}, args)
 	}
 }
 
-func runSpec(env *Env, format string, args []string) int {
+type specOptions struct {
+	format, inputName, csv string
+	rows                   int
+	set                    []string // the flags given
+}
+
+var specFlagOwner = map[string]string{"format": "show", "input-name": "python", "csv": "init", "rows": "init"}
+
+func runSpec(env *Env, opts specOptions, args []string) int {
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(env.Stderr, "tfprep spec: "+format+"\nrun \"tfprep help spec\" for usage\n", a...)
 		return ExitUsage
 	}
 	if len(args) == 0 {
-		return usage("want a subcommand: list, validate, show or python")
+		return usage("want a subcommand: list, validate, show, python or init")
 	}
 	sub, operands := args[0], args[1:]
-	if format != "" && sub != "show" {
-		return usage("--format applies to show only")
+	for _, name := range opts.set {
+		if owner := specFlagOwner[name]; owner != sub {
+			return usage("--%s applies to %s only", name, owner)
+		}
 	}
 	switch sub {
 	case "list":
@@ -72,21 +101,26 @@ func runSpec(env *Env, format string, args []string) int {
 			return usage("validate wants at least one spec")
 		}
 		return specValidate(env, operands)
+	case "init":
+		if len(operands) != 0 || opts.csv == "" {
+			return usage("init wants --csv PATH and no arguments")
+		}
+		return specInit(env, opts.csv, opts.rows)
 	case "show", "python":
 		if len(operands) != 1 {
 			return usage("%s wants one spec, got %d arguments", sub, len(operands))
 		}
 		if sub == "python" {
-			return specPython(env, operands[0])
+			return specPython(env, operands[0], opts.inputName)
 		}
-		switch format {
+		switch opts.format {
 		case "", "yaml", "json":
 		default:
-			return usage("unknown --format %q, want yaml or json", format)
+			return usage("unknown --format %q, want yaml or json", opts.format)
 		}
-		return specShow(env, operands[0], format)
+		return specShow(env, operands[0], opts.format)
 	}
-	return usage("unknown subcommand %q, want list, validate, show or python", sub)
+	return usage("unknown subcommand %q, want list, validate, show, python or init", sub)
 }
 
 func specList(env *Env) int {
@@ -150,15 +184,75 @@ func specShow(env *Env, arg, format string) int {
 	return ExitOK
 }
 
-func specPython(env *Env, arg string) int {
-	s, err := dataset.ResolveSpec(context.Background(), arg)
-	if err != nil {
+// specPython prints the tf.data code for a spec or, given a converted
+// dataset's directory, for that dataset: its spec, compression and splits.
+func specPython(env *Env, arg, inputName string) int {
+	fail := func(err error) int {
 		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
 		return ExitError
 	}
-	if _, err := fmt.Fprint(env.Stdout, s.Python()); err != nil {
+	opts := schema.PythonOptions{InputName: inputName}
+	var s *schema.Spec
+	ctx := context.Background()
+	if dataset.IsDataset(ctx, arg) {
+		ds, err := dataset.Open(ctx, arg)
+		if err != nil {
+			return fail(err)
+		}
+		s = ds.Spec
+		opts.Dir, opts.Compression = arg, ds.Manifest.Compression
+		for _, split := range ds.Manifest.Splits {
+			files := make([]string, len(split.Shards))
+			for i, shard := range split.Shards {
+				files[i] = shard.File
+			}
+			opts.Splits = append(opts.Splits, schema.PythonSplit{Name: split.Name, Records: split.Records, Files: files})
+		}
+	} else {
+		var err error
+		if s, err = dataset.ResolveSpec(ctx, arg); err != nil {
+			return fail(err)
+		}
+	}
+	code, err := s.Python(opts)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := fmt.Fprint(env.Stdout, code); err != nil {
+		return fail(err)
+	}
+	return ExitOK
+}
+
+// specInit prints a spec drafted from a CSV file, the notes on what was
+// guessed first, as YAML comments.
+func specInit(env *Env, csvPath string, rows int) int {
+	fail := func(err error) int {
 		fmt.Fprintf(env.Stderr, "tfprep spec: %v\n", err)
 		return ExitError
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	name := strings.TrimSuffix(filepath.Base(csvPath), filepath.Ext(csvPath))
+	s, notes, err := schema.DraftCSV(name, f, rows)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", csvPath, err))
+	}
+	out, err := s.YAML()
+	if err != nil {
+		return fail(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Drafted by \"tfprep spec init\" from %q. Check it, then\n# \"tfprep spec validate\" it and convert with --spec:\n", csvPath)
+	for _, n := range notes {
+		b.WriteString("#   " + n + "\n")
+	}
+	b.Write(out)
+	if _, err := io.WriteString(env.Stdout, b.String()); err != nil {
+		return fail(err)
 	}
 	return ExitOK
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
 )
 
@@ -84,41 +85,88 @@ func TestSpecShowRoundTrip(t *testing.T) {
 }
 
 // TestSpecPython prints the code for a preset, a file and a converted
-// dataset's directory (the spec embedded in dataset.json).
+// dataset's directory: the spec embedded in dataset.json, with the
+// dataset's compression and splits.
 func TestSpecPython(t *testing.T) {
+	dir := readFixture(t, 40)
+	m, err := dataset.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromManifest, err := schema.Parse(m.Spec, "json", "manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
 	planet, err := schema.Preset("planet")
 	if err != nil {
-		t.Fatal(err)
-	}
-	specJSON, err := planet.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	manifest := `{"format_version": 1, "tool": "tfprep", "spec": ` + string(specJSON) + "}"
-	if err := os.WriteFile(filepath.Join(dir, "dataset.json"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	good, err := schema.Load("testdata/spec/good.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	splits := []schema.PythonSplit{
+		{Name: "train", Records: 30, Files: []string{"train-00000-of-00003.tfrecord", "train-00001-of-00003.tfrecord", "train-00002-of-00003.tfrecord"}},
+		{Name: "validation", Records: 10, Files: []string{"validation-00000-of-00001.tfrecord"}},
+	}
+	if m.Compression != "none" {
+		t.Fatalf("fixture compression %q, want none as the expected files say", m.Compression)
+	}
 	tests := []struct {
-		arg  string
-		want string
+		args []string
+		spec *schema.Spec
+		opts schema.PythonOptions
 	}{
-		{"planet", planet.Python()},
-		{dir, planet.Python()},
-		{"testdata/spec/good.yaml", good.Python()},
+		{[]string{"planet"}, planet, schema.PythonOptions{}},
+		{[]string{dir}, fromManifest, schema.PythonOptions{Dir: dir, Compression: "none", Splits: splits}},
+		{[]string{"testdata/spec/good.yaml", "--input-name", "input_1"}, good, schema.PythonOptions{InputName: "input_1"}},
 	}
 	for _, tt := range tests {
-		code, stdout, stderr := runSpecCLI("python", tt.arg)
+		code, stdout, stderr := runSpecCLI(append([]string{"python"}, tt.args...)...)
 		if code != ExitOK {
-			t.Fatalf("%s: exit %d: %s", tt.arg, code, stderr)
+			t.Fatalf("%s: exit %d: %s", tt.args, code, stderr)
 		}
-		if diff := cmp.Diff(tt.want, stdout); diff != "" {
-			t.Errorf("%s: (-want +got):\n%s", tt.arg, diff)
+		want, err := tt.spec.Python(tt.opts)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if diff := cmp.Diff(want, stdout); diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", tt.args, diff)
+		}
+	}
+}
+
+// TestSpecInit drafts a spec from a CSV that does not fit the default spec,
+// and checks that the draft validates and fits the CSV.
+func TestSpecInit(t *testing.T) {
+	csvPath := filepath.Join(t.TempDir(), "pets.csv")
+	if err := os.WriteFile(csvPath, []byte("file,label\na.jpg,cat\nb.jpg,dog\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runSpecCLI("init", "--csv", csvPath)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		`#   csv: key column "file", image files "{file}" under --images; check both`,
+		`#   labels: "label" read as a class, 2 names`,
+		"name: pets\n",
+		"names: [cat, dog]",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	specPath := filepath.Join(t.TempDir(), "pets.yaml")
+	if err := os.WriteFile(specPath, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.Load(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NewRowDecoder([]string{"file", "label"}); err != nil {
+		t.Errorf("the draft does not fit its CSV: %v", err)
 	}
 }
 
@@ -129,6 +177,10 @@ func TestSpecErrors(t *testing.T) {
 		wantErr  string
 	}{
 		{nil, ExitUsage, "want a subcommand"},
+		{[]string{"init"}, ExitUsage, "init wants --csv PATH"},
+		{[]string{"init", "--csv", "testdata/spec/missing.csv"}, ExitError, "missing.csv: no such file"},
+		{[]string{"show", "planet", "--csv", "x.csv"}, ExitUsage, "--csv applies to init only"},
+		{[]string{"show", "planet", "--input-name", "x"}, ExitUsage, "--input-name applies to python only"},
 		{[]string{"check"}, ExitUsage, `unknown subcommand "check"`},
 		{[]string{"list", "x"}, ExitUsage, "list takes no arguments"},
 		{[]string{"validate"}, ExitUsage, "validate wants at least one spec"},
