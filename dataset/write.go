@@ -253,46 +253,63 @@ type ShardResult struct {
 // sidecar when w.Index is set. Rejected rows are returned as with Write. On
 // an error no file is left behind.
 func (w *ShardWriter) WriteTemp(ctx context.Context, tempDir, split string, shard int, rows []Row) (ShardResult, []ErrorRecord, error) {
-	store, err := storageFor(tempDir)
+	var rejected []ErrorRecord
+	res, err := writeTemp(ctx, tempDir, split, shard, w.Compression, w.Index, func(dst, index io.Writer) (ShardStats, error) {
+		var stats ShardStats
+		var err error
+		stats, rejected, err = w.Write(ctx, rows, dst, index)
+		return stats, err
+	})
 	if err != nil {
 		return ShardResult{}, nil, err
 	}
+	return res, rejected, nil
+}
+
+// writeTemp writes shard number shard of split with write to a file under
+// tempDir whose name is unique to the call, with an index sidecar when index
+// is set. On an error no file is left behind.
+func writeTemp(ctx context.Context, tempDir, split string, shard int, c tfrecord.Compression, index bool, write func(dst, index io.Writer) (ShardStats, error)) (ShardResult, error) {
+	store, err := storageFor(tempDir)
+	if err != nil {
+		return ShardResult{}, err
+	}
 	start := time.Now()
-	base := fmt.Sprintf("%s-%05d.%s.tfrecord%s", split, shard, randomID(), w.Compression.Suffix())
+	base := fmt.Sprintf("%s-%05d.%s.tfrecord%s", split, shard, randomID(), c.Suffix())
 	res := ShardResult{Split: split, Shard: shard, Temp: joinPath(tempDir, base)}
-	if w.Index {
+	if index {
 		res.Index = IndexName(res.Temp)
 	}
-	stats, rejected, err := w.writeFiles(ctx, store, rows, res.Temp, res.Index)
+	stats, err := writeFiles(ctx, store, res.Temp, res.Index, write)
 	if err != nil {
 		store.Remove(ctx, res.Temp)
 		if res.Index != "" {
 			store.Remove(ctx, res.Index)
 		}
-		return ShardResult{}, nil, fmt.Errorf("dataset: shard %s/%05d: %w", split, shard, err)
+		return ShardResult{}, fmt.Errorf("dataset: shard %s/%05d: %w", split, shard, err)
 	}
 	res.Records, res.Bytes, res.SHA256, res.Labels = stats.Records, stats.Bytes, stats.SHA256, stats.Labels
 	res.Nanos = time.Since(start).Nanoseconds()
-	return res, rejected, nil
+	return res, nil
 }
 
-// writeFiles writes rows to path and, when indexPath is not empty, the
-// index sidecar.
-func (w *ShardWriter) writeFiles(ctx context.Context, store storage, rows []Row, path, indexPath string) (ShardStats, []ErrorRecord, error) {
+// writeFiles creates path and, when indexPath is not empty, the index
+// sidecar, and fills them with write.
+func writeFiles(ctx context.Context, store storage, path, indexPath string, write func(dst, index io.Writer) (ShardStats, error)) (ShardStats, error) {
 	file, err := store.Create(ctx, path)
 	if err != nil {
-		return ShardStats{}, nil, err
+		return ShardStats{}, err
 	}
 	var index io.WriteCloser
 	var indexW io.Writer
 	if indexPath != "" {
 		if index, err = store.Create(ctx, indexPath); err != nil {
 			file.Close()
-			return ShardStats{}, nil, err
+			return ShardStats{}, err
 		}
 		indexW = index
 	}
-	stats, rejected, err := w.Write(ctx, rows, file, indexW)
+	stats, err := write(file, indexW)
 	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
@@ -301,7 +318,7 @@ func (w *ShardWriter) writeFiles(ctx context.Context, store storage, rows []Row,
 			err = cerr
 		}
 	}
-	return stats, rejected, err
+	return stats, err
 }
 
 // pipelinedWriter hands every write to two goroutines, one writing to dst

@@ -101,7 +101,13 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
+	return runJob(ctx, cfg.Runner, p, tempDir, cfg.Out)
+}
+
+// runJob runs a pipeline that writes a dataset to out through tempDir and
+// returns the manifest it wrote (nil for a dry run or an --async submission).
+func runJob(ctx context.Context, runner string, p *beam.Pipeline, tempDir, out string) (*dataset.Manifest, error) {
+	runner = cmp.Or(runner, *runners.Runner, DefaultRunner)
 	if runner == "prism" {
 		if err := useLoopbackPrism(ctx); err != nil {
 			return nil, err
@@ -116,7 +122,7 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	if flagIsTrue("dry_run") || *jobopts.Async {
 		return nil, nil
 	}
-	return dataset.ReadManifest(cfg.Out)
+	return dataset.ReadManifest(out)
 }
 
 // build checks the inputs and prepares the output directory (refusing a

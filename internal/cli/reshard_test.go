@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tfprep/tfprep/dataset"
+)
+
+func TestReshardAndMerge(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	convert := func(out string, extra ...string) {
+		t.Helper()
+		args := append([]string{"convert", "--spec", "planet", "--csv", filepath.Join(convertData, "good.csv"),
+			"--images", filepath.Join(convertData, "images"), "--out", out, "--shards", "2", "--seed", "11", "--quiet"}, extra...)
+		if code, _, stderr := runCLI(t, args...); code != ExitOK {
+			t.Fatalf("convert: exit %d: %s", code, stderr)
+		}
+	}
+	convert(src)
+
+	dst := filepath.Join(dir, "dst")
+	code, stdout, stderr := runCLI(t, "reshard", src, dst, "--shards", "3", "--compression", "gzip")
+	if code != ExitOK {
+		t.Fatalf("reshard: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "rows: 14 read = 14 written + 0 rejected") {
+		t.Errorf("reshard summary: got %q", stdout)
+	}
+	m, err := dataset.ReadManifest(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Seed != 11 || m.Compression != "gzip" || len(m.Splits[0].Shards) != 3 {
+		t.Errorf("got seed %d, compression %s, %d shards; want SRC's seed 11, gzip, 3 shards", m.Seed, m.Compression, len(m.Splits[0].Shards))
+	}
+	if code, _, stderr := runCLI(t, "verify", dst); code != ExitOK {
+		t.Errorf("verify DST: exit %d: %s", code, stderr)
+	}
+
+	other := filepath.Join(dir, "other")
+	convert(other, "--size", "32")
+	code, _, stderr = runCLI(t, "merge", src, other, filepath.Join(dir, "merged"))
+	if code != ExitError || !strings.Contains(stderr, "different specs") || !strings.Contains(stderr, `"image"`) {
+		t.Errorf("merge of different specs: exit %d, stderr %q; want 1 naming the image field", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "merge", src, dst, filepath.Join(dir, "merged")); code != ExitOK {
+		t.Errorf("merge: exit %d: %s", code, stderr)
+	}
+
+	for _, args := range [][]string{
+		{"reshard", src},
+		{"merge", src, dst},
+		{"reshard", src, filepath.Join(dir, "x"), "--shards", "2", "--compression", "gzip", "--index"},
+		{"reshard", src, filepath.Join(dir, "y"), "--splits", "train"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code != ExitUsage {
+			t.Errorf("%q: exit %d (%s), want %d", args, code, stderr, ExitUsage)
+		}
+	}
+}

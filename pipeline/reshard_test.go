@@ -1,0 +1,234 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/schema"
+	"github.com/tfprep/tfprep/tfrecord"
+	"github.com/tfprep/tfprep/tfrecord/example"
+)
+
+// convertForTest converts a CSV of testdata into a new directory.
+func convertForTest(t *testing.T, csvName string, mutate func(*Config)) string {
+	t.Helper()
+	cfg := testConfig(t, csvName)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if _, err := Convert(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Out
+}
+
+// contents is what a rewrite must keep: per split, the sorted Example bytes
+// and the sorted keys.
+type contents struct {
+	examples map[string][]string
+	keys     map[string][]string
+}
+
+func readContents(t *testing.T, dir string) contents {
+	t.Helper()
+	ctx := context.Background()
+	d, err := dataset.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := contents{examples: map[string][]string{}, keys: map[string][]string{}}
+	shards, err := d.Shards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range shards {
+		damage, err := d.Scan(ctx, sh, func(_ int64, rec []byte) error {
+			p, err := example.Parse(rec, false)
+			if err != nil {
+				return err
+			}
+			var r schema.Record
+			if err := d.Spec.ReadExample(p, &r); err != nil {
+				return err
+			}
+			c.examples[sh.Split] = append(c.examples[sh.Split], string(rec))
+			c.keys[sh.Split] = append(c.keys[sh.Split], r.Key)
+			return nil
+		})
+		if err != nil || len(damage) > 0 {
+			t.Fatalf("%s: %v %v", sh.Path, err, damage)
+		}
+	}
+	for split := range c.examples {
+		slices.Sort(c.examples[split])
+		slices.Sort(c.keys[split])
+	}
+	return c
+}
+
+// all merges the splits of c.
+func (c contents) all() []string {
+	var out []string
+	for _, ex := range c.examples {
+		out = append(out, ex...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func labelsBySplit(m *dataset.Manifest) map[string][]dataset.LabelCount {
+	out := map[string][]dataset.LabelCount{}
+	for _, sp := range m.Splits {
+		out[sp.Name] = sp.Labels
+	}
+	return out
+}
+
+// verifyOK runs dataset.Verify on dir and fails on any discrepancy.
+func verifyOK(t *testing.T, dir string) {
+	t.Helper()
+	rep, err := dataset.Verify(context.Background(), dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		t.Fatalf("verify %s: %v", dir, rep.Discrepancies)
+	}
+}
+
+func TestReshardKeepsEveryRecord(t *testing.T) {
+	ctx := context.Background()
+	src := convertForTest(t, "good.csv", nil)
+	srcManifest, err := dataset.ReadManifest(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := RewriteConfig{Sources: []string{src}, Out: filepath.Join(t.TempDir(), "out"), Shards: 3, Compression: tfrecord.GZIP, Seed: 99}
+	m, err := Rewrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, cfg.Out)
+	if m.Rows.Read != srcManifest.Rows.Written || m.Rows.Written != m.Rows.Read || m.Rows.Rejected != 0 {
+		t.Errorf("rows: got %+v, want read = written = %d", m.Rows, srcManifest.Rows.Written)
+	}
+	for _, sp := range m.Splits {
+		if len(sp.Shards) != 3 || !strings.HasSuffix(sp.Shards[0].File, ".tfrecord.gz") {
+			t.Errorf("split %s: got shards %v, want 3 gzip shards", sp.Name, sp.Shards)
+		}
+	}
+	want, got := readContents(t, src), readContents(t, cfg.Out)
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("the reshard's records differ from the source's:\nwant keys %v\ngot keys %v", want.keys, got.keys)
+	}
+	if w, g := labelsBySplit(srcManifest), labelsBySplit(m); !reflect.DeepEqual(w, g) {
+		t.Errorf("label counts: got %v, want %v", g, w)
+	}
+
+	// A rerun writes the same bytes; another seed orders the records
+	// differently.
+	rerun := cfg
+	rerun.Out = filepath.Join(t.TempDir(), "rerun")
+	m2, err := Rewrite(ctx, rerun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.Splits, m2.Splits) {
+		t.Errorf("a rerun wrote other shards:\n%v\n%v", m.Splits, m2.Splits)
+	}
+	reseeded := cfg
+	reseeded.Out, reseeded.Seed = filepath.Join(t.TempDir(), "reseeded"), 100
+	m3, err := Rewrite(ctx, reseeded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(m.Splits, m3.Splits) {
+		t.Error("seeds 99 and 100 wrote the same shards")
+	}
+}
+
+func TestReshardResplit(t *testing.T) {
+	ctx := context.Background()
+	src := convertForTest(t, "good.csv", nil)
+	splits := []SplitWeight{{"a", 0.5}, {"b", 0.3}, {"c", 0.2}}
+	cfg := RewriteConfig{Sources: []string{src}, Out: filepath.Join(t.TempDir(), "out"), Splits: splits, Seed: 3, Index: true}
+	m, err := Rewrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, cfg.Out)
+	want, got := readContents(t, src), readContents(t, cfg.Out)
+	if !slices.Equal(want.all(), got.all()) {
+		t.Error("the re-split dataset's records differ from the source's")
+	}
+	bounds := splitBuckets(splits)
+	for split, keys := range got.keys {
+		for _, key := range keys {
+			if s := splitOf(3, splits, bounds, key); s != split {
+				t.Errorf("key %s in split %s, convert's hash puts it in %s", key, split, s)
+			}
+		}
+	}
+	if names := m.SplitNames(); !slices.Equal(names, []string{"a", "b", "c"}) {
+		t.Errorf("splits: got %v, want a, b, c", names)
+	}
+}
+
+func TestReshardRefusals(t *testing.T) {
+	ctx := context.Background()
+	noKeys := convertForTest(t, "good.csv", func(cfg *Config) { cfg.Spec.Key.Omit = true })
+	_, err := Rewrite(ctx, RewriteConfig{Sources: []string{noKeys}, Out: filepath.Join(t.TempDir(), "out"), Splits: []SplitWeight{{"train", 1}}})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "key.omit") {
+		t.Errorf("re-split without keys: got %v, want ErrConfig naming key.omit", err)
+	}
+	// Without --splits the records keep their split, placed by their bytes.
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := Rewrite(ctx, RewriteConfig{Sources: []string{noKeys}, Out: out, Shards: 2}); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, out)
+	if _, err := Rewrite(ctx, RewriteConfig{Sources: []string{noKeys}, Out: noKeys}); !errors.Is(err, ErrConfig) {
+		t.Errorf("output = source: got %v, want ErrConfig", err)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	ctx := context.Background()
+	a := convertForTest(t, "good.csv", nil)
+	b := convertForTest(t, "bad.csv", nil)
+	cfg := RewriteConfig{Sources: []string{a, b}, Out: filepath.Join(t.TempDir(), "out"), Shards: 2, Seed: 5}
+	m, err := Rewrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, cfg.Out)
+	ca, cb, got := readContents(t, a), readContents(t, b), readContents(t, cfg.Out)
+	for split := range got.examples {
+		want := slices.Concat(ca.examples[split], cb.examples[split])
+		slices.Sort(want)
+		if !slices.Equal(want, got.examples[split]) {
+			t.Errorf("split %s: the merge's records are not the union of the sources'", split)
+		}
+	}
+	ma, _ := dataset.ReadManifest(a)
+	mb, _ := dataset.ReadManifest(b)
+	if m.Rows.Read != ma.Rows.Written+mb.Rows.Written || m.Rows.Written != m.Rows.Read {
+		t.Errorf("rows: got %+v, want read = written = %d", m.Rows, ma.Rows.Written+mb.Rows.Written)
+	}
+
+	other := convertForTest(t, "good.csv", func(cfg *Config) { cfg.Spec.Image.Width = 32 })
+	_, err = Rewrite(ctx, RewriteConfig{Sources: []string{a, other}, Out: filepath.Join(t.TempDir(), "mixed")})
+	if !errors.Is(err, ErrSpecMismatch) || !strings.Contains(err.Error(), `"image"`) {
+		t.Errorf("different specs: got %v, want ErrSpecMismatch naming the image field", err)
+	}
+	if _, serr := os.Stat(filepath.Join(t.TempDir(), "mixed")); serr == nil {
+		t.Error("a refused merge created its output")
+	}
+}
