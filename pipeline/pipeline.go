@@ -94,6 +94,9 @@ type Config struct {
 
 	// Runner overrides the --runner flag; both empty means DefaultRunner.
 	Runner string
+	// Launch checks and bounds a job whose workers are other processes
+	// (see cluster.go).
+	Launch LaunchOptions
 }
 
 // Convert builds the pipeline for cfg, runs it and returns the manifest it
@@ -106,20 +109,26 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, err
 	}
 	progress.reset()
+	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
+	// Remote storage and the workers' binary are checked first (cluster.go).
+	launch, err := prepareLaunch(ctx, cfg, runner)
+	if err != nil {
+		return nil, err
+	}
+	defer launch.close()
 	tempDir := joinPath(cfg.Out, ".tfprep-tmp-"+randomID())
 	p, err := build(ctx, cfg, tempDir)
 	if err != nil {
 		return nil, err
 	}
-	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
-	if _, err := beam.Run(ctx, runner, p); err != nil {
+	if err := launch.run(ctx, p); err != nil {
 		// Finalize cleans up after itself; a job that failed before it
 		// leaves the shards written so far under tempDir.
 		if out, oerr := openDir(ctx, cfg.Out); oerr == nil {
 			out.removeAll(ctx, tempDir)
 			out.fs.Close()
 		}
-		return nil, runnerError(runner, err)
+		return nil, launch.failed(err)
 	}
 	if flagIsTrue("dry_run") || *jobopts.Async {
 		return nil, nil

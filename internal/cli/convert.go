@@ -92,6 +92,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
 	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
 	workers := fs.Int("workers", 0, "image decoding goroutines per shard (default: GOMAXPROCS of the worker)")
 	quiet := fs.Bool("quiet", false, "no progress line and no summary")
+	launch := launchFlags(fs) // convert_launch.go
 	return func(ctx context.Context, env *Env, args []string) int {
 		usage := func(format string, a ...any) int {
 			fmt.Fprintf(env.Stderr, "tfprep convert: "+format+"\nrun \"tfprep help convert\" for usage\n", a...)
@@ -132,6 +133,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) int {
 			Workers:     *workers,
 			CommandLine: os.Args,
 			ToolVersion: toolVersion(),
+			Launch:      launch(),
 		}
 		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
 			return usage("%v", err)
