@@ -11,18 +11,28 @@ export CGO_ENABLED := $(CGO)
 
 all: build
 
+# Fully static (libjpeg-turbo and libc linked in): what distributed runners' workers can run.
+STATIC := -tags netgo,osusergo -ldflags '-linkmode external -extldflags "-static"'
+HOST := $(shell $(GO) env GOOS)/$(shell $(GO) env GOARCH)
+
+# On linux/amd64 with cgo, bin/tfprep is static, so that it stages itself as the workers' binary
+# on Dataflow, Flink, Spark and Prism job servers (docs/RUNNERS.md).
 build:
+ifeq ($(CGO) $(HOST),1 linux/amd64)
+	$(GO) build $(STATIC) -o $(BIN) ./cmd/tfprep
+else
 	$(GO) build -o $(BIN) ./cmd/tfprep
+endif
 
 # Copies bin/tfprep onto the PATH: $(PREFIX)/bin when PREFIX is given, else $(go env GOPATH)/bin.
 install: build
 	@dest="$${PREFIX:+$$PREFIX/bin}"; dest="$${dest:-$$($(GO) env GOPATH)/bin}"; \
 	mkdir -p "$$dest" && cp $(BIN) "$$dest/tfprep" && echo "installed $$dest/tfprep"
 
-# A fully static linux/amd64 binary with libjpeg-turbo, for --worker_binary on distributed runners.
+# The static linux/amd64 binary with libjpeg-turbo for --worker_binary, from any host with a
+# C toolchain for linux/amd64.
 worker:
-	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -tags netgo,osusergo \
-		-ldflags '-linkmode external -extldflags "-static"' -o bin/tfprep-linux-amd64 ./cmd/tfprep
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build $(STATIC) -o bin/tfprep-linux-amd64 ./cmd/tfprep
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

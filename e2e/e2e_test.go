@@ -156,9 +156,7 @@ func readLikeSeed(t *testing.T, dir string, pureGo bool) (seedSummary, error) {
 func convert(t *testing.T, extra ...string) (dir, decoder string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "out")
-	args := append([]string{"convert", "--spec", "planet", "--csv", demoCSV, "--images", demoImages, "--out", dir,
-		"--splits", "train=0.8,validation=0.2", "--shards", "2", "--seed", "7"}, extra...)
-	run(t, tfprep(t), args...)
+	run(t, tfprep(t), append(demoArgs(dir), extra...)...)
 	data, err := os.ReadFile(filepath.Join(dir, "dataset.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -71,3 +73,14 @@ func (f *fsFile) Close() error {
 	f.fsys.Close()
 	return err
 }
+
+// joinPath joins a local path or URL with a relative name.
+func joinPath(root, rel string) string {
+	if strings.Contains(root, "://") {
+		return strings.TrimSuffix(root, "/") + "/" + rel
+	}
+	return filepath.Join(root, rel)
+}
+
+// randomID is a short random name part, unique enough for job names.
+func randomID() string { return rand.Text()[:12] }

@@ -84,6 +84,9 @@ type Config struct {
 
 	// Runner overrides the --runner flag; both empty means DefaultRunner.
 	Runner string
+	// Launch checks and bounds a job whose workers are other processes
+	// (see cluster.go).
+	Launch LaunchOptions
 }
 
 // Convert builds the pipeline for cfg, runs it and returns the manifest it
@@ -97,27 +100,33 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, err
 	}
 	progress.reset()
+	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
+	// Remote storage and the workers' binary are checked first (cluster.go).
+	launch, err := prepareLaunch(ctx, cfg, runner)
+	if err != nil {
+		return nil, err
+	}
+	defer launch.close()
 	p, tempDir, err := build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return runJob(ctx, cfg.Runner, p, tempDir, cfg.Out)
+	return runJob(ctx, launch, p, tempDir, cfg.Out)
 }
 
 // runJob runs a pipeline that writes a dataset to out through tempDir and
 // returns the manifest it wrote (nil for a dry run or an --async submission).
-func runJob(ctx context.Context, runner string, p *beam.Pipeline, tempDir, out string) (*dataset.Manifest, error) {
-	runner = cmp.Or(runner, *runners.Runner, DefaultRunner)
-	if runner == "prism" {
+func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out string) (*dataset.Manifest, error) {
+	if launch.runner == "prism" && !launch.remote {
 		if err := useLoopbackPrism(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := beam.Run(ctx, runner, p); err != nil {
+	if err := launch.run(ctx, p); err != nil {
 		// Finalize cleans up after itself; a job that failed before it
 		// leaves the shards written so far under tempDir.
 		dataset.RemoveTemp(ctx, tempDir)
-		return nil, runnerError(runner, err)
+		return nil, launch.failed(err)
 	}
 	if flagIsTrue("dry_run") || *jobopts.Async {
 		return nil, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
@@ -100,7 +101,12 @@ func Rewrite(ctx context.Context, cfg RewriteConfig) (*dataset.Manifest, error) 
 	if err != nil {
 		return nil, err
 	}
-	return runJob(ctx, cfg.Runner, p, tempDir, cfg.Out)
+	launch, err := prepareLaunch(ctx, Config{Out: cfg.Out, Runner: cfg.Runner}, cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner))
+	if err != nil {
+		return nil, err
+	}
+	defer launch.close()
+	return runJob(ctx, launch, p, tempDir, cfg.Out)
 }
 
 // openSources opens every source and checks that they share one spec.

@@ -90,6 +90,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
 	workers := fs.Int("workers", 0, "image decoding goroutines per shard (default: GOMAXPROCS of the worker)")
 	quiet := fs.Bool("quiet", false, "no progress line and no summary")
+	launch := launchFlags(fs) // convert_launch.go
 	return func(ctx context.Context, env *Env, args []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected arguments %q", args)
@@ -125,6 +126,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 			Workers:     *workers,
 			CommandLine: os.Args,
 			ToolVersion: toolVersion(),
+			Launch:      launch(),
 		}
 		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
 			return &usageError{err}

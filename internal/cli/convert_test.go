@@ -167,7 +167,7 @@ func TestConvertDataflowDryRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
 		"--images", filepath.Join(convertData, "images"), "--out", out,
-		"--runner=dataflow", "--dry_run", "--project=tfprep-test", "--region=europe-west1", "--staging_location=gs://tfprep-test/staging")
+		"--runner=dataflow", "--dry_run", "--allow-approximate-pixels", "--project=tfprep-test", "--region=europe-west1", "--staging_location=gs://tfprep-test/staging")
 	if code != ExitOK {
 		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
 	}

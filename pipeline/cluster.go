@@ -1,0 +1,351 @@
+package pipeline
+
+// What Convert does around beam.Run when the workers are not this process
+// (Dataflow; Flink, Spark or Prism job servers with PROCESS, DOCKER or
+// EXTERNAL environments): it bounds the pre-flight storage I/O, picks and
+// checks the binary the runner stages on its workers, and watches a job
+// server's job until a worker shows up.
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
+
+	"github.com/tfprep/tfprep/internal/workerbin"
+)
+
+// Defaults of LaunchOptions.
+const (
+	// DefaultWorkerTimeout leaves a worker time to be scheduled, fetch the
+	// staged binary (tens of MB) and start.
+	DefaultWorkerTimeout = 5 * time.Minute
+	// DefaultStorageTimeout bounds each pre-flight check of a gs:// or s3://
+	// path; a reachable store answers in well under a second.
+	DefaultStorageTimeout = 30 * time.Second
+)
+
+// Errors of a launch, matched with errors.Is.
+var (
+	// ErrWorkerBinary: the runner's workers would not produce the pixels the
+	// spec promises, or the binary given to them cannot run there. It is
+	// also an ErrConfig.
+	ErrWorkerBinary = fmt.Errorf("%w: no usable worker binary", ErrConfig)
+	// ErrNoWorkers: no worker of the job reported progress in time; the job
+	// was cancelled.
+	ErrNoWorkers = errors.New("pipeline: no worker started")
+	// ErrStorage: a remote input or output did not answer in time.
+	ErrStorage = errors.New("pipeline: storage did not answer")
+)
+
+// LaunchOptions check and bound a job whose workers are other processes.
+type LaunchOptions struct {
+	// ApproximatePixels accepts workers built without cgo, whose pure-Go
+	// JPEG decoder is within a few levels of PIL's instead of identical.
+	// Without it, such a job is refused before it is submitted.
+	ApproximatePixels bool
+	// WorkerTimeout: a job on a job server (Prism, --runner=universal) is
+	// cancelled when no worker has reported progress this long after the
+	// launch. 0 means DefaultWorkerTimeout; negative, no watchdog.
+	WorkerTimeout time.Duration
+	// StorageTimeout bounds each pre-flight check that a remote CSV or
+	// output directory answers. 0 means DefaultStorageTimeout.
+	StorageTimeout time.Duration
+}
+
+// launch is one run of a pipeline on a runner: the flags it set for the run
+// (restored by close) and the watchdog's verdict.
+type launch struct {
+	runner  string
+	opts    LaunchOptions
+	remote  bool     // the workers are other processes
+	worker  string   // the binary staged on the workers; "" when Beam picks it
+	restore []func() // flag values to put back
+	tripped error    // the watchdog's error, once it cancelled the job
+}
+
+// prepareLaunch checks, before anything is built or submitted, that the
+// remote paths of cfg answer within the storage timeout and that the
+// runner's workers will run a usable binary, staging this executable when it
+// can serve.
+func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, error) {
+	l := &launch{runner: runner, opts: cfg.Launch, remote: remoteWorkers(runner)}
+	timeout := cmp.Or(cfg.Launch.StorageTimeout, DefaultStorageTimeout)
+	paths := []string{cfg.CSV, cfg.Images, cfg.Out}
+	if strings.HasPrefix(strings.ToLower(runner), "dataflow") {
+		// The Dataflow runner itself reads the staging bucket's policy.
+		for _, name := range []string{"staging_location", "temp_location"} {
+			if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+				paths = append(paths, f.Value.String())
+			}
+		}
+	}
+	for i, path := range paths {
+		if err := reachable(ctx, timeout, path, i > 0); err != nil {
+			return nil, err
+		}
+	}
+	if !l.remote {
+		return l, nil
+	}
+	if err := l.chooseWorker(); err != nil {
+		return nil, err
+	}
+	if l.watched() && *jobopts.JobName == "" {
+		// The watchdog finds the job on the job server by its name.
+		l.setFlag(jobopts.JobName, "tfprep-"+randomID())
+	}
+	return l, nil
+}
+
+// remoteWorkers reports whether runner runs the pipeline's workers outside
+// this process, from a staged binary.
+func remoteWorkers(runner string) bool {
+	env := strings.ToLower(*jobopts.EnvironmentType)
+	switch strings.ToLower(runner) {
+	case "dataflow", "dataflowrunner":
+		return true
+	case "prism", "prismrunner":
+		// Without --endpoint Prism runs in this process and, unless an
+		// environment is named, with LOOPBACK workers (also this process).
+		if env == "" {
+			return *jobopts.Endpoint != ""
+		}
+		return env != "loopback"
+	case "universal", "portable", "portablerunner", "flink", "spark":
+		return env != "loopback" // "" is DOCKER
+	}
+	return false
+}
+
+// chooseWorker checks --worker_binary, or else stages this executable when
+// it can serve, or else refuses unless approximate pixels are accepted (Beam
+// then cross-compiles a pure-Go worker, which needs tfprep's source module
+// and a Go toolchain).
+func (l *launch) chooseWorker() error {
+	launcher, err := workerbin.Running()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrWorkerBinary, err)
+	}
+	pil := !l.opts.ApproximatePixels
+	if path := *jobopts.WorkerBinary; path != "" {
+		b, err := workerbin.Inspect(path)
+		if err == nil {
+			err = b.Check(launcher, pil)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: --worker_binary: %w", ErrWorkerBinary, err)
+		}
+		l.worker = path
+		return nil
+	}
+	self, err := workerbin.Self()
+	if err == nil {
+		err = self.Check(launcher, pil)
+	}
+	if err == nil {
+		l.worker = self.Path
+		l.setFlag(jobopts.WorkerBinary, self.Path)
+		return nil
+	}
+	if !pil {
+		return nil
+	}
+	return fmt.Errorf("%w: the %s runner's workers are separate processes that run a staged binary, and this "+
+		"tfprep cannot be it (%w). For PIL-identical pixels build a static linux/amd64 worker with libjpeg-turbo "+
+		"(make worker) and pass --worker_binary=bin/tfprep-linux-amd64, or use a tfprep built by make build on "+
+		"linux/amd64; to accept pure-Go pixels within a few levels of PIL's, pass --allow-approximate-pixels",
+		ErrWorkerBinary, l.runner, err)
+}
+
+// watched reports whether the job goes to a job server whose progress the
+// watchdog can see while the job runs: Prism's. Flink's and Spark's job
+// servers report metrics only when a job ends, and fail a job themselves
+// when its SDK workers do not connect.
+func (l *launch) watched() bool {
+	if !l.remote || l.opts.WorkerTimeout < 0 {
+		return false
+	}
+	switch strings.ToLower(l.runner) {
+	case "prism", "prismrunner", "universal", "portable", "portablerunner":
+		return true
+	}
+	return false
+}
+
+func (l *launch) setFlag(p *string, value string) {
+	old := *p
+	*p = value
+	l.restore = append(l.restore, func() { *p = old })
+}
+
+// close puts back the flags the launch set.
+func (l *launch) close() {
+	for _, f := range l.restore {
+		f()
+	}
+}
+
+// run runs p on the launch's runner. A job server's job is watched: when no
+// worker reports progress within the worker timeout, the job is cancelled
+// and run returns an ErrNoWorkers error.
+func (l *launch) run(ctx context.Context, p *beam.Pipeline) error {
+	if !l.watched() {
+		_, err := beam.Run(ctx, l.runner, p)
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		l.watch(ctx, cancel, *jobopts.Endpoint, *jobopts.JobName, cmp.Or(l.opts.WorkerTimeout, DefaultWorkerTimeout))
+	}()
+	_, err := beam.Run(ctx, l.runner, p)
+	cancel(nil)
+	<-watching
+	if l.tripped != nil {
+		return l.tripped
+	}
+	return err
+}
+
+// failed is the error Convert returns for a failed run.
+func (l *launch) failed(err error) error {
+	if errors.Is(err, ErrNoWorkers) {
+		return err
+	}
+	return runnerError(l.runner, err)
+}
+
+// watch polls the job server at endpoint until the job named jobName shows
+// a worker at work (any metric: Prism reports them from running bundles) or
+// ends; when timeout passes first, it cancels the job and then the run.
+func (l *launch) watch(ctx context.Context, stop context.CancelCauseFunc, endpoint, jobName string, timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	conn, err := grpcx.Dial(ctx, endpoint, timeout)
+	if err != nil {
+		return // the runner reports an unreachable job server itself
+	}
+	defer conn.Close()
+	client := jobpb.NewJobServiceClient(conn)
+	var jobID string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			if jobID != "" {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				client.Cancel(cctx, &jobpb.CancelJobRequest{JobId: jobID})
+				cancel()
+			}
+			l.tripped = fmt.Errorf("%w within %s: the job server at %s started no working SDK worker for job %s "+
+				"(environment %s); the job was cancelled. Check that the environment can start there (the worker "+
+				"command or container, and that it reaches the job server), or raise --worker-timeout",
+				ErrNoWorkers, timeout, endpoint, jobName, environment())
+			stop(l.tripped)
+			return
+		case <-tick.C:
+			if jobID == "" {
+				jobID = findJob(ctx, client, jobName)
+			}
+			if jobID != "" && jobStarted(ctx, client, jobID) {
+				return
+			}
+		}
+	}
+}
+
+// findJob returns the ID of the job named name on the job server, or "".
+func findJob(ctx context.Context, client jobpb.JobServiceClient, name string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := client.GetJobs(ctx, &jobpb.GetJobsRequest{})
+	if err != nil {
+		return ""
+	}
+	for _, j := range resp.GetJobInfo() {
+		if j.GetJobName() == name {
+			return j.GetJobId()
+		}
+	}
+	return ""
+}
+
+// jobStarted reports whether a worker of the job has reported metrics, or
+// the job has ended (the runner then says how).
+func jobStarted(ctx context.Context, client jobpb.JobServiceClient, jobID string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	state, err := client.GetState(ctx, &jobpb.GetJobStateRequest{JobId: jobID})
+	if err == nil {
+		switch state.GetState() {
+		case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED,
+			jobpb.JobState_DRAINED, jobpb.JobState_UPDATED:
+			return true
+		}
+	}
+	m, err := client.GetJobMetrics(ctx, &jobpb.GetJobMetricsRequest{JobId: jobID})
+	if err != nil {
+		return false
+	}
+	return len(m.GetMetrics().GetAttempted())+len(m.GetMetrics().GetCommitted()) > 0
+}
+
+// environment describes the workers' environment as the flags give it.
+func environment() string {
+	env := cmp.Or(*jobopts.EnvironmentType, "DOCKER")
+	if *jobopts.EnvironmentConfig != "" {
+		env += " " + *jobopts.EnvironmentConfig
+	}
+	return env
+}
+
+// reachable checks that a gs:// or s3:// path answers within timeout: the
+// size of the file, or for a directory the size of a name in it that need not
+// exist (any answer will do; a listing could be long). Only a timeout is an
+// error here: other failures are left to the step that reads or writes the
+// path, which names them. Local paths are not checked.
+func reachable(ctx context.Context, timeout time.Duration, path string, dir bool) error {
+	if !strings.Contains(path, "://") {
+		return nil
+	}
+	probe := path
+	if dir {
+		probe = joinPath(path, ".tfprep-reachable")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		// A client that ignores its context is abandoned, not waited for.
+		defer close(done)
+		fsys, err := filesystem.New(ctx, probe)
+		if err != nil {
+			return
+		}
+		defer fsys.Close()
+		fsys.Size(ctx, probe)
+	}()
+	select {
+	case <-done:
+		if ctx.Err() == nil {
+			return nil
+		}
+	case <-ctx.Done():
+	}
+	return fmt.Errorf("%w: %s did not answer within %s; check the network, the credentials and the bucket (or raise --storage-timeout)", ErrStorage, path, timeout)
+}
