@@ -375,6 +375,9 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	if err != nil {
 		return fail(fmt.Errorf("dataset: %w", err))
 	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("dataset: commit cancelled before its commit point: %w", err))
+	}
 	if err := store.CreateNew(ctx, joinPath(a.Location, JournalName), data); err != nil {
 		return fail(fmt.Errorf("dataset: writing the commit journal: %w", err))
 	}

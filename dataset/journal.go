@@ -141,3 +141,22 @@ func retry(ctx context.Context, op func() error) error {
 		wait *= 2
 	}
 }
+
+// Abort cleans up after a conversion stopped before it finished (a signal,
+// a failed job): if its commit reached the commit point, the commit is
+// finished (committed is true); otherwise tempDir, the staging directory
+// Create named, is removed and the location is as it was.
+func Abort(ctx context.Context, location, tempDir string) (committed bool, err error) {
+	store, err := storageFor(location)
+	if err != nil {
+		return false, err
+	}
+	j, err := readJournal(ctx, store, location)
+	switch {
+	case err == nil:
+		return true, rollForward(ctx, store, location, j)
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, err
+	}
+	return false, store.RemoveAll(ctx, tempDir)
+}

@@ -171,3 +171,14 @@ func (l *Lease) Release(ctx context.Context) error {
 func isLeaseName(name string) bool {
 	return name == LockName || strings.HasPrefix(name, LockName+".tmp-")
 }
+
+// ReleaseLease removes location's lease if run still holds it: the release
+// by a job's last step when the launcher did not wait for the job.
+func ReleaseLease(ctx context.Context, location, run string) error {
+	store, err := storageFor(location)
+	if err != nil {
+		return err
+	}
+	l := &Lease{Location: location, Info: LeaseInfo{Run: run}, store: store, path: joinPath(location, LockName)}
+	return l.Release(ctx)
+}
