@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -20,22 +23,42 @@ import (
 // for, or holds files this package did not write.
 var ErrOutputExists = errors.New("dataset: output directory is not empty")
 
-// tempPrefix starts the name of a conversion's temporary directory.
+// tempPrefix starts the name of a conversion's staging directory.
 const tempPrefix = ".tfprep-tmp-"
 
+// FailedErrorsName is where a conversion refused by its rejected-row limit
+// leaves its errors.csv when the location holds an earlier dataset, whose
+// own errors.csv it must not replace.
+const FailedErrorsName = "errors.failed.csv"
+
 // Create makes sure location can receive a new dataset and returns the
-// name of a fresh temporary directory inside it for WriteTemp. location
-// must be empty, or, with overwrite, hold only files of an earlier
-// conversion, which are removed (dataset.json first, so that an
-// interruption never leaves a manifest describing missing shards).
+// name of a fresh staging directory inside it for WriteTemp. It deletes
+// nothing of an earlier dataset: that is replaced only at Commit's commit
+// point. It finishes a commit that was interrupted (the journal is rolled
+// forward) and deletes what dead runs left (staging directories and
+// temporary files, found by a recursive listing). location must then be
+// empty or, with overwrite, hold only files of an earlier conversion. A
+// live lease of another process on location is refused (ErrLocked).
 func Create(ctx context.Context, location string, overwrite bool) (tempDir string, err error) {
 	store, err := storageFor(location)
 	if err != nil {
 		return "", err
 	}
-	names, err := store.List(ctx, location)
+	if err := checkLease(ctx, store, location); err != nil {
+		return "", err
+	}
+	if err := recoverLocation(ctx, store, location); err != nil {
+		return "", err
+	}
+	all, err := store.ListAll(ctx, location)
 	if err != nil {
 		return "", fmt.Errorf("dataset: listing %s: %w", location, err)
+	}
+	var names []string
+	for _, p := range all {
+		if name, _, _ := strings.Cut(p, "/"); !isLeaseName(name) && (len(names) == 0 || names[len(names)-1] != name) {
+			names = append(names, name)
+		}
 	}
 	tempDir = joinPath(location, tempPrefix+randomID())
 	if len(names) == 0 {
@@ -56,28 +79,74 @@ func Create(ctx context.Context, location string, overwrite bool) (tempDir strin
 	if len(foreign) > 0 {
 		return "", fmt.Errorf("%w: %s holds files tfprep did not write (%s); refusing to overwrite", ErrOutputExists, location, strings.Join(foreign, ", "))
 	}
-	if slices.Contains(names, ManifestName) {
-		if err := store.Remove(ctx, joinPath(location, ManifestName)); err != nil {
-			return "", fmt.Errorf("dataset: %w", err)
-		}
-	}
-	for _, name := range names {
-		if name != ManifestName {
-			if err := store.RemoveAll(ctx, joinPath(location, name)); err != nil {
-				return "", fmt.Errorf("dataset: %w", err)
-			}
-		}
-	}
 	return tempDir, nil
+}
+
+// checkLease refuses a location whose lease a live run of another process
+// holds: its staging directory must not be taken for an orphan.
+func checkLease(ctx context.Context, store storage, location string) error {
+	path := joinPath(location, LockName)
+	if _, err := store.Size(ctx, path); err != nil {
+		return nil
+	}
+	holder, err := readLease(ctx, store, path)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	if holder.stale(host, time.Now()) || (holder.Host == host && holder.PID == os.Getpid()) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is held by run %s (pid %d on %s)", ErrLocked, location, holder.Run, holder.PID, holder.Host)
+}
+
+// recoverLocation rolls an interrupted commit forward and deletes the
+// leftovers of dead runs: staging directories and temporary files. The
+// caller owns the location (it holds the lease).
+func recoverLocation(ctx context.Context, store storage, location string) error {
+	if j, err := readJournal(ctx, store, location); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	} else if err := rollForward(ctx, store, location, j); err != nil {
+		return err
+	}
+	all, err := store.ListAll(ctx, location)
+	if err != nil {
+		return fmt.Errorf("dataset: listing %s: %w", location, err)
+	}
+	done := map[string]bool{}
+	for _, p := range all {
+		name, _, nested := strings.Cut(p, "/")
+		if done[name] || !isLeftover(name) {
+			continue
+		}
+		done[name] = true
+		remove := store.Remove
+		if nested {
+			remove = store.RemoveAll
+		}
+		if err := remove(ctx, joinPath(location, name)); err != nil {
+			return fmt.Errorf("dataset: removing %s left by an earlier run: %w", joinPath(location, name), err)
+		}
+	}
+	return nil
+}
+
+// isLeftover reports whether a base name is a staging directory or a
+// temporary file: tfprep's own, and garbage once no run holds the lease.
+func isLeftover(name string) bool {
+	return strings.HasPrefix(name, tempPrefix) ||
+		strings.HasPrefix(name, ManifestName+".tmp-") ||
+		strings.HasPrefix(name, ErrorsName+".tmp-") ||
+		strings.HasPrefix(name, FailedErrorsName+".tmp-") ||
+		strings.HasPrefix(name, JournalName+".tmp-")
 }
 
 // ownFile reports whether a base name is one a conversion writes.
 func ownFile(name string) bool {
 	switch {
-	case name == ManifestName, name == ErrorsName,
-		strings.HasPrefix(name, tempPrefix),
-		strings.HasPrefix(name, ManifestName+".tmp-"),
-		strings.HasPrefix(name, ErrorsName+".tmp-"):
+	case name == ManifestName, name == ErrorsName, name == FailedErrorsName, isLeftover(name):
 		return true
 	}
 	_, err := ParseShardName(strings.TrimSuffix(name, ".idx"))
@@ -169,16 +238,19 @@ func lowestLines(ws []Warning, n int) []Warning {
 // dataset, once every shard is written:
 //
 //  1. it checks rows read = records written + rows rejected (ErrInvariant);
-//  2. writes errors.csv and asks Limit (failing, errors.csv stays for
-//     diagnosis, the temporary shards are deleted, no shard gets its final
-//     name, no manifest is written);
-//  3. renames the temporary shards to their final names, creating empty
-//     shards for shard numbers that received no rows;
-//  4. writes dataset.json last, and removes the temporary directory with
-//     anything earlier failed attempts left in it.
+//  2. stages errors.csv and asks Limit (failing, errors.csv is kept for
+//     diagnosis — as errors.csv if the location holds no finished dataset,
+//     as errors.failed.csv beside an earlier one —, the staging directory is
+//     deleted and the earlier dataset is untouched);
+//  3. stages empty shards for shard numbers that received no rows, and the
+//     manifest;
+//  4. writes the commit journal (the commit point) and rolls it forward:
+//     the old manifest goes, the staged files move to their final names,
+//     old files not replaced are deleted, dataset.json is written last.
 //
-// If a step fails after some shards were renamed, they are removed again. A
-// retried Commit finds the renames already done and goes on.
+// A failure before the journal deletes the staging directory and leaves the
+// location as it was; a failure after it leaves the journal, and the next
+// Create on the location finishes the commit.
 func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	store, err := storageFor(a.Location)
 	if err != nil {
@@ -187,6 +259,10 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	fail := func(err error) (*Manifest, error) {
 		store.RemoveAll(ctx, a.TempDir)
 		return nil, err
+	}
+	staging := a.TempDir[strings.LastIndex(a.TempDir, "/")+1:]
+	if !strings.HasPrefix(staging, tempPrefix) || joinPath(a.Location, staging) != a.TempDir {
+		return fail(fmt.Errorf("dataset: staging directory %s is not one Create made in %s", a.TempDir, a.Location))
 	}
 	specJSON, err := a.Spec.Marshal()
 	if err != nil {
@@ -222,23 +298,29 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	if err := WriteErrors(&buf, errs); err != nil {
 		return fail(fmt.Errorf("dataset: %w", err))
 	}
-	errorsFile := joinPath(a.Location, ErrorsName)
-	if err := writeAtomic(ctx, store, errorsFile, buf.Bytes()); err != nil {
+	stagedErrors := joinPath(a.TempDir, ErrorsName)
+	if err := writeAtomic(ctx, store, stagedErrors, buf.Bytes()); err != nil {
 		return fail(err)
 	}
 	if a.Limit != nil {
+		keep := ErrorsName
+		if _, err := store.Size(ctx, joinPath(a.Location, ManifestName)); err == nil {
+			keep = FailedErrorsName
+		}
+		errorsFile := joinPath(a.Location, keep)
 		if err := a.Limit(m.Rows.Rejected, m.Rows.Read, errorsFile); err != nil {
+			if merr := commitFile(ctx, store, stagedErrors, errorsFile, int64(buf.Len())); merr != nil {
+				err = errors.Join(err, merr)
+			}
 			return fail(err)
 		}
 	}
 
-	var renamed []string
-	rollback := func(err error) (*Manifest, error) {
-		for _, p := range renamed {
-			store.Remove(ctx, p)
-		}
-		return fail(err)
+	j := &journal{Run: strings.TrimPrefix(staging, tempPrefix), Staging: staging}
+	stage := func(temp, name string, size int64) {
+		j.Moves = append(j.Moves, move{From: staging + "/" + strings.TrimPrefix(temp, a.TempDir+"/"), To: name, Size: size})
 	}
+	stage(stagedErrors, ErrorsName, int64(buf.Len()))
 	pending := maps.Clone(a.shards)
 	empty := &ShardWriter{Compression: c, Index: a.Index}
 	for _, layout := range a.Splits {
@@ -249,22 +331,14 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			r, ok := pending[k]
 			if !ok {
 				if r, _, err = empty.WriteTemp(ctx, a.TempDir, layout.Name, i, nil); err != nil {
-					return rollback(err)
+					return fail(err)
 				}
 			}
 			delete(pending, k)
 			name := ShardName(layout.Name, i, layout.Shards, c)
-			final := joinPath(a.Location, name)
-			if err := commitFile(ctx, store, r.Temp, final, r.Bytes); err != nil {
-				return rollback(err)
-			}
-			renamed = append(renamed, final)
+			stage(r.Temp, name, r.Bytes)
 			if a.Index {
-				finalIndex := joinPath(a.Location, IndexName(name))
-				if err := commitFile(ctx, store, r.Index, finalIndex, -1); err != nil {
-					return rollback(err)
-				}
-				renamed = append(renamed, finalIndex)
+				stage(r.Index, IndexName(name), -1)
 			}
 			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, SHA256: r.SHA256})
 			split.Records += r.Records
@@ -275,16 +349,42 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 		m.Splits = append(m.Splits, split)
 	}
 	for k := range pending {
-		return rollback(fmt.Errorf("dataset: shard %s is outside the split's shard count", k))
+		return fail(fmt.Errorf("dataset: shard %s is outside the split's shard count", k))
 	}
 	m.Created = a.Created
 	if m.Created.IsZero() {
 		m.Created = time.Now().UTC().Truncate(time.Second)
 	}
-	if err := writeManifest(ctx, store, a.Location, m); err != nil {
-		return rollback(err)
+	if err := writeManifest(ctx, store, a.TempDir, m); err != nil {
+		return fail(err)
 	}
-	store.RemoveAll(ctx, a.TempDir)
+	old, err := store.List(ctx, a.Location)
+	if err != nil {
+		return fail(fmt.Errorf("dataset: listing %s: %w", a.Location, err))
+	}
+	replaced := map[string]bool{}
+	for _, mv := range j.Moves {
+		replaced[mv.To] = true
+	}
+	for _, name := range old {
+		if name != ManifestName && !replaced[name] && ownFile(name) && !isLeftover(name) {
+			j.Delete = append(j.Delete, name)
+		}
+	}
+	data, err := json.Marshal(j)
+	if err != nil {
+		return fail(fmt.Errorf("dataset: %w", err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("dataset: commit cancelled before its commit point: %w", err))
+	}
+	if err := store.CreateNew(ctx, joinPath(a.Location, JournalName), data); err != nil {
+		return fail(fmt.Errorf("dataset: writing the commit journal: %w", err))
+	}
+	// The commit point: from here on the new dataset wins.
+	if err := rollForward(ctx, store, a.Location, j); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

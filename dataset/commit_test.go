@@ -1,7 +1,22 @@
 package dataset
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/tfprep/tfprep/tfrecord"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -17,5 +32,286 @@ func TestLowestLines(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int{1, 3, 5}, got); diff != "" {
 		t.Errorf("lowestLines (-want +got):\n%s", diff)
+	}
+}
+
+// faultyDisk is local disk whose mutating calls fail from the failAt-th on
+// (crash: every later one too, as if the process died; otherwise only that
+// one, with ENOSPC, as a full disk would).
+type faultyDisk struct {
+	localDisk
+	calls  *atomic.Int64
+	failAt int64
+	crash  bool
+}
+
+func (d faultyDisk) fault(op, path string) error {
+	n := d.calls.Add(1)
+	if d.failAt > 0 && (n == d.failAt || d.crash && n > d.failAt) {
+		return &fs.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+	}
+	return nil
+}
+
+func (d faultyDisk) Create(ctx context.Context, path string) (io.WriteCloser, error) {
+	if err := d.fault("create", path); err != nil {
+		return nil, err
+	}
+	return d.localDisk.Create(ctx, path)
+}
+
+func (d faultyDisk) CreateNew(ctx context.Context, path string, data []byte) error {
+	if err := d.fault("create", path); err != nil {
+		return err
+	}
+	return d.localDisk.CreateNew(ctx, path, data)
+}
+
+func (d faultyDisk) Rename(ctx context.Context, from, to string) error {
+	if err := d.fault("rename", from); err != nil {
+		return err
+	}
+	return d.localDisk.Rename(ctx, from, to)
+}
+
+func (d faultyDisk) Remove(ctx context.Context, path string) error {
+	if err := d.fault("remove", path); err != nil {
+		return err
+	}
+	return d.localDisk.Remove(ctx, path)
+}
+
+func (d faultyDisk) RemoveAll(ctx context.Context, path string) error {
+	if err := d.fault("removeall", path); err != nil {
+		return err
+	}
+	return d.localDisk.RemoveAll(ctx, path)
+}
+
+// injectFaults makes storageFor serve faultyDisk until the test ends; it
+// returns the call counter, so that a test counts the calls of a clean run.
+func injectFaults(t *testing.T, failAt int64, crash bool) *atomic.Int64 {
+	calls := new(atomic.Int64)
+	wrapStorage = func(s storage) storage {
+		return faultyDisk{localDisk: s.(localDisk), calls: calls, failAt: failAt, crash: crash}
+	}
+	t.Cleanup(func() { wrapStorage = nil })
+	return calls
+}
+
+// verifyClean checks that dir holds a Verify-clean dataset of trainShards
+// train shards and nothing else of tfprep's: no journal, staging directory
+// or temporary file.
+func verifyClean(t *testing.T, dir string, trainShards int) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := Verify(ctx, dir, true)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if !r.OK {
+		t.Errorf("verify: %+v", r.Discrepancies)
+	}
+	d, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(d.Manifest.Split("train").Shards); got != trainShards {
+		t.Errorf("train has %d shards, want %d (the wrong dataset)", got, trainShards)
+	}
+	all, err := localDisk{}.ListAll(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		if name, _, _ := strings.Cut(p, "/"); isLeftover(name) || name == JournalName {
+			t.Errorf("left behind: %s", p)
+		}
+	}
+}
+
+// TestCommitFaults fails the seam at every mutating call of an overwriting
+// commit, once (a full disk) or from then on (a crash), and checks that
+// the location ends as the old dataset or the new one, Verify-clean: at
+// once when the failure came before the commit point, after the next
+// Create rolled the journal forward when it came after.
+func TestCommitFaults(t *testing.T) {
+	ctx := context.Background()
+	clean := injectFaults(t, 0, false)
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := sampleAssembly(t, dir, tfrecord.None, true, true, 3)
+	clean.Store(0)
+	if _, err := a.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls := clean.Load()
+	if calls < 10 {
+		t.Fatalf("a clean commit made %d calls; the fault hook sees nothing", calls)
+	}
+	for _, crash := range []bool{false, true} {
+		for n := int64(1); n <= calls; n++ {
+			t.Run(fmt.Sprintf("crash=%v/call%d", crash, n), func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "out")
+				injectFaults(t, 0, false)
+				if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+				a := sampleAssembly(t, dir, tfrecord.None, true, true, 3)
+				injectFaults(t, n, crash)
+				_, err := a.Commit(ctx)
+				injectFaults(t, 0, false)
+				if err == nil {
+					if crash {
+						// The run died after its commit: the next one clears its staging.
+						if _, err := Create(ctx, dir, true); err != nil {
+							t.Fatal(err)
+						}
+						removeStaging(t, dir)
+					}
+					verifyClean(t, dir, 3)
+					return
+				}
+				if _, jerr := os.Stat(filepath.Join(dir, JournalName)); jerr != nil {
+					// Failed before the commit point: the old dataset is whole.
+					if crash {
+						if _, err := Create(ctx, dir, true); err != nil {
+							t.Fatal(err)
+						}
+						removeStaging(t, dir)
+					}
+					verifyClean(t, dir, 2)
+					return
+				}
+				if _, err := Open(ctx, dir); !errors.Is(err, ErrCommitInterrupted) {
+					t.Errorf("Open during an interrupted commit: got %v, want ErrCommitInterrupted", err)
+				}
+				if _, err := Create(ctx, dir, true); err != nil {
+					t.Fatal(err)
+				}
+				removeStaging(t, dir)
+				verifyClean(t, dir, 3)
+			})
+		}
+	}
+}
+
+// removeStaging removes the staging directory a test's Create made.
+func removeStaging(t *testing.T, dir string) {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*"))
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Error(err)
+		}
+	}
+}
+
+// TestCommitLimitKeepsOld: a commit refused by its rejected-row limit
+// leaves the earlier dataset whole and the new errors beside it.
+func TestCommitLimitKeepsOld(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := sampleAssembly(t, dir, tfrecord.GZIP, false, false, 2).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := sampleAssembly(t, dir, tfrecord.GZIP, false, true, 3)
+	refused := errors.New("too many")
+	var kept string
+	a.Limit = func(_, _ int64, errorsFile string) error { kept = errorsFile; return refused }
+	if _, err := a.Commit(ctx); !errors.Is(err, refused) {
+		t.Fatalf("got %v, want the limit's error", err)
+	}
+	if kept != filepath.Join(dir, FailedErrorsName) {
+		t.Errorf("errors kept at %s, want %s", kept, FailedErrorsName)
+	}
+	if data, err := os.ReadFile(kept); err != nil || !strings.Contains(string(data), "missing") {
+		t.Errorf("kept errors: %q, %v", data, err)
+	}
+	verifyClean(t, dir, 2)
+}
+
+func TestLease(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := Acquire(ctx, dir, "convert a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(ctx, dir, "convert b", time.Minute); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "convert a") {
+		t.Errorf("second lease: got %v, want ErrLocked naming the holder", err)
+	}
+	if err := l.Refresh(ctx); err != nil {
+		t.Errorf("refresh: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LockName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("released lease still there: %v", err)
+	}
+
+	// Stale: a dead process of this host, then a lease not refreshed in time.
+	host, _ := os.Hostname()
+	for name, info := range map[string]LeaseInfo{
+		"dead pid": {Run: "dead", Host: host, PID: deadPID(t), Refreshed: time.Now(), TTL: time.Hour},
+		"expired":  {Run: "old", Host: "elsewhere", PID: 1, Refreshed: time.Now().Add(-time.Hour), TTL: time.Minute},
+	} {
+		data, _ := json.Marshal(info)
+		if err := os.WriteFile(filepath.Join(dir, LockName), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Acquire(ctx, dir, "convert c", time.Minute)
+		if err != nil {
+			t.Errorf("%s: stale lease not taken over: %v", name, err)
+			continue
+		}
+		if err := info.checkTakenBy(l); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		l.Release(ctx)
+	}
+	live, _ := json.Marshal(LeaseInfo{Run: "live", Host: "elsewhere", PID: 1, Refreshed: time.Now(), TTL: time.Hour})
+	os.WriteFile(filepath.Join(dir, LockName), live, 0o644)
+	if _, err := Create(ctx, dir, false); !errors.Is(err, ErrLocked) {
+		t.Errorf("Create under another run's lease: got %v, want ErrLocked", err)
+	}
+}
+
+func (i LeaseInfo) checkTakenBy(l *Lease) error {
+	if l.Info.Run == i.Run {
+		return fmt.Errorf("lease still names run %s", i.Run)
+	}
+	return nil
+}
+
+// deadPID returns the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true command:", err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestOrphansCleared: what a run killed with -9 left (a staging directory
+// with shards, temporary files) is cleared by the next Create, without
+// overwrite.
+func TestOrphansCleared(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, p := range []string{tempPrefix + "dead/train-00000-of-00001.tfrecord.tmp-x", tempPrefix + "dead/sub/x", ErrorsName + ".tmp-abc", ManifestName + ".tmp-abc"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Create(ctx, dir, false); err != nil {
+		t.Fatalf("Create after a killed run: %v", err)
+	}
+	if all, _ := (localDisk{}).ListAll(ctx, dir); len(all) != 0 {
+		t.Errorf("left behind: %v", all)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -30,9 +32,19 @@ type storage interface {
 	// List returns the base names of the files directly in dir, sorted; a
 	// missing dir holds none.
 	List(ctx context.Context, dir string) ([]string, error)
+	// ListAll returns the slash-separated paths, relative to dir, of every
+	// file under dir at any depth, sorted (an object store lists without a
+	// delimiter); a missing dir holds none.
+	ListAll(ctx context.Context, dir string) ([]string, error)
 	// Create creates or truncates a file for writing, with its parents.
 	Create(ctx context.Context, path string) (io.WriteCloser, error)
-	// Rename moves a file, replacing the target.
+	// CreateNew writes a whole small file only if no file has its name
+	// (O_EXCL; on object stores a does-not-exist precondition). An existing
+	// file is an error wrapping fs.ErrExist and is left as it was.
+	CreateNew(ctx context.Context, path string, data []byte) error
+	// Rename moves one file, replacing the target (on object stores a
+	// server-side copy then a delete of the source). Directories are never
+	// renamed, and no multi-file operation is assumed atomic.
 	Rename(ctx context.Context, from, to string) error
 	// Remove removes a file; removing a missing file is not an error.
 	Remove(ctx context.Context, path string) error
@@ -57,8 +69,15 @@ func storageFor(location string) (storage, error) {
 	if scheme, _, ok := strings.Cut(location, "://"); ok {
 		return nil, fmt.Errorf("%w: %s (no storage for %s:// yet; use a local directory)", ErrStorage, location, scheme)
 	}
+	if wrapStorage != nil {
+		return wrapStorage(localDisk{}), nil
+	}
 	return localDisk{}, nil
 }
+
+// wrapStorage, set by tests only, wraps the storage storageFor returns (to
+// inject faults).
+var wrapStorage func(storage) storage
 
 // localDisk is storage on the local file system.
 type localDisk struct{}
@@ -104,6 +123,46 @@ func (localDisk) Create(_ context.Context, path string) (io.WriteCloser, error) 
 		return nil, err
 	}
 	return os.Create(path)
+}
+
+func (localDisk) ListAll(_ context.Context, dir string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, err := filepath.Rel(dir, path)
+			if err != nil {
+				return err
+			}
+			paths = append(paths, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	slices.Sort(paths)
+	return paths, err
+}
+
+func (localDisk) CreateNew(_ context.Context, path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 func (localDisk) Rename(_ context.Context, from, to string) error { return os.Rename(from, to) }

@@ -207,6 +207,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 }
 
 func readManifest(ctx context.Context, store storage, dir string) (*Manifest, error) {
+	if err := checkNoJournal(ctx, store, dir); err != nil {
+		return nil, err
+	}
 	path := joinPath(dir, ManifestName)
 	data, err := readAll(ctx, store, path)
 	if err != nil {

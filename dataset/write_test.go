@@ -54,13 +54,25 @@ func openChips(_ context.Context, path string) (io.ReadCloser, error) {
 // the directory and the manifest.
 func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Manifest) {
 	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	m, err := sampleAssembly(t, dir, c, index, false, 2).Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, m
+}
+
+// sampleAssembly prepares dir (Create) and writes the temporary shards of
+// 7 rows, one of them rejected, into trainShards train shards and 2
+// validation shards, ready to Commit.
+func sampleAssembly(t testing.TB, dir string, c tfrecord.Compression, index, overwrite bool, trainShards int) *Assembly {
+	t.Helper()
 	ctx := context.Background()
 	spec, err := schema.Preset("planet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "out")
-	tempDir, err := Create(ctx, dir, false)
+	tempDir, err := Create(ctx, dir, overwrite)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +90,7 @@ func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Man
 	w := &ShardWriter{Spec: spec, Images: "images", OpenImage: openChips, Compression: c, Index: index, Workers: 2}
 	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Compression: c, Index: index, Seed: 7,
 		CommandLine: []string{"test"}, ToolVersion: "(test)", Created: time.Unix(0, 0).UTC(),
-		Splits: []SplitLayout{{Name: "train", Fraction: 0.7, Shards: 2}, {Name: "validation", Fraction: 0.3, Shards: 2}}}
+		Splits: []SplitLayout{{Name: "train", Fraction: 0.7, Shards: trainShards}, {Name: "validation", Fraction: 0.3, Shards: 2}}}
 	a.AddRead(7)
 	a.AddWarning(Warning{Line: 3, Key: "chip_1", Reason: "doubtful"})
 	for _, shard := range []struct {
@@ -101,11 +113,7 @@ func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Man
 			t.Fatal(err)
 		}
 	}
-	m, err := a.Commit(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, m
+	return a
 }
 
 func TestWriteAndOpen(t *testing.T) {
@@ -177,11 +185,12 @@ func TestCreateRefuses(t *testing.T) {
 	if _, err := Create(ctx, dir, false); !errors.Is(err, ErrOutputExists) {
 		t.Errorf("without overwrite: got %v, want ErrOutputExists", err)
 	}
+	before, _ := os.ReadDir(dir)
 	if _, err := Create(ctx, dir, true); err != nil {
 		t.Errorf("overwrite: %v", err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("overwrite left %d files", len(entries))
+	if after, _ := os.ReadDir(dir); len(after) != len(before) {
+		t.Errorf("Create with overwrite changed the directory: %d files before, %d after; nothing may go before the commit", len(before), len(after))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -92,6 +92,9 @@ type finalizeConfig struct {
 	MaxErrors   ErrorLimit
 	CommandLine []string
 	ToolVersion string
+	// LeaseRun, set when the launcher does not wait for the job, is the run
+	// whose lease on Out finalize releases when it is done.
+	LeaseRun string
 }
 
 // finalize is the single step that commits a conversion once every shard is
@@ -122,6 +125,9 @@ type finalizeFn struct {
 // ProcessElement receives the one group of AddFixedKey's key 0.
 func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*dataset.ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*readCount) bool, counts func(*splitCount) bool, warnings func(*dataset.Warning) bool) error {
 	cfg := f.Config
+	if cfg.LeaseRun != "" {
+		defer dataset.ReleaseLease(context.WithoutCancel(ctx), cfg.Out, cfg.LeaseRun)
+	}
 	spec, err := parseSpec(cfg.Spec)
 	if err != nil {
 		return err

@@ -33,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
@@ -92,9 +93,18 @@ type Config struct {
 // Convert builds the pipeline for cfg, runs it and returns the manifest it
 // wrote. Rejected rows are not an error (see Manifest.Rows); exceeding
 // cfg.MaxErrors is (ErrTooManyRejected). An output directory that is not
-// empty is refused unless cfg.Overwrite (dataset.ErrOutputExists). With
-// Dataflow's --dry_run or an --async submission nothing is converted yet, and
-// Convert returns a nil manifest and a nil error.
+// empty is refused unless cfg.Overwrite (dataset.ErrOutputExists), and one
+// another run is writing is refused (dataset.ErrLocked): Convert holds the
+// output's lease from before the job until it returns. An earlier dataset
+// in cfg.Out is replaced only at the commit; until then it stays whole,
+// whatever happens to this run. With Dataflow's --dry_run or an --async
+// submission nothing is converted yet, and Convert returns a nil manifest
+// and a nil error (an --async job releases the lease when it ends).
+//
+// When ctx is cancelled (a signal), the job is cancelled and what this run
+// wrote is removed: the error wraps ErrInterrupted and context.Canceled. A
+// commit already past its commit point is finished instead, and the error
+// says so.
 func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -107,58 +117,90 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, err
 	}
 	defer launch.close()
-	p, tempDir, err := build(ctx, cfg)
+	async := *jobopts.Async && !flagIsTrue("dry_run")
+	p, tempDir, lease, err := build(ctx, cfg, async)
 	if err != nil {
 		return nil, err
 	}
-	return runJob(ctx, launch, p, tempDir, cfg.Out)
+	return runJob(ctx, launch, p, tempDir, cfg.Out, lease, async)
 }
 
-// runJob runs a pipeline that writes a dataset to out through tempDir and
-// returns the manifest it wrote (nil for a dry run or an --async submission).
-func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out string) (*dataset.Manifest, error) {
+// runJob runs a pipeline that writes a dataset to out through tempDir under
+// lease and returns the manifest it wrote (nil for a dry run or an --async
+// submission, whose Finalize releases the lease).
+func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out string, lease *dataset.Lease, async bool) (*dataset.Manifest, error) {
+	// cleanup must run even after ctx is cancelled.
+	cleanup := context.WithoutCancel(ctx)
+	if !async {
+		defer lease.Release(cleanup)
+		keep, stop := context.WithCancel(cleanup)
+		defer stop()
+		go lease.KeepAlive(keep)
+	}
 	if launch.runner == "prism" && !launch.remote {
 		if err := useLoopbackPrism(ctx); err != nil {
+			dataset.RemoveTemp(cleanup, tempDir)
 			return nil, err
 		}
 	}
 	if err := launch.run(ctx, p); err != nil {
 		// Finalize cleans up after itself; a job that failed before it
 		// leaves the shards written so far under tempDir.
-		dataset.RemoveTemp(ctx, tempDir)
-		return nil, launch.failed(err)
+		committed, aerr := dataset.Abort(cleanup, out, tempDir)
+		switch {
+		case ctx.Err() != nil && committed && aerr == nil:
+			return nil, fmt.Errorf("%w during the commit; the commit was finished: %s holds the new dataset (%w)", ErrInterrupted, out, ctx.Err())
+		case ctx.Err() != nil:
+			return nil, errors.Join(fmt.Errorf("%w; nothing written (%w)", ErrInterrupted, ctx.Err()), aerr)
+		}
+		return nil, errors.Join(launch.failed(err), aerr)
 	}
-	if flagIsTrue("dry_run") || *jobopts.Async {
+	if flagIsTrue("dry_run") || async {
 		return nil, nil
 	}
 	return dataset.ReadManifest(out)
 }
+
+// ErrInterrupted: the conversion was stopped by its context (a signal).
+var ErrInterrupted = errors.New("interrupted")
 
 // build checks the inputs and prepares the output directory (refusing a
 // non-empty one unless cfg.Overwrite), then constructs the pipeline without
 // running it. It reads the CSV header, so that a spec that does not fit the
 // CSV fails before any job starts. tempDir, under cfg.Out, receives the
 // shards until Finalize commits them.
-func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, err error) {
+func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempDir string, lease *dataset.Lease, err error) {
 	if err := cfg.check(); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	header, err := readHeader(ctx, cfg.CSV)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
-		return nil, "", fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
+		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
 	}
 	if !isDirOrURL(cfg.Images) {
-		return nil, "", fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
-	}
-	if tempDir, err = dataset.Create(ctx, cfg.Out, cfg.Overwrite); err != nil {
-		return nil, "", fmt.Errorf("pipeline: %w", err)
+		return nil, "", nil, fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
 	}
 	specJSON, err := cfg.Spec.Marshal()
 	if err != nil {
-		return nil, "", fmt.Errorf("pipeline: %w", err)
+		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
+	}
+	ttl := dataset.DefaultLeaseTTL
+	if async {
+		ttl = asyncLeaseTTL
+	}
+	if lease, err = dataset.Acquire(ctx, cfg.Out, strings.Join(cfg.CommandLine, " "), ttl); err != nil {
+		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if tempDir, err = dataset.Create(ctx, cfg.Out, cfg.Overwrite); err != nil {
+		lease.Release(context.WithoutCancel(ctx))
+		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
+	}
+	releaseLease := ""
+	if async {
+		releaseLease = lease.Info.Run
 	}
 	splits := cfg.Splits
 	if len(splits) == 0 {
@@ -200,9 +242,14 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 		MaxErrors:   cfg.MaxErrors,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
+		LeaseRun:    releaseLease,
 	}, results, rejects, reads, counts, warnings)
-	return p, tempDir, nil
+	return p, tempDir, lease, nil
 }
+
+// asyncLeaseTTL is the lease of a job the launcher does not wait for: no
+// one refreshes it, and the job's Finalize releases it.
+const asyncLeaseTTL = 48 * time.Hour
 
 func (cfg *Config) check() error {
 	switch {

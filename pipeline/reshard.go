@@ -97,16 +97,23 @@ func (r *Record) placeKey() string {
 // A shard's records are held in memory while it is written: a worker needs
 // about the shard's size per shard it writes at a time.
 func Rewrite(ctx context.Context, cfg RewriteConfig) (*dataset.Manifest, error) {
-	p, tempDir, err := buildRewrite(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	launch, err := prepareLaunch(ctx, Config{Out: cfg.Out, Runner: cfg.Runner}, cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner))
 	if err != nil {
 		return nil, err
 	}
 	defer launch.close()
-	return runJob(ctx, launch, p, tempDir, cfg.Out)
+	// The output's lease is held by this process while the job runs (also
+	// for --async: a rewrite's Finalize does not release it).
+	lease, err := dataset.Acquire(ctx, cfg.Out, strings.Join(cfg.CommandLine, " "), dataset.DefaultLeaseTTL)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p, tempDir, err := buildRewrite(ctx, cfg)
+	if err != nil {
+		lease.Release(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return runJob(ctx, launch, p, tempDir, cfg.Out, lease, false)
 }
 
 // openSources opens every source and checks that they share one spec.

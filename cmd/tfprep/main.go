@@ -8,6 +8,8 @@ import (
 	"context"
 	"flag"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	// Every runner (prism, direct, dataflow, flink, spark, universal) and
@@ -28,5 +30,15 @@ func main() {
 	flag.Usage = func() { cli.Usage(os.Stderr) }
 	flag.Parse()
 	beam.Init()
-	os.Exit(cli.Run(context.Background(), flag.Args(), os.Stdout, os.Stderr))
+	// SIGINT and SIGTERM cancel the command's context: convert then cancels
+	// its job, removes what it wrote (or finishes a commit past its commit
+	// point) and exits 130. A second signal kills with the default handler.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := cli.Run(ctx, flag.Args(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/tfprep/tfprep/pipeline"
 )
 
 // Exit codes, documented in "tfprep help".
@@ -20,6 +22,9 @@ const (
 	ExitError   = 1 // failure: bad data, I/O error, verification failed
 	ExitUsage   = 2 // bad command line
 	ExitPartial = 3 // output written, but some input rows were rejected
+	// ExitInterrupted: stopped by SIGINT or SIGTERM (128 + SIGINT, as
+	// shells report it).
+	ExitInterrupted = 130
 )
 
 // Env is what a command may touch of the outside world.
@@ -152,6 +157,9 @@ func exitCode(stderr io.Writer, name string, err error) int {
 		return ExitUsage
 	}
 	fmt.Fprintf(stderr, "tfprep %s: %v\n", name, err)
+	if errors.Is(err, pipeline.ErrInterrupted) {
+		return ExitInterrupted
+	}
 	if errors.As(err, &partial) {
 		return ExitPartial
 	}
