@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -78,5 +79,27 @@ func TestVerifyFiles(t *testing.T) {
 	cancel()
 	if _, err := VerifyFiles(cancelled, []string{good}, VerifyOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: got %v, want context.Canceled", err)
+	}
+}
+
+func TestGlob(t *testing.T) {
+	dir := t.TempDir()
+	b := writeRecords(t, dir, "b.tfrecord", "x")
+	a := writeRecords(t, dir, "a.tfrecord", "x")
+	if err := os.Mkdir(filepath.Join(dir, "c.tfrecord"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	got, err := Glob([]string{filepath.Join(dir, "*.tfrecord"), missing, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{a, b, missing, b}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, bad := range []string{filepath.Join(dir, "*.none"), filepath.Join(dir, "c.tfrecord"), "[" + dir} {
+		if _, err := Glob([]string{bad}); err == nil {
+			t.Errorf("Glob(%q): got no error", bad)
+		}
 	}
 }

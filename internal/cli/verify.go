@@ -60,7 +60,7 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 		}
 		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
 	}
-	paths, err := expandFiles(args)
+	paths, err := tfrecord.Glob(args)
 	if err != nil {
 		return fmt.Errorf("%w (a dataset directory, with dataset.json, is verified on its own)", err)
 	}
