@@ -196,6 +196,21 @@ func scan(ctx context.Context, tr *tfrecord.Reader, name, path string, fn func(i
 	return append(damage, broken...), nil
 }
 
+// PythonOptions describe the dataset to the tf.data code of its spec
+// (schema.Spec.Python): its location, compression and each split's records
+// and shard files; inputName is the model input's name.
+func (d *Dataset) PythonOptions(inputName string) schema.PythonOptions {
+	opts := schema.PythonOptions{Dir: d.Location, Compression: d.Manifest.Compression, InputName: inputName}
+	for _, split := range d.Manifest.Splits {
+		files := make([]string, len(split.Shards))
+		for i, shard := range split.Shards {
+			files[i] = shard.File
+		}
+		opts.Splits = append(opts.Splits, schema.PythonSplit{Name: split.Name, Records: split.Records, Files: files})
+	}
+	return opts
+}
+
 // ResolveSpec returns the spec nameOrPath names: a preset or a spec file
 // (schema.Resolve), or a dataset directory, whose manifest embeds the spec
 // it was written with. Only the manifest's "spec" object is read, so that the

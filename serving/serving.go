@@ -37,7 +37,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/imageprep"
+	"github.com/tfprep/tfprep/schema"
 )
 
 // Errors of Predict, matched with errors.Is.
@@ -171,6 +173,23 @@ type Head struct {
 	Feature string   // label feature of the spec
 	Names   []string // label names, by position in the output vector
 	ArgMax  bool     // one-hot feature: exactly one label per image
+}
+
+// Heads pairs label features with model outputs: outputs[i] (spaces
+// trimmed) for labels[i], or when outputs is nil each feature's name without
+// "_labels" (Keras-style output names: weather_labels -> weather).
+func Heads(labels []schema.LabelInfo, outputs []string) []Head {
+	heads := make([]Head, len(labels))
+	for i, l := range labels {
+		h := Head{Feature: l.Feature, Names: dataset.LabelNames(l), ArgMax: l.Semantics == schema.OneHot}
+		if outputs != nil {
+			h.Output = strings.TrimSpace(outputs[i])
+		} else {
+			h.Output = strings.TrimSuffix(l.Feature, "_labels")
+		}
+		heads[i] = h
+	}
+	return heads
 }
 
 // Client sends predict requests to one model.
@@ -408,6 +427,28 @@ type Prediction struct {
 	Scores map[string][]float64 `json:"scores"` // every score, in label-name order
 	Heads  []Head               `json:"-"`
 	Picked [][]int              `json:"-"` // per head, the label indices behind Labels
+}
+
+// String is the prediction in one line: "IMAGE<TAB>weather: haze
+// 0.912<TAB>ground: primary 0.990, water 0.620", "-" for a head with no
+// label picked.
+func (p Prediction) String() string {
+	var b strings.Builder
+	b.WriteString(p.Image)
+	for j, h := range p.Heads {
+		fmt.Fprintf(&b, "\t%s:", h.Output)
+		if len(p.Picked[j]) == 0 {
+			b.WriteString(" -")
+		}
+		for k, idx := range p.Picked[j] {
+			sep := " "
+			if k > 0 {
+				sep = ", "
+			}
+			fmt.Fprintf(&b, "%s%s %.3f", sep, h.Names[idx], p.Scores[h.Output][idx])
+		}
+	}
+	return b.String()
 }
 
 // Label names the labels of each instance's scores: a one-hot head's

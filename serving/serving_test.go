@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tfprep/tfprep/imageprep"
+	"github.com/tfprep/tfprep/schema"
 )
 
 var testHeads = []Head{
@@ -217,4 +218,25 @@ func FuzzDecodePredictions(f *testing.F) {
 		}
 		Label(make([]Instance, n), testHeads, scores, 0.5)
 	})
+}
+
+func TestHeadsAndPredictionString(t *testing.T) {
+	labels := []schema.LabelInfo{
+		{Feature: "weather_labels", Names: []string{"clear", "haze"}, Size: 2, Semantics: schema.OneHot},
+		{Feature: "ground_labels", Names: []string{"primary", "water"}, Size: 2, Semantics: schema.MultiHot},
+	}
+	heads := Heads(labels, nil)
+	if heads[0].Output != "weather" || !heads[0].ArgMax || heads[1].Output != "ground" || heads[1].ArgMax {
+		t.Errorf("default names: got %+v", heads)
+	}
+	if got := Heads(labels, []string{" w", "g "}); got[0].Output != "w" || got[1].Output != "g" {
+		t.Errorf("given names: got %+v, want w and g", got)
+	}
+	preds := Label([]Instance{{Name: "a.jpg"}, {Name: "b.jpg"}}, heads,
+		[][][]float64{{{0.2, 0.8}, {0.9, 0.6}}, {{0.7, 0.3}, {0.1, 0.2}}}, 0.5)
+	for i, want := range []string{"a.jpg\tweather: haze 0.800\tground: primary 0.900, water 0.600", "b.jpg\tweather: clear 0.700\tground: -"} {
+		if got := preds[i].String(); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
 }

@@ -43,7 +43,7 @@ func runCount(ctx context.Context, env *Env, args []string, asJSON bool) error {
 	if len(args) == 0 {
 		return usagef("no files given")
 	}
-	paths, err := expandFiles(args)
+	paths, err := tfrecord.Glob(args)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/trainer"
@@ -90,38 +88,6 @@ func iterFlags(fs *flag.FlagSet, o *trainer.Options, imageType *string) {
 	fs.StringVar(imageType, "dtype", "float32", "image element type: float32 or uint8")
 }
 
-// readDigest is what read reports for one split.
-type readDigest struct {
-	Split       string          `json:"split"`
-	Shards      int             `json:"shards"`
-	Records     int64           `json:"records"` // the worker's records per the manifest; -1 unknown
-	Epochs      []epochDigest   `json:"epochs"`
-	Examples    int64           `json:"examples"`
-	Batches     int64           `json:"batches"`
-	Bytes       int64           `json:"bytes"`
-	Seconds     float64         `json:"seconds"`
-	ExamplesPS  float64         `json:"examples_per_second"`
-	MBPS        float64         `json:"mb_per_second"`
-	MemoryBound int64           `json:"memory_bound_bytes"`
-	Verdict     string          `json:"verdict"`
-	Labels      []labelSumsJSON `json:"labels"`
-	Skipped     []string        `json:"skipped,omitempty"`
-}
-
-type epochDigest struct {
-	Epoch    int    `json:"epoch"`
-	Examples int64  `json:"examples"`
-	Distinct int    `json:"distinct_keys"`
-	KeyHash  string `json:"key_multiset_hash"`
-}
-
-type labelSumsJSON struct {
-	Feature string             `json:"feature"`
-	Sums    map[string]float64 `json:"sums"`
-	names   []string
-	values  []float64
-}
-
 func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) error {
 	var err error
 	if cfg.opts.ImageType, err = trainer.ParseImageType(cfg.imageType); err != nil {
@@ -165,10 +131,10 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) erro
 	default:
 		return usagef("want one dataset directory, or --csv and --images without one")
 	}
-	var digests []readDigest
+	var digests []trainer.Digest
 	failed := false
 	for _, src := range sources {
-		d, err := readSplit(ctx, src.name, src.ds, cfg.opts)
+		d, err := trainer.ReadDigest(ctx, src.name, src.ds, cfg.opts)
 		if err != nil {
 			if errors.Is(err, trainer.ErrOptions) {
 				return usagef("split %s: %w", src.name, err)
@@ -209,117 +175,7 @@ func optionsJSON(o trainer.Options) map[string]any {
 	}
 }
 
-// workerRecords is the number of records the worker's shards hold, or -1.
-func workerRecords(ds *trainer.Dataset, o trainer.Options) int64 {
-	shards := ds.Shards()
-	if shards == nil {
-		if o.NumWorkers <= 1 {
-			return ds.Examples()
-		}
-		n := ds.Examples()
-		return (n - int64(o.WorkerIndex) + int64(o.NumWorkers) - 1) / int64(o.NumWorkers)
-	}
-	var n int64
-	for i, sh := range shards {
-		if i%max(o.NumWorkers, 1) != o.WorkerIndex {
-			continue
-		}
-		if sh.Records < 0 {
-			return -1
-		}
-		n += sh.Records
-	}
-	return n
-}
-
-func readSplit(ctx context.Context, name string, ds *trainer.Dataset, opts trainer.Options) (readDigest, error) {
-	d := readDigest{Split: name, Shards: len(ds.Shards()), Records: workerRecords(ds, opts)}
-	labels := ds.Spec().LabelFeatures()
-	sums := make([][]float64, len(labels))
-	for k, l := range labels {
-		sums[k] = make([]float64, l.Size)
-	}
-	start := time.Now()
-	it, err := ds.Iter(ctx, opts)
-	if err != nil {
-		return d, err
-	}
-	defer it.Close()
-	d.MemoryBound = it.MemoryBound()
-	type epochState struct {
-		digest epochDigest
-		hash   uint64
-		seen   map[string]int
-	}
-	var epochs []*epochState
-	keyed := !ds.Spec().Key.Omit
-	for {
-		b, err := it.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return d, err
-		}
-		for len(epochs) <= b.Epoch {
-			epochs = append(epochs, &epochState{digest: epochDigest{Epoch: len(epochs)}, seen: map[string]int{}})
-		}
-		e := epochs[b.Epoch]
-		for _, key := range b.Keys {
-			h := fnv.New64a()
-			io.WriteString(h, key)
-			e.hash += h.Sum64()
-			e.seen[key]++
-		}
-		e.digest.Examples += int64(b.Len())
-		for k, l := range b.Labels {
-			size := l.Shape[1]
-			for i, v := range l.Values {
-				sums[k][i%size] += float64(v)
-			}
-		}
-	}
-	stats := it.Stats()
-	d.Seconds = time.Since(start).Seconds()
-	d.Examples, d.Batches, d.Bytes = stats.Examples, stats.Batches, stats.Bytes
-	d.ExamplesPS = float64(d.Examples) / d.Seconds
-	d.MBPS = float64(d.Bytes) / d.Seconds / 1e6
-	for _, s := range stats.Skipped {
-		d.Skipped = append(d.Skipped, s.Error())
-	}
-	d.Verdict = "exactly once"
-	for _, e := range epochs {
-		e.digest.Distinct = len(e.seen)
-		e.digest.KeyHash = fmt.Sprintf("%016x", e.hash)
-		d.Epochs = append(d.Epochs, e.digest)
-		switch {
-		case !keyed || opts.DropRemainder || len(d.Skipped) > 0:
-			d.Verdict = "not checked (no keys, --drop-remainder or skipped records)"
-		case int64(e.digest.Distinct) != e.digest.Examples:
-			d.Verdict = fmt.Sprintf("FAILED: epoch %d delivered %d examples but %d distinct keys", e.digest.Epoch, e.digest.Examples, e.digest.Distinct)
-		case d.Records >= 0 && e.digest.Examples != d.Records:
-			d.Verdict = fmt.Sprintf("FAILED: epoch %d delivered %d examples, the shards hold %d", e.digest.Epoch, e.digest.Examples, d.Records)
-		}
-		if strings.HasPrefix(d.Verdict, "FAILED") || strings.HasPrefix(d.Verdict, "not") {
-			break
-		}
-	}
-	for k, l := range labels {
-		ls := labelSumsJSON{Feature: l.Feature, Sums: map[string]float64{}, values: sums[k]}
-		for i, v := range sums[k] {
-			name := fmt.Sprint(i)
-			if i < len(l.Names) {
-				name = l.Names[i]
-			}
-			ls.Sums[name] = v
-			ls.names = append(ls.names, name)
-		}
-		d.Labels = append(d.Labels, ls)
-	}
-	return d, nil
-}
-
-func printDigest(w io.Writer, d readDigest) {
+func printDigest(w io.Writer, d trainer.Digest) {
 	records := "unknown"
 	if d.Records >= 0 {
 		records = fmt.Sprint(d.Records)
@@ -331,8 +187,8 @@ func printDigest(w io.Writer, d readDigest) {
 	fmt.Fprintf(w, "  verdict: %s\n", d.Verdict)
 	for _, l := range d.Labels {
 		fmt.Fprintf(w, "  %s:", l.Feature)
-		for i, name := range l.names {
-			fmt.Fprintf(w, " %s=%g", name, l.values[i])
+		for i, name := range l.Names {
+			fmt.Fprintf(w, " %s=%g", name, l.Values[i])
 		}
 		fmt.Fprintln(w)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -135,7 +134,9 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 	if cfg.json {
 		return writeJSON(env.Stdout, preds)
 	}
-	printPredictions(env.Stdout, preds)
+	for _, p := range preds {
+		fmt.Fprintln(env.Stdout, p)
+	}
 	return nil
 }
 
@@ -150,37 +151,5 @@ func outputHeads(spec *schema.Spec, outputs string) ([]serving.Head, error) {
 			return nil, fmt.Errorf("--outputs names %d outputs, but the spec has %d label features", len(names), len(labels))
 		}
 	}
-	heads := make([]serving.Head, len(labels))
-	for i, l := range labels {
-		h := serving.Head{Feature: l.Feature, Names: dataset.LabelNames(l), ArgMax: l.Semantics == schema.OneHot}
-		if names != nil {
-			h.Output = strings.TrimSpace(names[i])
-		} else {
-			h.Output = strings.TrimSuffix(l.Feature, "_labels")
-		}
-		heads[i] = h
-	}
-	return heads, nil
-}
-
-// printPredictions writes one line per image:
-// "IMAGE<TAB>weather: haze 0.912<TAB>ground: primary 0.990, water 0.620".
-func printPredictions(w io.Writer, preds []serving.Prediction) {
-	for _, p := range preds {
-		fmt.Fprint(w, p.Image)
-		for j, h := range p.Heads {
-			fmt.Fprintf(w, "\t%s:", h.Output)
-			if len(p.Picked[j]) == 0 {
-				fmt.Fprint(w, " -")
-			}
-			for k, idx := range p.Picked[j] {
-				sep := " "
-				if k > 0 {
-					sep = ", "
-				}
-				fmt.Fprintf(w, "%s%s %.3f", sep, h.Names[idx], p.Scores[h.Output][idx])
-			}
-		}
-		fmt.Fprintln(w)
-	}
+	return serving.Heads(labels, names), nil
 }

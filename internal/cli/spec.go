@@ -188,15 +188,7 @@ func specPython(env *Env, arg, inputName string) error {
 		if err != nil {
 			return err
 		}
-		s = ds.Spec
-		opts.Dir, opts.Compression = arg, ds.Manifest.Compression
-		for _, split := range ds.Manifest.Splits {
-			files := make([]string, len(split.Shards))
-			for i, shard := range split.Shards {
-				files[i] = shard.File
-			}
-			opts.Splits = append(opts.Splits, schema.PythonSplit{Name: split.Name, Records: split.Records, Files: files})
-		}
+		s, opts = ds.Spec, ds.PythonOptions(inputName)
 	} else if s, err = dataset.ResolveSpec(ctx, arg); err != nil {
 		return err
 	}

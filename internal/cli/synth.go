@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tfprep/tfprep/internal/synth"
@@ -77,20 +76,8 @@ func runSynth(ctx context.Context, env *Env, n int, csvPath, out string, opts sy
 		rows = synth.SampleRows(n, opts.Seed)
 	}
 	start := time.Now()
-	images := filepath.Join(out, "images")
-	if err := synth.Generate(ctx, images, rows, opts); err != nil {
-		return err
-	}
-	csvOut := filepath.Join(out, "planet.csv")
-	f, err := os.Create(csvOut)
+	images, csvOut, err := synth.WriteFolder(ctx, out, rows, opts)
 	if err != nil {
-		return err
-	}
-	if err := synth.WriteCSV(f, rows); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", csvOut, err)
-	}
-	if err := f.Close(); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)

@@ -4,10 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"strings"
 
-	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/trainer"
 	"github.com/tfprep/tfprep/trainer/tinynet"
 )
@@ -97,22 +94,26 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) er
 	if cfg.validation == cfg.split {
 		return usagef("--validation %q is the training split: validating on the training examples proves nothing", cfg.split)
 	}
-	data, err := openTrainData(args[0], cfg)
+	data, err := trainer.OpenTraining(args[0], cfg.split, cfg.validation, cfg.holdout, cfg.holdoutSet)
 	if err != nil {
 		return err
 	}
+	what := fmt.Sprintf("of split %q", data.ValidationSplit)
+	if data.ValidationSplit == "" {
+		what = fmt.Sprintf("held out from it (%g%% of keys by hash, seed %d)", 100*cfg.holdout.Fraction, cfg.holdout.Seed)
+	}
 	var shape []int // the image's [H, W, C]
-	for _, f := range data.train.Spec().Features() {
+	for _, f := range data.Train.Spec().Features() {
 		if f.Role == "image" {
 			shape = f.Shape
 		}
 	}
 	cfg.model.Seed = cfg.seed
-	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(data.train))
+	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(data.Train))
 	if err != nil {
 		return err
 	}
-	vit, err := data.validation.Iter(ctx, trainer.Options{BatchSize: 256})
+	vit, err := data.Validation.Iter(ctx, trainer.Options{BatchSize: 256})
 	if err != nil {
 		return err
 	}
@@ -122,74 +123,30 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) er
 		return err
 	}
 	if valSet.Len() == 0 {
-		return fmt.Errorf("no validation examples in %s; hold out a larger fraction (--holdout)", data.what)
+		return fmt.Errorf("no validation examples in %s; hold out a larger fraction (--holdout)", what)
 	}
 	opts := trainer.Options{BatchSize: cfg.batch, Shuffle: cfg.shuffle, Epochs: cfg.epochs, Seed: cfg.seed}
-	it, err := data.train.Iter(ctx, opts)
+	it, err := data.Train.Iter(ctx, opts)
 	if err != nil {
 		return err
 	}
-	trainCount := data.train.Examples()
-	if data.total >= 0 {
-		trainCount = data.total - int64(valSet.Len())
+	trainCount := data.Train.Examples()
+	if data.Total >= 0 {
+		trainCount = data.Total - int64(valSet.Len())
 	}
 	fmt.Fprintf(env.Stdout, "Train on %s examples of split %q, validate on %d %s\n",
-		countString(trainCount), cfg.split, valSet.Len(), data.what)
+		countString(trainCount), cfg.split, valSet.Len(), what)
 	var last tinynet.Epoch
 	freq, err := tinynet.Fit(model, it, valSet, func(e tinynet.Epoch) {
-		printEpoch(env.Stdout, e, cfg.epochs)
+		tinynet.WriteEpoch(env.Stdout, e, cfg.epochs)
 		last = e
 	})
 	it.Close()
 	if err != nil {
 		return err
 	}
-	printValidation(env.Stdout, data.train.Spec().LabelFeatures(), last, freq)
+	tinynet.WriteValidation(env.Stdout, data.Train.Spec().LabelFeatures(), last, freq)
 	return nil
-}
-
-// trainData is what train reads: the examples to train on, those to
-// validate on, and how they were chosen.
-type trainData struct {
-	train, validation *trainer.Dataset
-	what              string // the validation examples: `of split "validation"`, `held out ...`
-	total             int64  // examples of the training split with the held-out part, -1 when unknown or not held out
-}
-
-// openTrainData opens the training split and the validation examples: a
-// named split, the split "validation" when the dataset has one and no
-// hold-out was asked for, else a hold-out of the training split.
-func openTrainData(dir string, cfg *trainConfig) (trainData, error) {
-	data := trainData{total: -1}
-	name := cfg.validation
-	if name == "" && !cfg.holdoutSet {
-		all, err := trainer.Open(dir)
-		if err != nil {
-			return data, err
-		}
-		for _, sh := range all.Shards() {
-			if sh.Split == "validation" && cfg.split != "validation" {
-				name = "validation"
-			}
-		}
-	}
-	train, err := trainer.Open(dir, cfg.split)
-	if err != nil {
-		return data, err
-	}
-	if name != "" {
-		validation, err := trainer.Open(dir, name)
-		if err != nil {
-			return data, err
-		}
-		return trainData{train: train, validation: validation, what: fmt.Sprintf("of split %q", name), total: -1}, nil
-	}
-	rest, held, err := train.Holdout(cfg.holdout)
-	if err != nil {
-		return data, err
-	}
-	what := fmt.Sprintf("held out from it (%g%% of keys by hash, seed %d)", 100*cfg.holdout.Fraction, cfg.holdout.Seed)
-	return trainData{train: rest, validation: held, what: what, total: train.Examples()}, nil
 }
 
 func countString(n int64) string {
@@ -197,84 +154,4 @@ func countString(n int64) string {
 		return "an unknown number of"
 	}
 	return fmt.Sprint(n)
-}
-
-// headName shortens a label feature name as Keras names outputs:
-// weather_labels -> weather.
-func headName(feature string) string { return strings.TrimSuffix(feature, "_labels") }
-
-// printEpoch prints an epoch as Keras' fit(verbose=2) does: the steps, the
-// time, then losses and metrics, training first and val_ after.
-func printEpoch(w io.Writer, e tinynet.Epoch, epochs int) {
-	fmt.Fprintf(w, "Epoch %d/%d\n%d/%d - %.1fs", e.Epoch+1, epochs, e.Steps, e.Steps, e.Elapsed.Seconds())
-	for _, m := range []struct {
-		prefix  string
-		metrics *tinynet.Metrics
-	}{{"", &e.Train}, {"val_", &e.Validation}} {
-		fmt.Fprintf(w, " - %sloss: %.4f", m.prefix, m.metrics.Loss())
-		for k := range m.metrics.Heads {
-			h := &m.metrics.Heads[k]
-			fmt.Fprintf(w, " - %s%s_loss: %.4f", m.prefix, headName(h.Name), h.Loss())
-		}
-		for k := range m.metrics.Heads {
-			h := &m.metrics.Heads[k]
-			if h.OneHot {
-				fmt.Fprintf(w, " - %s%s_accuracy: %.4f", m.prefix, headName(h.Name), h.Accuracy())
-			} else {
-				fmt.Fprintf(w, " - %s%s_macro_f1: %.4f", m.prefix, headName(h.Name), h.MacroF1())
-			}
-		}
-	}
-	fmt.Fprintln(w)
-}
-
-// printValidation prints the last epoch's validation scores against the
-// baselines of the training label frequencies freq, and a per-label table
-// for each multi-hot head.
-func printValidation(w io.Writer, labels []schema.LabelInfo, e tinynet.Epoch, freq [][]float64) {
-	name := func(k, i int) string {
-		if i < len(labels[k].Names) {
-			return labels[k].Names[i]
-		}
-		return fmt.Sprint(i)
-	}
-	fmt.Fprintf(w, "Validation (%d examples, after epoch %d):\n", e.Validation.Examples, e.Epoch+1)
-	for k := range e.Validation.Heads {
-		h := &e.Validation.Heads[k]
-		if h.OneHot {
-			majority := tinynet.Majority(freq[k])
-			base := h.MajorityAccuracy(majority)
-			fmt.Fprintf(w, "  %s: accuracy %.3f, majority baseline (always %q) %.3f: %+.3f\n",
-				headName(h.Name), h.Accuracy(), name(k, majority), base, h.Accuracy()-base)
-			continue
-		}
-		var always []string
-		for i, f := range freq[k] {
-			if f >= 0.5 {
-				always = append(always, name(k, i))
-			}
-		}
-		rule := "never any label"
-		if len(always) > 0 {
-			rule = "always " + strings.Join(always, ", ")
-		}
-		base := h.MajorityMacroF1(freq[k])
-		fmt.Fprintf(w, "  %s: macro F1 %.3f, per-label majority baseline (%s) %.3f: %+.3f\n",
-			headName(h.Name), h.MacroF1(), rule, base, h.MacroF1()-base)
-		width := len("label")
-		for i := range h.Labels {
-			width = max(width, len(name(k, i)))
-		}
-		fmt.Fprintf(w, "    %-*s  precision  recall     F1  support\n", width, "label")
-		absent := 0
-		for i, c := range h.Labels {
-			fmt.Fprintf(w, "    %-*s  %9.3f  %6.3f  %5.3f  %7d\n", width, name(k, i), c.Precision(), c.Recall(), c.F1(), c.Support())
-			if c.Support() == 0 && c.FP == 0 {
-				absent++
-			}
-		}
-		if absent > 0 {
-			fmt.Fprintf(w, "    (%d of %d labels neither occur nor are predicted: each counts as F1 0 in the macro average, as in Keras and scikit-learn)\n", absent, len(h.Labels))
-		}
-	}
 }

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/tfprep/tfprep/tfrecord"
@@ -41,7 +39,7 @@ Examples:
   tfprep verify --recover --json damaged.tfrecord
   tfprep verify out/planet`,
 		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
-			var opts verifyOptions
+			var opts tfrecord.VerifyOptions
 			fs.BoolVar(&opts.Recover, "recover", false, "files: skip damaged byte ranges, list each, and read every other record")
 			fs.BoolVar(&opts.All, "all", false, "files: report the first problem of every file; DIR: list every discrepancy")
 			asJSON := fs.Bool("json", false, "print the result as a JSON object")
@@ -52,64 +50,7 @@ Examples:
 	})
 }
 
-// verifyOptions are the file-mode options of "tfprep verify".
-type verifyOptions struct {
-	Recover bool // skip damaged ranges and keep reading
-	All     bool // go on to the next file after a damaged one
-}
-
-// fileReport is what verify found in one TFRecord file.
-type fileReport struct {
-	File        string `json:"file"`
-	Compression string `json:"compression"`
-	FileBytes   int64  `json:"file_bytes"`   // size on disk
-	StreamBytes int64  `json:"stream_bytes"` // uncompressed framed stream read
-	Records     int64  `json:"records"`      // intact records read
-	Examples    int64  `json:"examples"`     // of which tf.train.Examples
-	Raw         int64  `json:"raw"`          // of which other payloads
-	Bytes       int64  `json:"bytes"`        // payload bytes of the intact records
-	// Damage lists the problems: without --recover at most one, where
-	// reading stopped; with it, every skipped byte range.
-	Damage   []damageRange `json:"damage"`
-	Complete bool          `json:"complete"` // read to the end
-}
-
-// damageRange is a damaged part of a file: where reading stopped (Length
-// -1), or a range a recovering reader skipped. Offset and Record are -1 when
-// the file could not be opened.
-type damageRange struct {
-	File   string `json:"file"`
-	Offset int64  `json:"offset"`
-	Record int64  `json:"record"` // intact records before it
-	Length int64  `json:"length"`
-	Reason string `json:"reason"`
-}
-
-func (d damageRange) String() string {
-	if d.Offset < 0 {
-		return fmt.Sprintf("%s: %s", d.File, d.Reason)
-	}
-	s := fmt.Sprintf("%s:%d (record %d): %s", d.File, d.Offset, d.Record, d.Reason)
-	if d.Length >= 0 {
-		s += fmt.Sprintf("; skipped %d bytes", d.Length)
-	}
-	return s
-}
-
-// filesReport is the result of verifying TFRecord files; its JSON form is
-// the --json output.
-type filesReport struct {
-	OK       bool         `json:"ok"`
-	Complete bool         `json:"complete"` // false: stopped at the first problem
-	Paths    int          `json:"paths"`    // files asked for; len(Files) were checked
-	Records  int64        `json:"records"`
-	Examples int64        `json:"examples"`
-	Raw      int64        `json:"raw"`
-	Bytes    int64        `json:"bytes"`
-	Files    []fileReport `json:"files"`
-}
-
-func runVerify(ctx context.Context, env *Env, args []string, opts verifyOptions, asJSON bool) error {
+func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.VerifyOptions, asJSON bool) error {
 	if len(args) == 0 {
 		return usagef("no files or directory given")
 	}
@@ -119,11 +60,13 @@ func runVerify(ctx context.Context, env *Env, args []string, opts verifyOptions,
 		}
 		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
 	}
-	paths, err := expandFiles(args)
+	paths, err := tfrecord.Glob(args)
 	if err != nil {
 		return fmt.Errorf("%w (a dataset directory, with dataset.json, is verified on its own)", err)
 	}
-	r, err := verifyFiles(ctx, paths, opts)
+	var parsed example.Parsed
+	opts.IsExample = func(rec []byte) bool { return example.ParseInto(&parsed, rec, true) == nil && len(parsed.Features) > 0 }
+	r, err := tfrecord.VerifyFiles(ctx, paths, opts)
 	if err != nil {
 		return err
 	}
@@ -138,99 +81,9 @@ func runVerify(ctx context.Context, env *Env, args []string, opts verifyOptions,
 	return err
 }
 
-// verifyFiles reads and checks every record of the files. Problems with
-// the files are in the report; the error is for failing to check at all
-// (a cancelled context).
-func verifyFiles(ctx context.Context, paths []string, opts verifyOptions) (*filesReport, error) {
-	r := &filesReport{OK: true, Complete: true, Paths: len(paths), Files: []fileReport{}}
-	for i, path := range paths {
-		fr, err := verifyFile(ctx, path, opts)
-		if err != nil {
-			return nil, err
-		}
-		r.Files = append(r.Files, *fr)
-		r.Records += fr.Records
-		r.Examples += fr.Examples
-		r.Raw += fr.Raw
-		r.Bytes += fr.Bytes
-		if len(fr.Damage) > 0 {
-			r.OK = false
-			if !opts.All && !opts.Recover && i < len(paths)-1 {
-				r.Complete = false
-				break
-			}
-		}
-	}
-	return r, nil
-}
-
-func verifyFile(ctx context.Context, path string, opts verifyOptions) (*fileReport, error) {
-	fr := &fileReport{File: path, Damage: []damageRange{}}
-	fail := func(offset, record, length int64, reason string) {
-		fr.Damage = append(fr.Damage, damageRange{File: path, Offset: offset, Record: record, Length: length, Reason: reason})
-	}
-	if fi, err := os.Stat(path); err == nil {
-		fr.FileBytes = fi.Size()
-	}
-	f, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true, Recover: opts.Recover})
-	if err != nil {
-		fail(-1, -1, -1, err.Error())
-		return fr, nil
-	}
-	defer f.Close()
-	fr.Compression = f.Compression().String()
-	var parsed example.Parsed
-	for {
-		if f.Index()%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		rec, err := f.Next()
-		if err == io.EOF {
-			fr.Complete = true
-			break
-		}
-		if err != nil {
-			offset, record, reason := f.Offset(), f.Index(), err.Error()
-			var re *tfrecord.RecordError
-			if errors.As(err, &re) {
-				offset, record, reason = re.Offset, re.Record, re.Reason()
-			}
-			if opts.Recover {
-				// The reader recovers from everything but a broken
-				// compressed stream.
-				reason += "; the rest of the file cannot be read"
-			}
-			fail(offset, record, -1, reason)
-			break
-		}
-		fr.Records++
-		fr.Bytes += int64(len(rec))
-		if example.ParseInto(&parsed, rec, true) == nil && len(parsed.Features) > 0 {
-			fr.Examples++
-		} else {
-			fr.Raw++
-		}
-	}
-	fr.StreamBytes = f.Offset()
-	// Ranges a recovering reader skipped come before where it stopped.
-	var skipped []damageRange
-	for _, d := range f.Skipped() {
-		dr := damageRange{File: path, Offset: d.Offset, Length: d.Length, Reason: d.Err.Error()}
-		var re *tfrecord.RecordError
-		if errors.As(d.Err, &re) {
-			dr.Record, dr.Reason = re.Record, re.Reason()
-		}
-		skipped = append(skipped, dr)
-	}
-	fr.Damage = append(skipped, fr.Damage...)
-	return fr, nil
-}
-
 // printFilesReport writes the verdict for people: a table of files, then
 // each problem.
-func printFilesReport(w io.Writer, r *filesReport) {
+func printFilesReport(w io.Writer, r *tfrecord.FilesReport) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tSTATUS\tRECORDS\tEXAMPLES\tRAW\tBYTES\tCOMPRESSION\tSIZE")
 	for _, f := range r.Files {

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tfprep/tfprep/tfrecord"
+	"github.com/tfprep/tfprep/tfrecord/example"
 )
 
 func TestVerifyCorpus(t *testing.T) {
@@ -19,7 +22,7 @@ func TestVerifyCorpus(t *testing.T) {
 	}
 	checkGolden(t, "verify.golden", stdout)
 
-	r, err := verifyFiles(context.Background(), corpusNames(entries), verifyOptions{})
+	r, err := tfrecord.VerifyFiles(context.Background(), corpusNames(entries), tfrecord.VerifyOptions{IsExample: func(rec []byte) bool { p, err := example.Parse(rec, true); return err == nil && len(p.Features) > 0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +92,7 @@ func TestVerifyFlippedByte(t *testing.T) {
 			t.Fatalf("byte %d flipped: got exit %d and\n%s\nwant exit 1 naming %q", pos, code, stdout, want)
 		}
 		code, stdout, _ = runTool(t, "verify", "--recover", "--json", path)
-		var r filesReport
+		var r tfrecord.FilesReport
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 			t.Fatalf("byte %d flipped: --json: %v", pos, err)
 		}

@@ -315,3 +315,22 @@ func writeImage(dir string, row Row, opts Options) error {
 	}
 	return nil
 }
+
+// WriteFolder writes what "tfprep synth" makes: dir/images/NAME.jpg for every
+// row (Generate) and their labels as dir/planet.csv (WriteCSV). It returns
+// the images folder and the CSV's path.
+func WriteFolder(ctx context.Context, dir string, rows []Row, opts Options) (images, csvPath string, err error) {
+	images, csvPath = filepath.Join(dir, "images"), filepath.Join(dir, "planet.csv")
+	if err := Generate(ctx, images, rows, opts); err != nil {
+		return "", "", err
+	}
+	f, err := os.Create(csvPath)
+	if err != nil {
+		return "", "", err
+	}
+	if err := WriteCSV(f, rows); err != nil {
+		f.Close()
+		return "", "", fmt.Errorf("%s: %w", csvPath, err)
+	}
+	return images, csvPath, f.Close()
+}

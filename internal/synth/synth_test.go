@@ -257,3 +257,28 @@ func BenchmarkEncodeJPEG(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+func TestWriteFolder(t *testing.T) {
+	rows := SampleRows(3, 2)
+	images, csvPath, err := WriteFolder(context.Background(), t.TempDir(), rows, Options{Size: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	back, err := ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rows, back); diff != "" {
+		t.Errorf("planet.csv rows (-written +read):\n%s", diff)
+	}
+	for _, r := range rows {
+		if _, err := os.Stat(filepath.Join(images, r.Name+".jpg")); err != nil {
+			t.Error(err)
+		}
+	}
+}
