@@ -169,7 +169,8 @@ func lowestLines(ws []Warning, n int) []Warning {
 // dataset, once every shard is written:
 //
 //  1. it checks rows read = records written + rows rejected (ErrInvariant);
-//  2. writes errors.csv and asks Limit (failing, errors.csv stays for
+//  2. writes errors.csv, refuses a conversion that read rows but wrote none
+//     (a *NothingWrittenError), and asks Limit (failing, errors.csv stays for
 //     diagnosis, the temporary shards are deleted, no shard gets its final
 //     name, no manifest is written);
 //  3. renames the temporary shards to their final names, creating empty
@@ -225,6 +226,9 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	errorsFile := joinPath(a.Location, ErrorsName)
 	if err := writeAtomic(ctx, store, errorsFile, buf.Bytes()); err != nil {
 		return fail(err)
+	}
+	if m.Rows.Read > 0 && m.Rows.Written == 0 {
+		return fail(nothingWritten(m.Rows.Read, errs, errorsFile))
 	}
 	if a.Limit != nil {
 		if err := a.Limit(m.Rows.Rejected, m.Rows.Read, errorsFile); err != nil {

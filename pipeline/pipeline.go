@@ -175,6 +175,7 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 	rejects := beam.Flatten(s, csvRejects, labelRejects, imageRejects)
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
+		Images:      cfg.Images,
 		TempDir:     tempDir,
 		Spec:        string(specJSON),
 		Splits:      splits,
@@ -244,11 +245,15 @@ func flagIsTrue(name string) bool {
 // runnerError shortens the error of a failed job. Runners report a failed
 // DoFn with the whole execution plan around the DoFn's own message; that
 // message, the last of this package's, is what the user needs. A rejected-row
-// limit keeps its sentinel so that errors.Is sees it across the runner.
+// limit and a conversion that wrote nothing keep their sentinels so that
+// errors.Is sees them across the runner.
 func runnerError(runner string, err error) error {
 	msg := err.Error()
 	if i := strings.LastIndex(msg, ErrTooManyRejected.Error()); i >= 0 {
 		return fmt.Errorf("%w%s", ErrTooManyRejected, firstLine(msg[i+len(ErrTooManyRejected.Error()):]))
+	}
+	if i := strings.LastIndex(msg, dataset.ErrNothingWritten.Error()); i >= 0 {
+		return fmt.Errorf("%w%s", dataset.ErrNothingWritten, firstLine(msg[i+len(dataset.ErrNothingWritten.Error()):]))
 	}
 	if i := strings.LastIndex(msg, "pipeline: "); i >= 0 {
 		return fmt.Errorf("%s runner: job failed: %s", runner, firstLine(msg[i:]))

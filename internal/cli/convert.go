@@ -45,7 +45,8 @@ Bad rows never fail the conversion by default: a row that does not parse (stage 
 whose labels or image path are invalid (label; image paths may not leave --images), whose
 image is corrupt (image) or missing (io) goes to errors.csv and is counted. --max-errors
 fails the conversion when more rows than that are rejected: no shard gets its final name
-and no manifest is written.
+and no manifest is written. A conversion that read rows but wrote none always fails so
+(errors.csv stays, and the message says which stage rejected most rows).
 
 The pipeline runs on Apache Beam. By default it runs here, on the in-process Prism runner,
 with nothing to install or start. Beam's flags choose another runner:

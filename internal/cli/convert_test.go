@@ -228,3 +228,27 @@ func TestConvertSummaryWarnings(t *testing.T) {
 		t.Errorf("clean conversion reports a warning:\n%s", stdout)
 	}
 }
+
+// --images pointing at the folder above the images: every row is rejected,
+// which is a failed conversion (exit 1, no manifest, errors.csv kept) with
+// a message saying what to check.
+func TestConvertNothingWritten(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", convertData, "--out", out)
+	if code != ExitError {
+		t.Errorf("got exit %d, want %d; stderr:\n%s", code, ExitError, stderr)
+	}
+	for _, want := range []string{"no row written", "all 14 rows read were rejected", "stage io", "is --images " + convertData + " the folder that holds the images?"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := dataset.ReadManifest(out); err == nil {
+		t.Error("a manifest was written")
+	}
+	errs, err := dataset.ReadErrorsFile(out)
+	if err != nil || len(errs) != 14 {
+		t.Errorf("errors.csv: %d rows, %v; want the 14 rejected rows kept", len(errs), err)
+	}
+}
