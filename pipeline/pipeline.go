@@ -12,7 +12,8 @@
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt
-//	             (+ image- and io-stage rejects)
+//	             (+ image- and io-stage rejects; repeated keys, which
+//	             land in the same shard, warned about or rejected)
 //	Finalize     one step waiting on everything: row invariant, --max-errors,
 //	             rename to final names, errors.csv, the manifest last
 //
@@ -75,6 +76,10 @@ type Config struct {
 	Seed        int64
 	MaxErrors   ErrorLimit
 	Overwrite   bool // replace an earlier conversion in Out
+	// RejectDuplicateKeys rejects (stage label) every row whose key an
+	// earlier CSV line has; by default such rows are written and warned
+	// about (rows.warned).
+	RejectDuplicateKeys bool
 	// Workers is the number of image goroutines per shard; 0 = GOMAXPROCS
 	// of the worker.
 	Workers int
@@ -163,7 +168,7 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 	rows = assignSplit(s, cfg.Seed, splits, rows)
 	counts := countRows(s, rows)
 	keyed := assignShard(s, cfg.Seed, sharding, rows, counts)
-	results, imageRejects := writeShards(s, shardConfig{
+	results, imageRejects, dupWarnings := writeShards(s, shardConfig{
 		Spec:        string(specJSON),
 		Images:      cfg.Images,
 		TempDir:     tempDir,
@@ -171,7 +176,10 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 		Index:       cfg.Index,
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
+
+		RejectDuplicateKeys: cfg.RejectDuplicateKeys,
 	}, keyed)
+	warnings = beam.Flatten(s, warnings, dupWarnings)
 	rejects := beam.Flatten(s, csvRejects, labelRejects, imageRejects)
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,

@@ -43,7 +43,9 @@ rows read = records written + rows rejected ("tfprep verify OUT" checks it all).
 
 Bad rows never fail the conversion by default: a row that does not parse (stage csv),
 whose labels or image path are invalid (label; image paths may not leave --images), whose
-image is corrupt (image) or missing (io) goes to errors.csv and is counted. --max-errors
+image is corrupt (image) or missing (io) goes to errors.csv and is counted. A key that
+an earlier line has is written with a warning (rows.warned in the manifest, and the
+summary), or rejected (stage label) with --duplicate-keys=reject. --max-errors
 fails the conversion when more rows than that are rejected: no shard gets its final name
 and no manifest is written. A conversion that read rows but wrote none always fails so
 (errors.csv stays, and the message says which stage rejected most rows).
@@ -85,6 +87,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 	seed := fs.Int64("seed", 0, "seed of split assignment and write-time shuffle")
 	maxErrors := fs.String("max-errors", "", "fail when more rows than N, or than P% of the rows read, are rejected (default: no limit)")
 	overwrite := fs.Bool("overwrite", false, "replace an earlier conversion in --out")
+	duplicates := fs.String("duplicate-keys", "warn", "rows whose key an earlier line has: warn (write them, listed as warnings) or reject (stage label)")
 	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
 	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
 	resize := fs.String("resize", "", "override the spec's resize filter: nearest, bilinear, bicubic, box, hamming, lanczos")
@@ -126,6 +129,13 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 			Workers:     *workers,
 			CommandLine: os.Args,
 			ToolVersion: toolVersion(),
+		}
+		switch *duplicates {
+		case "warn":
+		case "reject":
+			cfg.RejectDuplicateKeys = true
+		default:
+			return usagef("--duplicate-keys %q: want warn or reject", *duplicates)
 		}
 		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
 			return &usageError{err}
@@ -261,7 +271,7 @@ func printSummary(w io.Writer, out string, m *dataset.Manifest, p pipeline.Progr
 	}
 	fmt.Fprintln(w)
 	if r.Warned > 0 {
-		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels (listed in dataset.json; a spec with strict: true rejects them)", group(r.Warned))
+		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels or repeated keys (listed in dataset.json; a spec with strict: true, or --duplicate-keys=reject, rejects them)", group(r.Warned))
 		if len(r.Warnings) > 0 {
 			fmt.Fprintf(w, ", first: line %d (%s): %s", r.Warnings[0].Line, r.Warnings[0].Key, r.Warnings[0].Reason)
 		}

@@ -252,3 +252,22 @@ func TestConvertNothingWritten(t *testing.T) {
 		t.Errorf("errors.csv: %d rows, %v; want the 14 rejected rows kept", len(errs), err)
 	}
 }
+
+func TestConvertDuplicateKeys(t *testing.T) {
+	csv := filepath.Join(convertData, "dup.csv")
+	images := filepath.Join(convertData, "images")
+	out := filepath.Join(t.TempDir(), "warn")
+	code, stdout, stderr := runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out)
+	if code != ExitOK || !strings.Contains(stdout, "warning: 2 rows kept with doubtful labels or repeated keys") ||
+		!strings.Contains(stdout, "first: line 4 (synth_00000): duplicate key synth_00000: first at line 2") {
+		t.Errorf("warn: got exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	out = filepath.Join(t.TempDir(), "reject")
+	code, stdout, stderr = runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out, "--duplicate-keys", "reject")
+	if code != ExitPartial || !strings.Contains(stdout, "5 read = 3 written + 2 rejected (label 2)") {
+		t.Errorf("reject: got exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out, "--duplicate-keys", "drop"); code != ExitUsage {
+		t.Errorf("--duplicate-keys drop: got exit %d, want usage; stderr:\n%s", code, stderr)
+	}
+}
