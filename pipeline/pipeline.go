@@ -80,6 +80,9 @@ type Config struct {
 	// earlier CSV line has; by default such rows are written and warned
 	// about (rows.warned).
 	RejectDuplicateKeys bool
+	// FollowSymlinksOutside lets symbolic links under a local Images root
+	// point outside it; by default such an image is refused (stage io).
+	FollowSymlinksOutside bool
 	// Workers is the number of image goroutines per shard; 0 = GOMAXPROCS
 	// of the worker.
 	Workers int
@@ -177,7 +180,8 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
 
-		RejectDuplicateKeys: cfg.RejectDuplicateKeys,
+		RejectDuplicateKeys:   cfg.RejectDuplicateKeys,
+		FollowSymlinksOutside: cfg.FollowSymlinksOutside,
 	}, keyed)
 	warnings = beam.Flatten(s, warnings, dupWarnings)
 	rejects := beam.Flatten(s, csvRejects, labelRejects, imageRejects)

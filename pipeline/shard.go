@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/tfprep/tfprep/dataset"
@@ -98,13 +97,16 @@ type shardConfig struct {
 	// RejectDuplicateKeys rejects every row whose key an earlier line
 	// has; otherwise they are written with a warning.
 	RejectDuplicateKeys bool
+	// FollowSymlinksOutside lets symbolic links under a local Images root
+	// point outside it.
+	FollowSymlinksOutside bool
 }
 
 type writeShardFn struct {
 	Config shardConfig
 
 	writer  *dataset.ShardWriter
-	images  filesystem.Interface
+	release func() error // of the image opener
 	written beam.Counter
 	bytes   beam.Counter
 	badIO   beam.Counter
@@ -121,13 +123,15 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.images, err = openFS(ctx, f.Config.Images); err != nil {
+	openImage, release, err := imageOpener(ctx, f.Config.Images, f.Config.FollowSymlinksOutside)
+	if err != nil {
 		return err
 	}
+	f.release = release
 	f.writer = &dataset.ShardWriter{
 		Spec:        spec,
 		Images:      f.Config.Images,
-		OpenImage:   f.images.OpenRead,
+		OpenImage:   openImage,
 		Workers:     f.Config.Workers,
 		Compression: c,
 		Index:       f.Config.Index,
@@ -148,8 +152,8 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 }
 
 func (f *writeShardFn) Teardown() error {
-	if f.images != nil {
-		return f.images.Close()
+	if f.release != nil {
+		return f.release()
 	}
 	return nil
 }

@@ -42,7 +42,8 @@ with the same --seed. The manifest records, per shard, records, bytes and SHA-25
 rows read = records written + rows rejected ("tfprep verify OUT" checks it all).
 
 Bad rows never fail the conversion by default: a row that does not parse (stage csv),
-whose labels or image path are invalid (label; image paths may not leave --images), whose
+whose labels or image path are invalid (label; image paths may not leave --images, by their
+text or through a symbolic link unless --follow-symlinks-outside), whose
 image is corrupt (image) or missing (io) goes to errors.csv and is counted. A key that
 an earlier line has is written with a warning (rows.warned in the manifest, and the
 summary), or rejected (stage label) with --duplicate-keys=reject. --max-errors
@@ -87,6 +88,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 	seed := fs.Int64("seed", 0, "seed of split assignment and write-time shuffle")
 	maxErrors := fs.String("max-errors", "", "fail when more rows than N, or than P% of the rows read, are rejected (default: no limit)")
 	overwrite := fs.Bool("overwrite", false, "replace an earlier conversion in --out")
+	followLinks := fs.Bool("follow-symlinks-outside", false, "read images through symbolic links that point outside --images (refused by default, stage io)")
 	duplicates := fs.String("duplicate-keys", "warn", "rows whose key an earlier line has: warn (write them, listed as warnings) or reject (stage label)")
 	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
 	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
@@ -128,7 +130,9 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 			Index:       *index,
 			Workers:     *workers,
 			CommandLine: os.Args,
-			ToolVersion: toolVersion(),
+
+			FollowSymlinksOutside: *followLinks,
+			ToolVersion:           toolVersion(),
 		}
 		switch *duplicates {
 		case "warn":
