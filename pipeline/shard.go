@@ -188,6 +188,7 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 	f.written.Inc(ctx, res.Records)
 	f.bytes.Inc(ctx, res.Bytes)
 	progress.addSplitTime(res.Split, res.Nanos)
+	progress.bytesWritten.Add(res.Bytes)
 	for _, r := range rejected {
 		if r.Stage == dataset.StageIO {
 			f.badIO.Inc(ctx, 1)

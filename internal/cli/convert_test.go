@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,14 +123,53 @@ func TestConvertSummary(t *testing.T) {
 func TestProgressLine(t *testing.T) {
 	tests := []struct {
 		p    pipeline.Progress
+		rate float64
 		want string
 	}{
-		{pipeline.Progress{RowsRead: 1000}, "1,000 rows read (500/s)  0 images written (0/s)  0 rejected  ETA -"},
-		{pipeline.Progress{RowsRead: 40479, CSVDone: true, ImagesWritten: 4000, Rejected: 479}, "40,479 rows read (20240/s)  4,000 images written (2000/s)  479 rejected  ETA 18s"},
+		{pipeline.Progress{RowsRead: 1000}, 0, "images 0 / ? (reading CSV)  0/s  ETA -  0.0 MB written  0 rejected"},
+		{pipeline.Progress{RowsRead: 40479, CSVDone: true, ImagesWritten: 4000, Rejected: 479, BytesWritten: 312_549_999},
+			2000.4, "images 4,479 / 40,479 (11.1%)  2,000/s  ETA 18s  312.5 MB written  479 rejected"},
+		{pipeline.Progress{RowsRead: 2_000_000, CSVDone: true, ImagesWritten: 100, BytesWritten: 1_234_567_890_123},
+			10, "images 100 / 2,000,000 (0.0%)  10/s  ETA 55h33m10s  1,234,567.9 MB written  0 rejected"},
+		{pipeline.Progress{RowsRead: 5, CSVDone: true, ImagesWritten: 5}, 0, "images 5 / 5 (100.0%)  0/s  ETA -  0.0 MB written  0 rejected"},
 	}
 	for _, tt := range tests {
-		if got := progressLine(tt.p, 2*time.Second); got != tt.want {
-			t.Errorf("got %q, want %q", got, tt.want)
+		if got := progressLine(tt.p, tt.rate); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
+}
+
+func TestRateWindow(t *testing.T) {
+	var r rateWindow
+	steps := []struct {
+		at   time.Duration
+		done int64
+		want float64
+	}{
+		{0, 0, 0},
+		{time.Second, 100, 100},
+		{5 * time.Second, 900, 180},
+		// After 10 s the first sample leaves the window: a slowdown shows.
+		{12 * time.Second, 1000, 900.0 / 11},
+		{20 * time.Second, 1010, 110.0 / 15},
+	}
+	for _, s := range steps {
+		if got := r.add(s.at, s.done); math.Abs(got-s.want) > 1e-9 {
+			t.Errorf("at %v: got rate %v, want %v", s.at, got, s.want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		4217 * time.Microsecond:  "4ms",
+		4217 * time.Millisecond:  "4.217s",
+		19373 * time.Millisecond: "19s",
+		60457 * time.Millisecond: "1m0s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("%v: got %q, want %q", d, got, want)
 		}
 	}
 }
