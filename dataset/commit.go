@@ -238,7 +238,8 @@ func lowestLines(ws []Warning, n int) []Warning {
 // dataset, once every shard is written:
 //
 //  1. it checks rows read = records written + rows rejected (ErrInvariant);
-//  2. stages errors.csv and asks Limit (failing, errors.csv is kept for
+//  2. stages errors.csv, refuses a conversion that read rows but wrote none
+//     (a *NothingWrittenError, errors.csv kept as for Limit), and asks Limit (failing, errors.csv is kept for
 //     diagnosis — as errors.csv if the location holds no finished dataset,
 //     as errors.failed.csv beside an earlier one —, the staging directory is
 //     deleted and the earlier dataset is untouched);
@@ -302,17 +303,26 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	if err := writeAtomic(ctx, store, stagedErrors, buf.Bytes()); err != nil {
 		return fail(err)
 	}
-	if a.Limit != nil {
-		keep := ErrorsName
-		if _, err := store.Size(ctx, joinPath(a.Location, ManifestName)); err == nil {
-			keep = FailedErrorsName
+	// A failed conversion keeps its errors for diagnosis: as errors.csv
+	// where no finished dataset is, as errors.failed.csv beside an earlier
+	// one, which stays untouched.
+	keep := ErrorsName
+	if _, err := store.Size(ctx, joinPath(a.Location, ManifestName)); err == nil {
+		keep = FailedErrorsName
+	}
+	errorsFile := joinPath(a.Location, keep)
+	keepErrors := func(err error) (*Manifest, error) {
+		if merr := commitFile(ctx, store, stagedErrors, errorsFile, int64(buf.Len())); merr != nil {
+			err = errors.Join(err, merr)
 		}
-		errorsFile := joinPath(a.Location, keep)
+		return fail(err)
+	}
+	if m.Rows.Read > 0 && m.Rows.Written == 0 {
+		return keepErrors(nothingWritten(m.Rows.Read, errs, errorsFile))
+	}
+	if a.Limit != nil {
 		if err := a.Limit(m.Rows.Rejected, m.Rows.Read, errorsFile); err != nil {
-			if merr := commitFile(ctx, store, stagedErrors, errorsFile, int64(buf.Len())); merr != nil {
-				err = errors.Join(err, merr)
-			}
-			return fail(err)
+			return keepErrors(err)
 		}
 	}
 

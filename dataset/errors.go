@@ -193,3 +193,50 @@ func (m *Manifest) CheckErrors(errs []ErrorRecord) error {
 	}
 	return nil
 }
+
+// ErrNothingWritten: rows were read but every one was rejected. A
+// conversion that writes nothing has failed, whatever --max-errors says:
+// Commit refuses it (errors.csv stays for diagnosis, no manifest is
+// written) and Verify fails a manifest that records it.
+var ErrNothingWritten = errors.New("dataset: no row written")
+
+// NothingWrittenError is Commit's ErrNothingWritten: Read rows, all
+// rejected, most of them (StageRows) at Stage; First is the first of those
+// in line order. Hint, which a command may set, says what to check.
+type NothingWrittenError struct {
+	Read       int64
+	Stage      Stage
+	StageRows  int64
+	First      ErrorRecord
+	ErrorsFile string
+	Hint       string
+}
+
+func (e *NothingWrittenError) Error() string {
+	hint := ""
+	if e.Hint != "" {
+		hint = " " + e.Hint
+	}
+	return fmt.Sprintf("%v: all %d rows read were rejected, %d of them at stage %s (see %s);%s first: line %d: %s",
+		ErrNothingWritten, e.Read, e.StageRows, e.Stage, e.ErrorsFile, hint, e.First.Line, e.First.Reason)
+}
+
+func (e *NothingWrittenError) Unwrap() error { return ErrNothingWritten }
+
+// nothingWritten describes sorted, the rejected rows of a conversion that
+// wrote none, by the stage that rejected most of them.
+func nothingWritten(read int64, sorted []ErrorRecord, errorsFile string) *NothingWrittenError {
+	e := &NothingWrittenError{Read: read, ErrorsFile: errorsFile}
+	for stage, n := range CountByStage(sorted) {
+		if n > e.StageRows || n == e.StageRows && slices.Index(Stages, stage) < slices.Index(Stages, e.Stage) {
+			e.Stage, e.StageRows = stage, n
+		}
+	}
+	for _, r := range sorted {
+		if r.Stage == e.Stage {
+			e.First = r
+			break
+		}
+	}
+	return e
+}

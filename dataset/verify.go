@@ -95,6 +95,11 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.report.Splits = len(m.Splits)
 	v.report.Rows = m.Rows
+	if m.Rows.Read > 0 && m.Rows.Written == 0 {
+		if err := v.fail(ManifestName, "rows", "%v: all %d rows read were rejected; the conversion failed", ErrNothingWritten, m.Rows.Read); err != nil {
+			return err
+		}
+	}
 	if err := v.features(m, spec); err != nil {
 		return err
 	}

@@ -305,3 +305,47 @@ func TestConvertIndex(t *testing.T) {
 		}
 	}
 }
+
+// A key repeated in the CSV is warned about by default (both rows written)
+// and, with RejectDuplicateKeys, its later rows are rejected at stage label.
+func TestConvertDuplicateKeys(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		t.Run(map[bool]string{false: "warn", true: "reject"}[reject], func(t *testing.T) {
+			cfg := testConfig(t, "dup.csv")
+			cfg.RejectDuplicateKeys = reject
+			m, err := Convert(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs, err := dataset.ReadErrorsFile(cfg.Out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []int
+			if reject {
+				for _, e := range errs {
+					if e.Stage != dataset.StageLabel || !strings.Contains(e.Reason, "duplicate key") {
+						t.Errorf("rejected row %+v, want stage label, duplicate key", e)
+					}
+					lines = append(lines, e.Line)
+				}
+				if m.Rows.Written != 3 || m.Rows.Rejected != 2 || m.Rows.Warned != 0 {
+					t.Errorf("got rows %+v, want 3 written, 2 rejected", m.Rows)
+				}
+			} else {
+				for _, w := range m.Rows.Warnings {
+					if !strings.Contains(w.Reason, "duplicate key") {
+						t.Errorf("warning %+v, want duplicate key", w)
+					}
+					lines = append(lines, w.Line)
+				}
+				if m.Rows.Written != 5 || m.Rows.Warned != 2 || len(errs) != 0 {
+					t.Errorf("got rows %+v, %d errors, want 5 written, 2 warned", m.Rows, len(errs))
+				}
+			}
+			if diff := cmp.Diff([]int{4, 6}, lines); diff != "" {
+				t.Errorf("lines of the repeats (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

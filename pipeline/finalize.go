@@ -82,6 +82,7 @@ func (l ErrorLimit) String() string {
 // finalizeConfig configures finalize; it is serialised to the worker.
 type finalizeConfig struct {
 	Out         string
+	Images      string // --images, named in the hint when nothing was written
 	TempDir     string
 	Spec        string // canonical spec JSON, embedded in the manifest
 	Splits      []SplitWeight
@@ -186,10 +187,29 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 		a.Splits = append(a.Splits, dataset.SplitLayout{Name: sp.Name, Fraction: sp.Weight / total, Shards: cfg.Sharding.Count(splitRows[sp.Name])})
 	}
 	if _, err := a.Commit(ctx); err != nil {
+		if nw, ok := errors.AsType[*dataset.NothingWrittenError](err); ok {
+			nw.Hint = nothingWrittenHint(nw.Stage, cfg)
+			return err
+		}
 		if errors.Is(err, ErrTooManyRejected) {
 			return err
 		}
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	return nil
+}
+
+// nothingWrittenHint says what to check when every row was rejected, most
+// of them at stage.
+func nothingWrittenHint(stage dataset.Stage, cfg finalizeConfig) string {
+	switch stage {
+	case dataset.StageIO:
+		return fmt.Sprintf("is --images %s the folder that holds the images?", cfg.Images)
+	case dataset.StageImage:
+		return "are the files under --images images the decoder reads (JPEG, PNG)?"
+	case dataset.StageLabel:
+		return "does the spec describe this CSV's key, image and label columns?"
+	default:
+		return "is --csv a CSV file with a header and one row per image?"
+	}
 }

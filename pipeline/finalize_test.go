@@ -56,7 +56,8 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 		rejected = nil
 		err := fn.ProcessElement(ctx, "train/00000", iterOf([]rowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
 			func(r dataset.ShardResult) { attempts = append(attempts, r) },
-			func(e dataset.ErrorRecord) { rejected = append(rejected, e) })
+			func(e dataset.ErrorRecord) { rejected = append(rejected, e) },
+			func(w dataset.Warning) { t.Errorf("unexpected warning %+v", w) })
 		if err != nil {
 			t.Fatal(err)
 		}

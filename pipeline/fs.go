@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,3 +86,52 @@ func joinPath(root, rel string) string {
 
 // randomID is a short random name part, unique enough for job names.
 func randomID() string { return rand.Text()[:12] }
+// imageOpener returns the function a dataset.ShardWriter opens images with,
+// by their full path (images joined with a row's relative path), and the
+// function that releases what it holds.
+//
+// A row's path cannot leave images by its text (the spec's decoder refuses
+// that); under a local root a symbolic link could, so local images are
+// opened through an os.Root, which resolves links and refuses any target
+// (of the file, or of a folder on its path) outside the root. followOutside
+// allows such targets; URLs have no links and go through Beam's filesystem.
+func imageOpener(ctx context.Context, images string, followOutside bool) (open func(context.Context, string) (io.ReadCloser, error), release func() error, err error) {
+	if strings.Contains(images, "://") || followOutside {
+		fsys, err := openFS(ctx, images)
+		if err != nil {
+			return nil, nil, err
+		}
+		return fsys.OpenRead, fsys.Close, nil
+	}
+	root, err := os.OpenRoot(images)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipeline: --images: %w", err)
+	}
+	resolvedRoot, err := filepath.EvalSymlinks(images)
+	if err != nil {
+		root.Close()
+		return nil, nil, fmt.Errorf("pipeline: --images: %w", err)
+	}
+	clean := filepath.Clean(images)
+	open = func(_ context.Context, path string) (io.ReadCloser, error) {
+		rel, err := filepath.Rel(clean, path)
+		if err != nil {
+			return nil, err
+		}
+		f, err := root.Open(rel)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+		if target, lerr := filepath.EvalSymlinks(path); lerr == nil && !within(resolvedRoot, target) {
+			return nil, fmt.Errorf("%s is a symbolic link to %s, outside --images %s (--follow-symlinks-outside allows it)", path, target, images)
+		}
+		return nil, err
+	}
+	return open, root.Close, nil
+}
+
+// within reports whether path is dir or below it; both are clean.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}

@@ -12,7 +12,8 @@
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt
-//	             (+ image- and io-stage rejects)
+//	             (+ image- and io-stage rejects; repeated keys, which
+//	             land in the same shard, warned about or rejected)
 //	Finalize     one step waiting on everything: row invariant, --max-errors,
 //	             rename to final names, errors.csv, the manifest last
 //
@@ -76,6 +77,13 @@ type Config struct {
 	Seed        int64
 	MaxErrors   ErrorLimit
 	Overwrite   bool // replace an earlier conversion in Out
+	// RejectDuplicateKeys rejects (stage label) every row whose key an
+	// earlier CSV line has; by default such rows are written and warned
+	// about (rows.warned).
+	RejectDuplicateKeys bool
+	// FollowSymlinksOutside lets symbolic links under a local Images root
+	// point outside it; by default such an image is refused (stage io).
+	FollowSymlinksOutside bool
 	// Workers is the number of image goroutines per shard; 0 = GOMAXPROCS
 	// of the worker.
 	Workers int
@@ -220,7 +228,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	rows = assignSplit(s, cfg.Seed, splits, rows)
 	counts := countRows(s, rows)
 	keyed := assignShard(s, cfg.Seed, sharding, rows, counts)
-	results, imageRejects := writeShards(s, shardConfig{
+	results, imageRejects, dupWarnings := writeShards(s, shardConfig{
 		Spec:        string(specJSON),
 		Images:      cfg.Images,
 		TempDir:     tempDir,
@@ -228,10 +236,15 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		Index:       cfg.Index,
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
+
+		RejectDuplicateKeys:   cfg.RejectDuplicateKeys,
+		FollowSymlinksOutside: cfg.FollowSymlinksOutside,
 	}, keyed)
+	warnings = beam.Flatten(s, warnings, dupWarnings)
 	rejects := beam.Flatten(s, csvRejects, labelRejects, imageRejects)
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
+		Images:      cfg.Images,
 		TempDir:     tempDir,
 		Spec:        string(specJSON),
 		Splits:      splits,
@@ -306,11 +319,15 @@ func flagIsTrue(name string) bool {
 // runnerError shortens the error of a failed job. Runners report a failed
 // DoFn with the whole execution plan around the DoFn's own message; that
 // message, the last of this package's, is what the user needs. A rejected-row
-// limit keeps its sentinel so that errors.Is sees it across the runner.
+// limit and a conversion that wrote nothing keep their sentinels so that
+// errors.Is sees them across the runner.
 func runnerError(runner string, err error) error {
 	msg := err.Error()
 	if i := strings.LastIndex(msg, ErrTooManyRejected.Error()); i >= 0 {
 		return fmt.Errorf("%w%s", ErrTooManyRejected, firstLine(msg[i+len(ErrTooManyRejected.Error()):]))
+	}
+	if i := strings.LastIndex(msg, dataset.ErrNothingWritten.Error()); i >= 0 {
+		return fmt.Errorf("%w%s", dataset.ErrNothingWritten, firstLine(msg[i+len(dataset.ErrNothingWritten.Error()):]))
 	}
 	if i := strings.LastIndex(msg, "pipeline: "); i >= 0 {
 		return fmt.Errorf("%s runner: job failed: %s", runner, firstLine(msg[i:]))

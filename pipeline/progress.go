@@ -23,6 +23,7 @@ type Progress struct {
 	ImagesWritten int64 // examples written to shards
 	Rejected      int64 // rows rejected, all stages
 	Warnings      int64 // rows kept with a label warning
+	BytesWritten  int64 // bytes of the shards written so far (counted as each shard is done)
 	// SplitTime is, per split, the time spent writing its shards, summed
 	// over shards (shards of a split may be written in parallel).
 	SplitTime map[string]time.Duration
@@ -53,6 +54,7 @@ func CurrentProgress() Progress {
 		ImagesWritten: progress.imagesWritten.Load(),
 		Rejected:      progress.rejected.Load(),
 		Warnings:      progress.warnings.Load(),
+		BytesWritten:  progress.bytesWritten.Load(),
 		SplitTime:     splitTime,
 	}
 }
@@ -60,8 +62,8 @@ func CurrentProgress() Progress {
 var progress counters
 
 type counters struct {
-	rowsRead, imagesWritten, rejected, warnings atomic.Int64
-	csvDone                                     atomic.Bool
+	rowsRead, imagesWritten, rejected, warnings, bytesWritten atomic.Int64
+	csvDone                                                   atomic.Bool
 
 	mu        sync.Mutex
 	splitTime map[string]time.Duration
@@ -72,6 +74,7 @@ func (c *counters) reset() {
 	c.imagesWritten.Store(0)
 	c.rejected.Store(0)
 	c.warnings.Store(0)
+	c.bytesWritten.Store(0)
 	c.csvDone.Store(false)
 	c.mu.Lock()
 	c.splitTime = map[string]time.Duration{}

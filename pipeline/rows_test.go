@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -11,6 +13,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tfprep/tfprep/dataset"
 )
 
 func TestParseSplits(t *testing.T) {
@@ -231,5 +235,30 @@ func init() { register.Function3x0[string, rowBatch, func(string)](formatKeyedRo
 func formatKeyedRows(key string, batch rowBatch, emit func(string)) {
 	for _, row := range batch.Rows {
 		emit(fmt.Sprintf("%s %s shard %d", key, row.Key, row.Shard))
+	}
+}
+
+func TestDuplicateKeys(t *testing.T) {
+	rows := []splitRow{{Line: 2, Key: "a"}, {Line: 5, Key: "a"}, {Line: 9, Key: "a"}, {Line: 3, Key: "b"}, {Line: 4, Key: "c"}, {Line: 7, Key: "c"}}
+	kept, rejected, warnings := duplicateKeys(slices.Clone(rows), false)
+	if len(kept) != 6 || len(rejected) != 0 || len(warnings) != 3 {
+		t.Fatalf("warn: got %d kept, %d rejected, %d warnings; want 6, 0, 3", len(kept), len(rejected), len(warnings))
+	}
+	if w := warnings[1]; w.Line != 9 || !strings.Contains(w.Reason, "first at line 2") {
+		t.Errorf("got warning %+v, want line 9, first at line 2", w)
+	}
+	kept, rejected, warnings = duplicateKeys(slices.Clone(rows), true)
+	var keptLines, rejectedLines []int
+	for _, r := range kept {
+		keptLines = append(keptLines, r.Line)
+	}
+	for _, r := range rejected {
+		rejectedLines = append(rejectedLines, r.Line)
+		if r.Stage != dataset.StageLabel {
+			t.Errorf("rejected at stage %s, want label", r.Stage)
+		}
+	}
+	if !slices.Equal(keptLines, []int{2, 3, 4}) || !slices.Equal(rejectedLines, []int{5, 9, 7}) || len(warnings) != 0 {
+		t.Errorf("reject: kept lines %v, rejected %v, %d warnings; want [2 3 4], [5 9 7], 0", keptLines, rejectedLines, len(warnings))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/tfprep/tfprep/dataset"
@@ -15,7 +14,7 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, string, func(*rowBatch) bool, func(dataset.ShardResult), func(dataset.ErrorRecord), error](&writeShardFn{})
+	register.DoFn6x1[context.Context, string, func(*rowBatch) bool, func(dataset.ShardResult), func(dataset.ErrorRecord), func(dataset.Warning), error](&writeShardFn{})
 	register.Emitter1[dataset.ShardResult]()
 }
 
@@ -32,6 +31,36 @@ func orderRows(seed int64, rows []splitRow) {
 	})
 }
 
+// duplicateKeys finds, in rows ordered by orderRows (rows of one key are
+// adjacent, in line order), the rows whose key an earlier line has. With
+// reject they are left out of kept and returned as rows rejected at stage
+// label; otherwise every row is kept and each repeat gets a warning.
+//
+// No separate step counts keys: a row's split and shard are seeded hashes
+// of its key, so every row of a key reaches the same shard, and the step
+// that writes a shard sees all of them.
+func duplicateKeys(rows []splitRow, reject bool) (kept []splitRow, rejected []dataset.ErrorRecord, warnings []dataset.Warning) {
+	kept = rows[:0:0]
+	first := 0
+	for i, r := range rows {
+		if i == 0 || r.Key != rows[i-1].Key {
+			first = r.Line
+			kept = append(kept, r)
+			continue
+		}
+		switch {
+		case reject:
+			rejected = append(rejected, dataset.ErrorRecord{Line: r.Line, Key: r.Key, Stage: dataset.StageLabel,
+				Reason: fmt.Sprintf("duplicate key %s: first at line %d (--duplicate-keys=reject)", r.Key, first)})
+		default:
+			kept = append(kept, r)
+			warnings = append(warnings, dataset.Warning{Line: r.Line, Key: r.Key,
+				Reason: fmt.Sprintf("duplicate key %s: first at line %d; both rows are written", r.Key, first)})
+		}
+	}
+	return kept, rejected, warnings
+}
+
 // datasetRows returns rows as the dataset writer takes them.
 func datasetRows(rows []splitRow) []dataset.Row {
 	out := make([]dataset.Row, len(rows))
@@ -46,12 +75,14 @@ func datasetRows(rows []splitRow) []dataset.Row {
 // file under the temporary directory whose name is unique to the attempt, so
 // a retried bundle never collides with an earlier attempt. Only the small
 // rows are grouped; images are read by the per-shard step. It returns
-// PCollection<dataset.ShardResult> and PCollection<dataset.ErrorRecord> of
-// rows whose image could not be read (stage io) or decoded (stage image).
-func writeShards(s beam.Scope, cfg shardConfig, keyed beam.PCollection) (results, rejected beam.PCollection) {
+// PCollection<dataset.ShardResult>, PCollection<dataset.ErrorRecord> of
+// rows whose image could not be read (stage io) or decoded (stage image)
+// or, with cfg.RejectDuplicateKeys, whose key an earlier line has (stage
+// label), and PCollection<dataset.Warning> of repeated keys otherwise.
+func writeShards(s beam.Scope, cfg shardConfig, keyed beam.PCollection) (results, rejected, warnings beam.PCollection) {
 	s = s.Scope("WriteShards")
 	grouped := beam.GroupByKey(s, keyed)
-	return beam.ParDo2(s, &writeShardFn{Config: cfg}, grouped)
+	return beam.ParDo3(s, &writeShardFn{Config: cfg}, grouped)
 }
 
 // shardConfig configures writeShards; it is serialised to the workers.
@@ -63,17 +94,24 @@ type shardConfig struct {
 	Index       bool   // write DALI index sidecars
 	Seed        int64  // write-time shuffle seed
 	Workers     int    // image goroutines per shard; 0 = GOMAXPROCS
+	// RejectDuplicateKeys rejects every row whose key an earlier line
+	// has; otherwise they are written with a warning.
+	RejectDuplicateKeys bool
+	// FollowSymlinksOutside lets symbolic links under a local Images root
+	// point outside it.
+	FollowSymlinksOutside bool
 }
 
 type writeShardFn struct {
 	Config shardConfig
 
 	writer  *dataset.ShardWriter
-	images  filesystem.Interface
+	release func() error // of the image opener
 	written beam.Counter
 	bytes   beam.Counter
 	badIO   beam.Counter
 	badImg  beam.Counter
+	dupKeys beam.Counter
 }
 
 func (f *writeShardFn) Setup(ctx context.Context) error {
@@ -85,13 +123,15 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.images, err = openFS(ctx, f.Config.Images); err != nil {
+	openImage, release, err := imageOpener(ctx, f.Config.Images, f.Config.FollowSymlinksOutside)
+	if err != nil {
 		return err
 	}
+	f.release = release
 	f.writer = &dataset.ShardWriter{
 		Spec:        spec,
 		Images:      f.Config.Images,
-		OpenImage:   f.images.OpenRead,
+		OpenImage:   openImage,
 		Workers:     f.Config.Workers,
 		Compression: c,
 		Index:       f.Config.Index,
@@ -107,17 +147,18 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 	f.bytes = beam.NewCounter("tfprep", "bytes_written")
 	f.badIO = beam.NewCounter("tfprep", "rows_rejected_io")
 	f.badImg = beam.NewCounter("tfprep", "rows_rejected_image")
+	f.dupKeys = beam.NewCounter("tfprep", "rows_with_duplicate_keys")
 	return nil
 }
 
 func (f *writeShardFn) Teardown() error {
-	if f.images != nil {
-		return f.images.Close()
+	if f.release != nil {
+		return f.release()
 	}
 	return nil
 }
 
-func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches func(*rowBatch) bool, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord)) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches func(*rowBatch) bool, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) error {
 	var rows []splitRow
 	var batch rowBatch
 	for batches(&batch) {
@@ -128,13 +169,26 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 		return nil
 	}
 	orderRows(f.Config.Seed, rows)
-	res, rejected, err := f.writer.WriteTemp(ctx, f.Config.TempDir, rows[0].Split, rows[0].Shard, datasetRows(rows))
+	split, shard := rows[0].Split, rows[0].Shard
+	rows, duplicates, warnings := duplicateKeys(rows, f.Config.RejectDuplicateKeys)
+	res, rejected, err := f.writer.WriteTemp(ctx, f.Config.TempDir, split, shard, datasetRows(rows))
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
+	}
+	for _, w := range warnings {
+		f.dupKeys.Inc(ctx, 1)
+		progress.warnings.Add(1)
+		warn(w)
+	}
+	for _, r := range duplicates {
+		f.dupKeys.Inc(ctx, 1)
+		progress.rejected.Add(1)
+		reject(r)
 	}
 	f.written.Inc(ctx, res.Records)
 	f.bytes.Inc(ctx, res.Bytes)
 	progress.addSplitTime(res.Split, res.Nanos)
+	progress.bytesWritten.Add(res.Bytes)
 	for _, r := range rejected {
 		if r.Stage == dataset.StageIO {
 			f.badIO.Inc(ctx, 1)

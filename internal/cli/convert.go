@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -42,10 +43,14 @@ with the same --seed. The manifest records, per shard, records, bytes and SHA-25
 rows read = records written + rows rejected ("tfprep verify OUT" checks it all).
 
 Bad rows never fail the conversion by default: a row that does not parse (stage csv),
-whose labels or image path are invalid (label; image paths may not leave --images), whose
-image is corrupt (image) or missing (io) goes to errors.csv and is counted. --max-errors
+whose labels or image path are invalid (label; image paths may not leave --images, by their
+text or through a symbolic link unless --follow-symlinks-outside), whose
+image is corrupt (image) or missing (io) goes to errors.csv and is counted. A key that
+an earlier line has is written with a warning (rows.warned in the manifest, and the
+summary), or rejected (stage label) with --duplicate-keys=reject. --max-errors
 fails the conversion when more rows than that are rejected: no shard gets its final name
-and no manifest is written.
+and no manifest is written. A conversion that read rows but wrote none always fails so
+(errors.csv stays, and the message says which stage rejected most rows).
 
 The pipeline runs on Apache Beam. By default it runs here, on the in-process Prism runner,
 with nothing to install or start. Beam's flags choose another runner:
@@ -53,8 +58,9 @@ with nothing to install or start. Beam's flags choose another runner:
   --runner=dataflow --project=P --region=R --staging_location=gs://... [--dry_run]
 --csv, --images and --out may be local paths, gs:// or s3:// URLs.
 
-A progress line (rows/s, images/s, ETA, rejected) is shown on stderr when it is a terminal
-and the workers run in this process; a summary table is printed at the end.
+A progress line (rows done / total, percent, current rate, ETA, MB written, rejected) is
+shown on stderr when it is a terminal and the workers run in this process; a summary table
+(per split, with shard writing time summed over shards, then the wall time) ends the run.
 
 Exit codes: 0 converted, no row rejected; 3 converted, some rows rejected (see errors.csv);
 1 failed (nothing usable written); 2 usage error.` + convertExamples,
@@ -84,6 +90,8 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 	seed := fs.Int64("seed", 0, "seed of split assignment and write-time shuffle")
 	maxErrors := fs.String("max-errors", "", "fail when more rows than N, or than P% of the rows read, are rejected (default: no limit)")
 	overwrite := fs.Bool("overwrite", false, "replace an earlier conversion in --out")
+	followLinks := fs.Bool("follow-symlinks-outside", false, "read images through symbolic links that point outside --images (refused by default, stage io)")
+	duplicates := fs.String("duplicate-keys", "warn", "rows whose key an earlier line has: warn (write them, listed as warnings) or reject (stage label)")
 	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
 	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
 	resize := fs.String("resize", "", "override the spec's resize filter: nearest, bilinear, bicubic, box, hamming, lanczos")
@@ -125,8 +133,17 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 			Index:       *index,
 			Workers:     *workers,
 			CommandLine: os.Args,
-			ToolVersion: toolVersion(),
-			Launch:      launch(),
+
+			FollowSymlinksOutside: *followLinks,
+			ToolVersion:           toolVersion(),
+			Launch:                launch(),
+		}
+		switch *duplicates {
+		case "warn":
+		case "reject":
+			cfg.RejectDuplicateKeys = true
+		default:
+			return usagef("--duplicate-keys %q: want warn or reject", *duplicates)
 		}
 		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
 			return &usageError{err}
@@ -199,13 +216,16 @@ func showProgress(w io.Writer, start time.Time) (stop func()) {
 		defer close(finished)
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
+		var rate rateWindow
 		for {
 			select {
 			case <-done:
 				fmt.Fprint(w, "\r\033[K")
 				return
-			case <-tick.C:
-				fmt.Fprintf(w, "\r\033[K%s", progressLine(pipeline.CurrentProgress(), time.Since(start)))
+			case now := <-tick.C:
+				p := pipeline.CurrentProgress()
+				r := rate.add(now.Sub(start), p.ImagesWritten+p.Rejected)
+				fmt.Fprintf(w, "\r\033[K%s", progressLine(p, r))
 			}
 		}
 	}()
@@ -215,41 +235,95 @@ func showProgress(w io.Writer, start time.Time) (stop func()) {
 	}
 }
 
-// progressLine formats p after elapsed time: rates over the whole run, and an
-// ETA once the CSV has been read (its row count is then the total).
-func progressLine(p pipeline.Progress, elapsed time.Duration) string {
-	secs := max(elapsed.Seconds(), 1e-3)
-	rowsRate := float64(p.RowsRead) / secs
-	imagesRate := float64(p.ImagesWritten) / secs
-	eta := "ETA -"
-	if p.CSVDone && imagesRate > 0 {
-		left := max(p.RowsRead-p.ImagesWritten-p.Rejected, 0)
-		eta = "ETA " + (time.Duration(float64(left)/imagesRate) * time.Second).Round(time.Second).String()
-	}
-	return fmt.Sprintf("%s rows read (%.0f/s)  %s images written (%.0f/s)  %s rejected  %s",
-		group(p.RowsRead), rowsRate, group(p.ImagesWritten), imagesRate, group(p.Rejected), eta)
+// rateWindow is a moving-window rate: rows done per second over the last
+// rateSpan of samples, so the rate follows the conversion as it is now.
+type rateWindow struct {
+	samples []rateSample
 }
 
-// printSummary writes the per-split table: records, shards, bytes and the
-// time spent writing the split's shards (summed over shards; "-" when the
-// workers ran elsewhere).
+type rateSample struct {
+	at   time.Duration
+	done int64
+}
+
+const rateSpan = 10 * time.Second
+
+// add records done rows at elapsed time at and returns the rate over the
+// window (0 until two samples are apart).
+func (r *rateWindow) add(at time.Duration, done int64) float64 {
+	r.samples = append(r.samples, rateSample{at, done})
+	for len(r.samples) > 2 && at-r.samples[1].at >= rateSpan {
+		r.samples = r.samples[1:]
+	}
+	first := r.samples[0]
+	if at <= first.at {
+		return 0
+	}
+	return float64(done-first.done) / (at - first.at).Seconds()
+}
+
+// progressLine formats p with the current rate (rows done per second):
+// rows done (written + rejected) of the total once the CSV has been read,
+// the percentage, the rate, the ETA at that rate, the megabytes of shards
+// written and the rows rejected.
+func progressLine(p pipeline.Progress, rate float64) string {
+	done := p.ImagesWritten + p.Rejected
+	total, percent, eta := "?", "reading CSV", "ETA -"
+	if p.CSVDone {
+		total = group(p.RowsRead)
+		percent = fmt.Sprintf("%.1f%%", 100*float64(done)/float64(max(p.RowsRead, 1)))
+		if rate > 0 {
+			eta = "ETA " + formatDuration(time.Duration(float64(max(p.RowsRead-done, 0))/rate*float64(time.Second)))
+		}
+	}
+	return fmt.Sprintf("images %s / %s (%s)  %s/s  %s  %s MB written  %s rejected",
+		group(done), total, percent, group(int64(math.Round(rate))), eta, megabytes(p.BytesWritten), group(p.Rejected))
+}
+
+// formatDuration rounds d to the second (to the millisecond under 10 s)
+// in Go's notation: 1m5s, 2h0m3s, 4.217s.
+func formatDuration(d time.Duration) string {
+	if d < 10*time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// megabytes formats n bytes in MB (10^6), one decimal, with thousands
+// separators.
+func megabytes(n int64) string {
+	tenths := (n + 50_000) / 100_000
+	return fmt.Sprintf("%s.%d", group(tenths/10), tenths%10)
+}
+
+// printSummary writes the per-split table: records, shards, megabytes and
+// the time spent writing the split's shards summed over its shards ("-"
+// when the workers ran elsewhere), then the wall time of the whole run, the
+// row accounting and any warnings.
 func printSummary(w io.Writer, out string, m *dataset.Manifest, p pipeline.Progress, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "split\trecords\tshards\tbytes\tshard time\t")
+	fmt.Fprintln(tw, "split\trecords\tshards\tsize (MB)\tshard writing time (summed over shards)\t")
 	var records, shards, size int64
+	var busy time.Duration
+	timed := false
 	for _, sp := range m.Splits {
 		t := "-"
 		if d, ok := p.SplitTime[sp.Name]; ok {
-			t = d.Round(time.Millisecond).String()
+			t, busy, timed = formatDuration(d), busy+d, true
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", sp.Name, group(sp.Records), len(sp.Shards), group(sp.Bytes), t)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", sp.Name, group(sp.Records), len(sp.Shards), megabytes(sp.Bytes), t)
 		records += sp.Records
 		shards += int64(len(sp.Shards))
 		size += sp.Bytes
 	}
-	fmt.Fprintf(tw, "total\t%s\t%d\t%s\t%s\t\n", group(records), shards, group(size), elapsed.Round(time.Millisecond))
+	total := "-"
+	if timed {
+		total = formatDuration(busy)
+	}
+	fmt.Fprintf(tw, "total\t%s\t%d\t%s\t%s\t\n", group(records), shards, megabytes(size), total)
 	tw.Flush()
 	r := m.Rows
+	fmt.Fprintf(w, "wall time: %s (shards are written in parallel, so their summed time may exceed it)\n", formatDuration(elapsed))
 	fmt.Fprintf(w, "rows: %s read = %s written + %s rejected", group(r.Read), group(r.Written), group(r.Rejected))
 	if r.Rejected > 0 {
 		var parts []string
@@ -262,13 +336,13 @@ func printSummary(w io.Writer, out string, m *dataset.Manifest, p pipeline.Progr
 	}
 	fmt.Fprintln(w)
 	if r.Warned > 0 {
-		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels (listed in dataset.json; a spec with strict: true rejects them)", group(r.Warned))
+		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels or repeated keys (listed in dataset.json; a spec with strict: true, or --duplicate-keys=reject, rejects them)", group(r.Warned))
 		if len(r.Warnings) > 0 {
 			fmt.Fprintf(w, ", first: line %d (%s): %s", r.Warnings[0].Line, r.Warnings[0].Key, r.Warnings[0].Reason)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "wrote %s (decoder %s, %.0f images/s)\n", out, m.Decoder, float64(r.Written)/max(elapsed.Seconds(), 1e-3))
+	fmt.Fprintf(w, "wrote %s (decoder %s, %s images/s over the wall time)\n", out, m.Decoder, group(int64(math.Round(float64(r.Written)/max(elapsed.Seconds(), 1e-3)))))
 }
 
 // group formats n with thousands separators.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,14 +123,53 @@ func TestConvertSummary(t *testing.T) {
 func TestProgressLine(t *testing.T) {
 	tests := []struct {
 		p    pipeline.Progress
+		rate float64
 		want string
 	}{
-		{pipeline.Progress{RowsRead: 1000}, "1,000 rows read (500/s)  0 images written (0/s)  0 rejected  ETA -"},
-		{pipeline.Progress{RowsRead: 40479, CSVDone: true, ImagesWritten: 4000, Rejected: 479}, "40,479 rows read (20240/s)  4,000 images written (2000/s)  479 rejected  ETA 18s"},
+		{pipeline.Progress{RowsRead: 1000}, 0, "images 0 / ? (reading CSV)  0/s  ETA -  0.0 MB written  0 rejected"},
+		{pipeline.Progress{RowsRead: 40479, CSVDone: true, ImagesWritten: 4000, Rejected: 479, BytesWritten: 312_549_999},
+			2000.4, "images 4,479 / 40,479 (11.1%)  2,000/s  ETA 18s  312.5 MB written  479 rejected"},
+		{pipeline.Progress{RowsRead: 2_000_000, CSVDone: true, ImagesWritten: 100, BytesWritten: 1_234_567_890_123},
+			10, "images 100 / 2,000,000 (0.0%)  10/s  ETA 55h33m10s  1,234,567.9 MB written  0 rejected"},
+		{pipeline.Progress{RowsRead: 5, CSVDone: true, ImagesWritten: 5}, 0, "images 5 / 5 (100.0%)  0/s  ETA -  0.0 MB written  0 rejected"},
 	}
 	for _, tt := range tests {
-		if got := progressLine(tt.p, 2*time.Second); got != tt.want {
-			t.Errorf("got %q, want %q", got, tt.want)
+		if got := progressLine(tt.p, tt.rate); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
+}
+
+func TestRateWindow(t *testing.T) {
+	var r rateWindow
+	steps := []struct {
+		at   time.Duration
+		done int64
+		want float64
+	}{
+		{0, 0, 0},
+		{time.Second, 100, 100},
+		{5 * time.Second, 900, 180},
+		// After 10 s the first sample leaves the window: a slowdown shows.
+		{12 * time.Second, 1000, 900.0 / 11},
+		{20 * time.Second, 1010, 110.0 / 15},
+	}
+	for _, s := range steps {
+		if got := r.add(s.at, s.done); math.Abs(got-s.want) > 1e-9 {
+			t.Errorf("at %v: got rate %v, want %v", s.at, got, s.want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		4217 * time.Microsecond:  "4ms",
+		4217 * time.Millisecond:  "4.217s",
+		19373 * time.Millisecond: "19s",
+		60457 * time.Millisecond: "1m0s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("%v: got %q, want %q", d, got, want)
 		}
 	}
 }
@@ -226,5 +266,48 @@ func TestConvertSummaryWarnings(t *testing.T) {
 	}
 	if strings.Contains(stdout, "warning:") {
 		t.Errorf("clean conversion reports a warning:\n%s", stdout)
+	}
+}
+
+// --images pointing at the folder above the images: every row is rejected,
+// which is a failed conversion (exit 1, no manifest, errors.csv kept) with
+// a message saying what to check.
+func TestConvertNothingWritten(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", convertData, "--out", out)
+	if code != ExitError {
+		t.Errorf("got exit %d, want %d; stderr:\n%s", code, ExitError, stderr)
+	}
+	for _, want := range []string{"no row written", "all 14 rows read were rejected", "stage io", "is --images " + convertData + " the folder that holds the images?"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := dataset.ReadManifest(out); err == nil {
+		t.Error("a manifest was written")
+	}
+	errs, err := dataset.ReadErrorsFile(out)
+	if err != nil || len(errs) != 14 {
+		t.Errorf("errors.csv: %d rows, %v; want the 14 rejected rows kept", len(errs), err)
+	}
+}
+
+func TestConvertDuplicateKeys(t *testing.T) {
+	csv := filepath.Join(convertData, "dup.csv")
+	images := filepath.Join(convertData, "images")
+	out := filepath.Join(t.TempDir(), "warn")
+	code, stdout, stderr := runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out)
+	if code != ExitOK || !strings.Contains(stdout, "warning: 2 rows kept with doubtful labels or repeated keys") ||
+		!strings.Contains(stdout, "first: line 4 (synth_00000): duplicate key synth_00000: first at line 2") {
+		t.Errorf("warn: got exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	out = filepath.Join(t.TempDir(), "reject")
+	code, stdout, stderr = runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out, "--duplicate-keys", "reject")
+	if code != ExitPartial || !strings.Contains(stdout, "5 read = 3 written + 2 rejected (label 2)") {
+		t.Errorf("reject: got exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out, "--duplicate-keys", "drop"); code != ExitUsage {
+		t.Errorf("--duplicate-keys drop: got exit %d, want usage; stderr:\n%s", code, stderr)
 	}
 }
