@@ -86,6 +86,7 @@ func joinPath(root, rel string) string {
 
 // randomID is a short random name part, unique enough for job names.
 func randomID() string { return rand.Text()[:12] }
+
 // imageOpener returns the function a dataset.ShardWriter opens images with,
 // by their full path (images joined with a row's relative path), and the
 // function that releases what it holds.
