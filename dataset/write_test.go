@@ -54,12 +54,19 @@ func openChips(_ context.Context, path string) (io.ReadCloser, error) {
 // the directory and the manifest.
 func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Manifest) {
 	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	return dir, writeSampleAt(t, dir, "images", openChips, c, index)
+}
+
+// writeSampleAt writes writeSample's dataset to dir with the images under
+// images, opened by openImage (nil: this package's storage).
+func writeSampleAt(t testing.TB, dir, images string, openImage func(context.Context, string) (io.ReadCloser, error), c tfrecord.Compression, index bool) *Manifest {
+	t.Helper()
 	ctx := context.Background()
 	spec, err := schema.Preset("planet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "out")
 	tempDir, err := Create(ctx, dir, false)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +82,7 @@ func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Man
 		}
 		return Row{Line: i + 2, Key: fmt.Sprintf("chip_%d", i), Image: name + ".jpg", Labels: [][]float32{weather, ground}}
 	}
-	w := &ShardWriter{Spec: spec, Images: "images", OpenImage: openChips, Compression: c, Index: index, Workers: 2}
+	w := &ShardWriter{Spec: spec, Images: images, OpenImage: openImage, Compression: c, Index: index, Workers: 2}
 	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Compression: c, Index: index, Seed: 7,
 		CommandLine: []string{"test"}, ToolVersion: "(test)", Created: time.Unix(0, 0).UTC(),
 		Splits: []SplitLayout{{Name: "train", Fraction: 0.7, Shards: 2}, {Name: "validation", Fraction: 0.3, Shards: 2}}}
@@ -105,7 +112,7 @@ func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Man
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, m
+	return m
 }
 
 func TestWriteAndOpen(t *testing.T) {
@@ -189,8 +196,8 @@ func TestCreateRefuses(t *testing.T) {
 	if _, err := Create(ctx, dir, true); !errors.Is(err, ErrOutputExists) {
 		t.Errorf("foreign file: got %v, want ErrOutputExists", err)
 	}
-	if _, err := Open(ctx, "gs://bucket/out"); !errors.Is(err, ErrStorage) {
-		t.Errorf("gs:// location: got %v, want ErrStorage", err)
+	if _, err := Open(ctx, "ftp://host/out"); !errors.Is(err, ErrStorage) {
+		t.Errorf("ftp:// location: got %v, want ErrStorage", err)
 	}
 }
 
