@@ -135,8 +135,8 @@ func build(ctx context.Context, cfg Config) (p *beam.Pipeline, tempDir string, e
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
 		return nil, "", fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
 	}
-	if !isDirOrURL(cfg.Images) {
-		return nil, "", fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
+	if err := checkImages(ctx, cfg.Images); err != nil {
+		return nil, "", err
 	}
 	if tempDir, err = dataset.Create(ctx, cfg.Out, cfg.Overwrite); err != nil {
 		return nil, "", fmt.Errorf("pipeline: %w", err)

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/tfprep/tfprep/dataset"
@@ -69,7 +68,6 @@ type writeShardFn struct {
 	Config shardConfig
 
 	writer  *dataset.ShardWriter
-	images  filesystem.Interface
 	written beam.Counter
 	bytes   beam.Counter
 	badIO   beam.Counter
@@ -85,13 +83,9 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.images, err = openFS(ctx, f.Config.Images); err != nil {
-		return err
-	}
 	f.writer = &dataset.ShardWriter{
 		Spec:        spec,
 		Images:      f.Config.Images,
-		OpenImage:   f.images.OpenRead,
 		Workers:     f.Config.Workers,
 		Compression: c,
 		Index:       f.Config.Index,
@@ -107,13 +101,6 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 	f.bytes = beam.NewCounter("tfprep", "bytes_written")
 	f.badIO = beam.NewCounter("tfprep", "rows_rejected_io")
 	f.badImg = beam.NewCounter("tfprep", "rows_rejected_image")
-	return nil
-}
-
-func (f *writeShardFn) Teardown() error {
-	if f.images != nil {
-		return f.images.Close()
-	}
 	return nil
 }
 
