@@ -59,6 +59,7 @@ type storage interface {
 // be a local directory or a URL such as gs://bucket/dir.
 func joinPath(root, rel string) string {
 	if strings.Contains(root, "://") {
+		root, _, _ = strings.Cut(root, "?") // see openBucket
 		return strings.TrimSuffix(root, "/") + "/" + rel
 	}
 	return filepath.Join(root, filepath.FromSlash(rel))
@@ -66,8 +67,8 @@ func joinPath(root, rel string) string {
 
 // storageFor returns the storage that serves location.
 func storageFor(location string) (storage, error) {
-	if scheme, _, ok := strings.Cut(location, "://"); ok {
-		return nil, fmt.Errorf("%w: %s (no storage for %s:// yet; use a local directory)", ErrStorage, location, scheme)
+	if strings.Contains(location, "://") {
+		return openBucket(context.Background(), location)
 	}
 	if wrapStorage != nil {
 		return wrapStorage(localDisk{}), nil

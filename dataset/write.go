@@ -9,12 +9,16 @@ import (
 	"hash"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/schema"
+	objstore "github.com/tfprep/tfprep/storage"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -58,6 +62,13 @@ type ShardWriter struct {
 	OpenImage func(ctx context.Context, path string) (io.ReadCloser, error)
 	// Workers is the number of goroutines decoding images; 0 = GOMAXPROCS.
 	Workers int
+	// Fetch is the number of image reads in flight, apart from decoding;
+	// 0 = storage.DefaultConcurrency of Images' scheme (4 on local disk, 32
+	// on buckets, where each read waits tens of milliseconds).
+	Fetch int
+	// FetchBytes bounds the bytes of images read but not yet decoded;
+	// 0 = DefaultFetchBytes.
+	FetchBytes int64
 	// Compression of the written TFRecord stream.
 	Compression tfrecord.Compression
 	// Index makes WriteTemp write a DALI index sidecar with each shard.
@@ -66,6 +77,10 @@ type ShardWriter struct {
 	// that called Write: written is false for a rejected row.
 	Progress func(written bool)
 }
+
+// DefaultFetchBytes is ShardWriter.FetchBytes when not set: 64 MiB, room for
+// some 3,000 Planet chips or 500 ImageNet JPEGs waiting for a decoder.
+const DefaultFetchBytes = 64 << 20
 
 // ShardStats is what ShardWriter.Write reports about a written shard.
 type ShardStats struct {
@@ -88,8 +103,10 @@ var examplePool = sync.Pool{New: func() any { return new([]byte) }}
 // (stage io) or decoded (stage image) are left out and returned as rejected;
 // an error is returned only when the shard itself cannot be written.
 //
-// Images are read and preprocessed by Workers goroutines, at most 2*Workers
-// rows ahead of the writer, so memory stays bounded whatever the shard size.
+// Images are read by Fetch goroutines and preprocessed by Workers others,
+// at most 2*Workers+Fetch rows ahead of the writer and with at most
+// FetchBytes of undecoded images, so memory stays bounded whatever the shard
+// size.
 func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, index io.Writer) (ShardStats, []ErrorRecord, error) {
 	out := newPipelinedWriter(dst)
 	defer out.Close()
@@ -135,24 +152,81 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		openImage = store.Open
 	}
 
+	fetchers := w.Fetch
+	if fetchers <= 0 {
+		fetchers = objstore.DefaultConcurrency(schemeOf(w.Images))
+	}
+	budget := w.FetchBytes
+	if budget <= 0 {
+		budget = DefaultFetchBytes
+	}
+
+	// Rows flow feeder → fetchers → decoders → the writer loop below,
+	// which takes them in order through queue. Fetching and decoding have
+	// their own goroutines, so that on a bucket many reads are in flight
+	// (each waits tens of milliseconds) while the decoders stay busy;
+	// fetched bytes not yet decoded are bounded by budget (plus one image
+	// per fetcher).
 	ctx, cancel := context.WithCancel(ctx)
 	type job struct {
 		row  *Row
 		done chan<- ordered
 	}
+	type fetched struct {
+		job
+		file *bytes.Buffer // the image's bytes, from filePool; nil when rejected
+		held int64         // bytes of budget held
+		res  ordered       // the rejection when file is nil
+	}
 	jobs := make(chan job)
-	queue := make(chan chan ordered, 2*workers)
-	var wg sync.WaitGroup
-	for _, proc := range procs {
-		wg.Add(1)
+	decode := make(chan fetched, workers)
+	queue := make(chan chan ordered, 2*workers+fetchers)
+	held := semaphore.NewWeighted(budget)
+	var fetchWG, decodeWG sync.WaitGroup
+	for range fetchers {
+		fetchWG.Add(1)
 		go func() {
-			defer wg.Done()
-			var file bytes.Buffer
-			var pixels []byte
+			defer fetchWG.Done()
 			for j := range jobs {
-				var res ordered
-				pixels, res = w.prepare(ctx, openImage, proc, j.row, &file, pixels)
-				j.done <- res
+				f := fetched{job: j}
+				f.file, f.res = w.fetch(ctx, openImage, j.row)
+				if f.file != nil {
+					f.held = min(int64(f.file.Len()), budget)
+					if held.Acquire(ctx, f.held) != nil {
+						filePool.Put(f.file)
+						j.done <- cancelled(ctx, j.row)
+						continue
+					}
+				}
+				select {
+				case decode <- f:
+				case <-ctx.Done():
+					if f.file != nil {
+						held.Release(f.held)
+						filePool.Put(f.file)
+					}
+					j.done <- cancelled(ctx, j.row)
+				}
+			}
+		}()
+	}
+	go func() {
+		fetchWG.Wait()
+		close(decode)
+	}()
+	for _, proc := range procs {
+		decodeWG.Add(1)
+		go func() {
+			defer decodeWG.Done()
+			var pixels []byte
+			for f := range decode {
+				res := f.res
+				if f.file != nil {
+					pixels, res = w.prepare(proc, f.row, f.file.Bytes(), pixels)
+					held.Release(f.held)
+					filePool.Put(f.file)
+				}
+				f.done <- res
 			}
 		}()
 	}
@@ -169,13 +243,15 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 			select {
 			case jobs <- job{&rows[i], done}:
 			case <-ctx.Done():
+				done <- cancelled(ctx, &rows[i])
 				return
 			}
 		}
 	}()
 	defer func() {
-		cancel() // stops the feeder; workers finish their row and stop
-		wg.Wait()
+		cancel() // stops the feeder; fetchers and decoders finish their row and stop
+		fetchWG.Wait()
+		decodeWG.Wait()
 	}()
 
 	counts := newLabelCounts(w.Spec)
@@ -209,30 +285,57 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 	return stats, rejected, err
 }
 
-// prepare reads, decodes and serialises one row; file and pixels are the
-// worker's reusable buffers.
-func (w *ShardWriter) prepare(ctx context.Context, openImage func(context.Context, string) (io.ReadCloser, error), proc *imageprep.Processor, row *Row, file *bytes.Buffer, pixels []byte) ([]byte, ordered) {
+// filePool holds the buffers of fetched images.
+var filePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// fetch reads row's image into a buffer from filePool, or returns the
+// row's rejection.
+func (w *ShardWriter) fetch(ctx context.Context, openImage func(context.Context, string) (io.ReadCloser, error), row *Row) (*bytes.Buffer, ordered) {
 	path := joinPath(w.Images, row.Image)
-	reject := func(stage Stage, err error) ordered {
-		return ordered{reject: &ErrorRecord{Line: row.Line, Key: row.Key, Stage: stage, Reason: err.Error()}}
+	reject := func(err error) ordered {
+		return ordered{reject: &ErrorRecord{Line: row.Line, Key: row.Key, Stage: StageIO, Reason: err.Error()}}
 	}
-	file.Reset()
 	r, err := openImage(ctx, path)
 	if err != nil {
-		return pixels, reject(StageIO, err)
+		return nil, reject(err)
 	}
+	file := filePool.Get().(*bytes.Buffer)
+	file.Reset()
 	_, err = file.ReadFrom(r)
 	r.Close()
 	if err != nil {
-		return pixels, reject(StageIO, fmt.Errorf("reading %s: %w", path, err))
+		filePool.Put(file)
+		return nil, reject(fmt.Errorf("reading %s: %w", path, err))
 	}
-	pixels, err = proc.Process(path, file.Bytes(), pixels[:0])
+	return file, ordered{}
+}
+
+// prepare decodes and serialises one row whose image file has been read;
+// pixels is the worker's reusable buffer.
+func (w *ShardWriter) prepare(proc *imageprep.Processor, row *Row, file, pixels []byte) ([]byte, ordered) {
+	path := joinPath(w.Images, row.Image)
+	pixels, err := proc.Process(path, file, pixels[:0])
 	if err != nil {
-		return pixels, reject(StageImage, err)
+		return pixels, ordered{reject: &ErrorRecord{Line: row.Line, Key: row.Key, Stage: StageImage, Reason: err.Error()}}
 	}
 	example := examplePool.Get().(*[]byte)
 	*example = w.Spec.AppendExample((*example)[:0], row.schemaRow(w.Spec), pixels)
 	return pixels, ordered{example: example}
+}
+
+// cancelled is the outcome of a row dropped because ctx is done (Write
+// then returns ctx's error), so that the writer loop never waits for it.
+func cancelled(ctx context.Context, row *Row) ordered {
+	return ordered{reject: &ErrorRecord{Line: row.Line, Key: row.Key, Stage: StageIO, Reason: ctx.Err().Error()}}
+}
+
+// schemeOf returns the storage scheme of a location: "file" for a local
+// path.
+func schemeOf(location string) string {
+	if scheme, _, ok := strings.Cut(location, "://"); ok {
+		return scheme
+	}
+	return "file"
 }
 
 // ShardResult describes a shard written to its temporary name by WriteTemp.

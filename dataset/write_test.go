@@ -62,10 +62,28 @@ func writeSample(t testing.TB, c tfrecord.Compression, index bool) (string, *Man
 	return dir, m
 }
 
+// writeSampleAt writes writeSample's dataset to dir with the images under
+// images, opened by openImage (nil: this package's storage).
+func writeSampleAt(t testing.TB, dir, images string, openImage func(context.Context, string) (io.ReadCloser, error), c tfrecord.Compression, index bool) *Manifest {
+	t.Helper()
+	m, err := sampleAssemblyAt(t, dir, images, openImage, c, index, false, 2).Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // sampleAssembly prepares dir (Create) and writes the temporary shards of
 // 7 rows, one of them rejected, into trainShards train shards and 2
 // validation shards, ready to Commit.
 func sampleAssembly(t testing.TB, dir string, c tfrecord.Compression, index, overwrite bool, trainShards int) *Assembly {
+	t.Helper()
+	return sampleAssemblyAt(t, dir, "images", openChips, c, index, overwrite, trainShards)
+}
+
+// sampleAssemblyAt is sampleAssembly with the images under images, opened
+// by openImage.
+func sampleAssemblyAt(t testing.TB, dir, images string, openImage func(context.Context, string) (io.ReadCloser, error), c tfrecord.Compression, index, overwrite bool, trainShards int) *Assembly {
 	t.Helper()
 	ctx := context.Background()
 	spec, err := schema.Preset("planet")
@@ -87,7 +105,7 @@ func sampleAssembly(t testing.TB, dir string, c tfrecord.Compression, index, ove
 		}
 		return Row{Line: i + 2, Key: fmt.Sprintf("chip_%d", i), Image: name + ".jpg", Labels: [][]float32{weather, ground}}
 	}
-	w := &ShardWriter{Spec: spec, Images: "images", OpenImage: openChips, Compression: c, Index: index, Workers: 2}
+	w := &ShardWriter{Spec: spec, Images: images, OpenImage: openImage, Compression: c, Index: index, Workers: 2}
 	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Compression: c, Index: index, Seed: 7,
 		CommandLine: []string{"test"}, ToolVersion: "(test)", Created: time.Unix(0, 0).UTC(),
 		Splits: []SplitLayout{{Name: "train", Fraction: 0.7, Shards: trainShards}, {Name: "validation", Fraction: 0.3, Shards: 2}}}
@@ -198,8 +216,8 @@ func TestCreateRefuses(t *testing.T) {
 	if _, err := Create(ctx, dir, true); !errors.Is(err, ErrOutputExists) {
 		t.Errorf("foreign file: got %v, want ErrOutputExists", err)
 	}
-	if _, err := Open(ctx, "gs://bucket/out"); !errors.Is(err, ErrStorage) {
-		t.Errorf("gs:// location: got %v, want ErrStorage", err)
+	if _, err := Open(ctx, "ftp://host/out"); !errors.Is(err, ErrStorage) {
+		t.Errorf("ftp:// location: got %v, want ErrStorage", err)
 	}
 }
 

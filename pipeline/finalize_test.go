@@ -43,7 +43,6 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	if err := fn.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer fn.Teardown()
 	labels := [][]float32{{1, 0, 0, 0}, make([]float32, 13)}
 	rows := []splitRow{
 		{Line: 2, Key: "synth_00000", Image: "synth_00000.jpg", Labels: labels, Split: "train"},

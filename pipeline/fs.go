@@ -11,68 +11,74 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/tfprep/tfprep/storage"
 )
 
-// The pipeline reads its inputs, the CSV file and the images, through Beam's
-// filesystems (local, gs://, s3://, whichever the program registered); the
-// output is package dataset's to write.
+// The pipeline reads its inputs, the CSV file and the images, through package
+// storage (local disk, gs://, s3://), as every other command does; the output
+// is package dataset's to write.
 
-// isDirOrURL reports whether path is a local directory or a URL (whose
-// objects are only found when read).
-func isDirOrURL(path string) bool {
+// openParent returns the Dir holding the file at path (a local path or a URL,
+// whose query, as in s3://b/in.csv?endpoint=..., configures the connection)
+// and the file's name in it. The caller closes the Dir.
+func openParent(ctx context.Context, path string) (*storage.Dir, string, error) {
+	var dir, name string
 	if strings.Contains(path, "://") {
-		return true
+		loc, query, _ := strings.Cut(path, "?")
+		i := strings.LastIndex(loc, "/")
+		dir, name = loc[:i], loc[i+1:]
+		if query != "" {
+			dir += "?" + query
+		}
+	} else {
+		dir, name = filepath.Dir(path), filepath.Base(path)
 	}
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
-}
-
-// openFS returns the filesystem serving path's scheme.
-func openFS(ctx context.Context, path string) (filesystem.Interface, error) {
-	fsys, err := filesystem.New(ctx, path)
+	if name == "" {
+		return nil, "", fmt.Errorf("%w: %s names no file", ErrConfig, path)
+	}
+	d, err := storage.Open(ctx, dir)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
+		return nil, "", fmt.Errorf("pipeline: %w", err)
 	}
-	return fsys, nil
+	return d, name, nil
 }
 
 // readFile reads a whole file.
 func readFile(ctx context.Context, path string) ([]byte, error) {
-	fsys, err := openFS(ctx, path)
+	d, name, err := openParent(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	defer fsys.Close()
-	data, err := filesystem.Read(ctx, fsys, path)
+	defer d.Close()
+	data, err := d.ReadFile(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: reading %s: %w", path, err)
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	return data, nil
 }
 
-// openRead opens a file for reading; closing it also closes its filesystem.
+// openRead opens a file for reading; closing it also closes its Dir.
 func openRead(ctx context.Context, path string) (io.ReadCloser, error) {
-	fsys, err := openFS(ctx, path)
+	d, name, err := openParent(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := fsys.OpenRead(ctx, path)
+	r, err := d.NewReader(ctx, name)
 	if err != nil {
-		fsys.Close()
+		d.Close()
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	return &fsFile{ReadCloser: f, fsys: fsys}, nil
+	return &dirFile{ReadCloser: r, dir: d}, nil
 }
 
-type fsFile struct {
+type dirFile struct {
 	io.ReadCloser
-	fsys filesystem.Interface
+	dir *storage.Dir
 }
 
-func (f *fsFile) Close() error {
+func (f *dirFile) Close() error {
 	err := f.ReadCloser.Close()
-	f.fsys.Close()
+	f.dir.Close()
 	return err
 }
 
@@ -95,14 +101,11 @@ func randomID() string { return rand.Text()[:12] }
 // that); under a local root a symbolic link could, so local images are
 // opened through an os.Root, which resolves links and refuses any target
 // (of the file, or of a folder on its path) outside the root. followOutside
-// allows such targets; URLs have no links and go through Beam's filesystem.
+// allows such targets; URLs have no links and go through package storage.
 func imageOpener(ctx context.Context, images string, followOutside bool) (open func(context.Context, string) (io.ReadCloser, error), release func() error, err error) {
 	if strings.Contains(images, "://") || followOutside {
-		fsys, err := openFS(ctx, images)
-		if err != nil {
-			return nil, nil, err
-		}
-		return fsys.OpenRead, fsys.Close, nil
+		// dataset.ShardWriter's own opener: package storage.
+		return nil, func() error { return nil }, nil
 	}
 	root, err := os.OpenRoot(images)
 	if err != nil {
@@ -135,4 +138,30 @@ func imageOpener(ctx context.Context, images string, followOutside bool) (open f
 func within(dir, path string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// checkImages checks, before the job starts, that the images root is a
+// directory (local) or has at least one object under it (a bucket prefix,
+// listed with a limit of one), so that a mistyped --images fails at once
+// instead of rejecting every row.
+func checkImages(ctx context.Context, images string) error {
+	if !strings.Contains(images, "://") {
+		if fi, err := os.Stat(images); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%w: --images %s is not a directory", ErrConfig, images)
+		}
+		return nil
+	}
+	d, err := storage.Open(ctx, images)
+	if err != nil {
+		return fmt.Errorf("%w: --images: %w", ErrConfig, err)
+	}
+	defer d.Close()
+	empty, err := d.Empty(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline: --images: %w", err)
+	}
+	if empty {
+		return fmt.Errorf("%w: --images %s: no object under it", ErrConfig, d.URL()+"/")
+	}
+	return nil
 }

@@ -7,8 +7,7 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	// The runners and filesystems cmd/tfprep registers.
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+	// The runners cmd/tfprep registers.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 )
 

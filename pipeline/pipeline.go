@@ -188,8 +188,8 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
 		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
 	}
-	if !isDirOrURL(cfg.Images) {
-		return nil, "", nil, fmt.Errorf("%w: --images %s is not a directory", ErrConfig, cfg.Images)
+	if err := checkImages(ctx, cfg.Images); err != nil {
+		return nil, "", nil, err
 	}
 	specJSON, err := cfg.Spec.Marshal()
 	if err != nil {

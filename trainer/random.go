@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ type randomSource struct {
 	it *Iterator
 	n  int // items
 	// Shard datasets: item i is record index[i] of shard shardOf[i].
-	files   []*os.File
+	files   []dataset.File
 	indexes [][]tfrecord.IndexEntry
 	shardOf []int32
 	record  []int32
@@ -48,7 +49,7 @@ func newRandomSource(it *Iterator) (*randomSource, error) {
 			r.close()
 			return nil, err
 		}
-		f, err := os.Open(sh.Path)
+		f, err := dataset.OpenFile(context.Background(), sh.Path)
 		if err != nil {
 			r.close()
 			return nil, fmt.Errorf("trainer: %w", err)
@@ -67,7 +68,7 @@ func newRandomSource(it *Iterator) (*randomSource, error) {
 // loadIndex reads a shard's DALI index sidecar, or builds the index by
 // reading the shard when there is none.
 func loadIndex(sh Shard, skipCorrupt bool) ([]tfrecord.IndexEntry, error) {
-	f, err := os.Open(dataset.IndexName(sh.Path))
+	f, err := dataset.OpenFile(context.Background(), dataset.IndexName(sh.Path))
 	if err == nil {
 		defer f.Close()
 		index, err := tfrecord.ReadIndex(f)
@@ -88,11 +89,15 @@ func loadIndex(sh Shard, skipCorrupt bool) ([]tfrecord.IndexEntry, error) {
 // scanIndex reads a shard to build its index; with skipCorrupt, damaged
 // ranges are left out (tfrecord.BuildIndex would fail on them).
 func scanIndex(sh Shard, skipCorrupt bool) ([]tfrecord.IndexEntry, error) {
-	rd, err := tfrecord.Open(sh.Path, &tfrecord.ReaderOptions{Compression: tfrecord.None, ReuseBuffer: true, Recover: skipCorrupt})
+	f, err := dataset.OpenFile(context.Background(), sh.Path)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
-	defer rd.Close()
+	defer f.Close()
+	rd, err := tfrecord.NewReader(f, &tfrecord.ReaderOptions{Compression: tfrecord.None, ReuseBuffer: true, Recover: skipCorrupt})
+	if err != nil {
+		return nil, fmt.Errorf("trainer: %s: %w", sh.Path, err)
+	}
 	var index []tfrecord.IndexEntry
 	for {
 		data, err := rd.Next()
@@ -100,7 +105,7 @@ func scanIndex(sh Shard, skipCorrupt bool) ([]tfrecord.IndexEntry, error) {
 			return index, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("trainer: indexing: %w", err)
+			return nil, fmt.Errorf("trainer: indexing %s: %w", sh.Path, err)
 		}
 		length := int64(len(data) + tfrecord.FrameOverhead)
 		index = append(index, tfrecord.IndexEntry{Offset: rd.Offset() - length, Length: length})

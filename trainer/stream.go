@@ -1,13 +1,14 @@
 package trainer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"slices"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -356,7 +357,7 @@ func (it *Iterator) readShard(st *shardStream) {
 		e.err = err
 		send(e)
 	}
-	f, err := os.Open(sh.Path)
+	f, err := dataset.OpenFile(context.Background(), sh.Path)
 	if err != nil {
 		fail(fmt.Errorf("trainer: %w", err))
 		return
@@ -450,7 +451,7 @@ func (it *Iterator) fetch(ids []recordID) ([]*element, error) {
 	for _, shard := range shards {
 		sh := it.shards[shard]
 		wanted := byShard[shard]
-		f, err := os.Open(sh.Path)
+		f, err := dataset.OpenFile(context.Background(), sh.Path)
 		if err != nil {
 			return nil, fmt.Errorf("trainer: %w", err)
 		}
@@ -464,7 +465,7 @@ func (it *Iterator) fetch(ids []recordID) ([]*element, error) {
 	return out, nil
 }
 
-func (it *Iterator) fetchShard(f *os.File, sh Shard, ids []recordID, wanted []int, out []*element, dec *decoder) error {
+func (it *Iterator) fetchShard(f dataset.File, sh Shard, ids []recordID, wanted []int, out []*element, dec *decoder) error {
 	decode := func(i int, data []byte) error {
 		e := it.element()
 		e.id = ids[i]

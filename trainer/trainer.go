@@ -213,11 +213,15 @@ func newDataset(spec *schema.Spec, shards []Shard) (*Dataset, error) {
 // detectCompression sniffs a file's first bytes, which is more reliable than
 // its name.
 func detectCompression(path string) (tfrecord.Compression, error) {
-	r, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+	f, err := dataset.OpenFile(context.Background(), path)
 	if err != nil {
 		return 0, err
 	}
-	defer r.Close()
+	defer f.Close()
+	r, err := tfrecord.NewReader(f, &tfrecord.ReaderOptions{ReuseBuffer: true})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
 	return r.Compression(), nil
 }
 

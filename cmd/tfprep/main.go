@@ -12,11 +12,10 @@ import (
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	// Every runner (prism, direct, dataflow, flink, spark, universal) and
-	// the local and gs:// filesystems; s3:// in addition. Registered here,
-	// not in package pipeline, so that a program using the library chooses
-	// its runners.
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+	// Every runner (prism, direct, dataflow, flink, spark, universal).
+	// Registered here, not in package pipeline, so that a program using the
+	// library chooses its runners. Data goes through package storage, not
+	// Beam's filesystems.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/tfprep/tfprep/internal/cli"

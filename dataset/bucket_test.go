@@ -1,0 +1,115 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tfprep/tfprep/internal/storagetest"
+	objstore "github.com/tfprep/tfprep/storage"
+	"github.com/tfprep/tfprep/tfrecord"
+)
+
+// TestBuckets writes writeSample's dataset to the GCS and the S3 emulator,
+// reading its images from the same bucket, and checks that Open, Verify and
+// Stats work there and that every file is byte for byte the local one.
+func TestBuckets(t *testing.T) {
+	ctx := context.Background()
+	local, _ := writeSample(t, tfrecord.None, true)
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) (out, images string)
+	}{
+		{"gs", func(t *testing.T) (string, string) {
+			g := storagetest.StartGCS(t, "bucket")
+			return g.Location(t, "bucket", "data/out"), g.Location(t, "bucket", "data/images")
+		}},
+		{"s3", func(t *testing.T) (string, string) {
+			s := storagetest.StartS3(t, "bucket")
+			return s.Location(t, "bucket", "data/out"), s.Location(t, "bucket", "data/images")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, images := tc.start(t)
+			img, err := objstore.Open(ctx, images)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			for i := range 7 {
+				if err := img.WriteFile(ctx, fmt.Sprintf("chip_%d.jpg", i), chipJPEG(i), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := writeSampleAt(t, out, images, nil, tfrecord.None, true)
+			if len(m.Splits) != 2 || m.Splits[0].Records != 4 {
+				t.Fatalf("manifest splits %+v, want train with 4 records", m.Splits)
+			}
+
+			d, err := Open(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Verify(ctx, out, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.OK || !r.Complete || r.Records != 6 || r.Shards != 4 {
+				t.Errorf("verify: got %+v, want ok and complete with 6 records in 4 shards", r)
+			}
+			st, err := Stats(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Splits[0].Records != 4 || st.Splits[1].Records != 2 {
+				t.Errorf("stats: got %d and %d records, want 4 and 2", st.Splits[0].Records, st.Splits[1].Records)
+			}
+			if _, err := Create(ctx, out, false); err == nil {
+				t.Error("Create on a finished bucket dataset without overwrite: got no error")
+			}
+
+			dir, err := objstore.Open(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dir.Close()
+			entries, err := os.ReadDir(local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				want, err := os.ReadFile(filepath.Join(local, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := dir.ReadFile(ctx, e.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch e.Name() {
+				case ManifestName:
+					continue // names its own location
+				case ErrorsName: // names the missing image by its full path
+					want := joinPath(images, "missing.jpg")
+					if !bytes.Contains(got, []byte(want)) {
+						t.Errorf("errors.csv does not name %s:\n%s", want, got)
+					}
+					continue
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from the local conversion", e.Name())
+				}
+			}
+			all, err := dir.ListAll(ctx, objstore.ListOptions{Recursive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != len(entries) {
+				t.Errorf("bucket holds %d objects, local %d: %v", len(all), len(entries), all)
+			}
+		})
+	}
+}

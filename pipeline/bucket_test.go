@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/internal/storagetest"
+	"github.com/tfprep/tfprep/storage"
+)
+
+// upload copies the files of the local directory src (not recursive) under
+// name in loc.
+func upload(t testing.TB, loc, name, src string) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := storage.Open(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.WriteFile(ctx, strings.TrimPrefix(name+"/"+e.Name(), "./"), data, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// bucketLocation returns a function that starts the emulator of scheme and
+// returns the location of prefix in its bucket "bucket".
+func startBucket(t *testing.T, scheme string) func(prefix string) string {
+	switch scheme {
+	case "gs":
+		g := storagetest.StartGCS(t, "bucket")
+		return func(prefix string) string { return g.Location(t, "bucket", prefix) }
+	default:
+		s := storagetest.StartS3(t, "bucket")
+		return func(prefix string) string { return s.Location(t, "bucket", prefix) }
+	}
+}
+
+// withName puts name after loc's path, before its query.
+func withName(loc, name string) string {
+	path, query, ok := strings.Cut(loc, "?")
+	if ok {
+		return path + "/" + name + "?" + query
+	}
+	return path + "/" + name
+}
+
+// TestConvertBuckets converts testdata from the GCS emulator to it, and
+// from the S3 emulator (an S3-compatible store: custom endpoint, path-style
+// addressing) to it, and checks that the shards and errors.csv are byte for
+// byte those of a local conversion.
+func TestConvertBuckets(t *testing.T) {
+	ctx := context.Background()
+	local := testConfig(t, "bad.csv")
+	if _, err := Convert(ctx, local); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(local.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scheme := range []string{"gs", "s3"} {
+		t.Run(scheme, func(t *testing.T) {
+			loc := startBucket(t, scheme)
+			in := loc("in")
+			upload(t, in, "images", local.Images)
+			upload(t, in, ".", "testdata")
+			cfg := local
+			cfg.CSV = withName(in, "bad.csv")
+			cfg.Images = withName(in, "images")
+			cfg.Out = loc("out")
+			m, err := Convert(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m == nil || m.Rows.Written == 0 {
+				t.Fatalf("manifest %+v, want rows written", m)
+			}
+			out, err := storage.Open(ctx, cfg.Out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			all, err := out.ListAll(ctx, storage.ListOptions{Recursive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != len(entries) {
+				t.Errorf("bucket holds %d objects, want the %d of the local conversion: %v", len(all), len(entries), all)
+			}
+			for _, e := range entries {
+				if e.Name() == dataset.ManifestName || e.Name() == dataset.ErrorsName {
+					continue // they name the inputs by their location
+				}
+				want, err := os.ReadFile(filepath.Join(local.Out, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := out.ReadFile(ctx, e.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from the local conversion", e.Name())
+				}
+			}
+			r, err := dataset.Verify(ctx, cfg.Out, true)
+			if err != nil || !r.OK {
+				t.Errorf("verify: %+v, %v", r, err)
+			}
+		})
+	}
+}
+
+// TestPreflightBuckets checks that a missing CSV object and an images prefix
+// with nothing under it fail before the job starts, naming themselves.
+func TestPreflightBuckets(t *testing.T) {
+	ctx := context.Background()
+	loc := startBucket(t, "gs")
+	in := loc("in")
+	upload(t, in, "images", filepath.Join("testdata", "images"))
+	upload(t, in, ".", "testdata")
+
+	cfg := testConfig(t, "good.csv")
+	cfg.CSV = in + "/missing.csv"
+	cfg.Images = in + "/images"
+	_, err := Convert(ctx, cfg)
+	if !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), cfg.CSV) {
+		t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, cfg.CSV)
+	}
+
+	cfg.CSV = in + "/good.csv"
+	cfg.Images = in + "/imgs"
+	_, err = Convert(ctx, cfg)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), cfg.Images) {
+		t.Errorf("empty images prefix: got %v, want ErrConfig naming %s", err, cfg.Images)
+	}
+	d, err := storage.Open(ctx, cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty, err := d.Empty(ctx); err != nil || !empty {
+		t.Errorf("a failed pre-flight wrote to --out %s (empty %v, %v)", cfg.Out, empty, err)
+	}
+}
+
+// BenchmarkConvertLatency converts 400 Planet-like chips from the GCS
+// emulator to it, with the default flags, behind a proxy adding 0 or 50 ms
+// to every request: the reads in flight must hide the latency.
+//
+//	go test ./pipeline -run '^$' -bench ConvertLatency -benchtime 3x
+func BenchmarkConvertLatency(b *testing.B) {
+	const n = 400
+	csvPath, images := datasetOf(b, n, nil)
+	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
+		b.Run(fmt.Sprintf("latency=%v", latency), func(b *testing.B) {
+			g := storagetest.StartGCS(b, "bucket")
+			in := g.Location(b, "bucket", "in")
+			upload(b, in, "images", images)
+			upload(b, in, "csv", filepath.Dir(csvPath))
+			p := storagetest.NewProxy(b, g.Addr)
+			gp := g.Via(p.Addr)
+			gp.Location(b, "bucket", "in") // routes the clients through the proxy
+			p.SetLatency(latency)
+			i := 0
+			for b.Loop() {
+				cfg := benchConfig(b, in+"/csv/"+filepath.Base(csvPath), in+"/images")
+				cfg.Out = fmt.Sprintf("gs://bucket/out%d", i)
+				i++
+				m, err := Convert(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if m.Rows.Written != n {
+					b.Fatalf("wrote %d, want %d", m.Rows.Written, n)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(float64(p.PeakInFlight()), "peak-requests")
+		})
+	}
+}
