@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	objstore "github.com/tfprep/tfprep/storage"
 )
 
 // ErrStorage: a location names storage this package cannot reach.
@@ -55,15 +57,8 @@ type storage interface {
 	MkdirAll(ctx context.Context, dir string) error
 }
 
-// joinPath joins a slash-separated path relative to root to root, which may
-// be a local directory or a URL such as gs://bucket/dir.
-func joinPath(root, rel string) string {
-	if strings.Contains(root, "://") {
-		root, _, _ = strings.Cut(root, "?") // see openBucket
-		return strings.TrimSuffix(root, "/") + "/" + rel
-	}
-	return filepath.Join(root, filepath.FromSlash(rel))
-}
+// joinPath joins a slash-separated name to a local directory or URL.
+var joinPath = objstore.JoinPath
 
 // storageFor returns the storage that serves location.
 func storageFor(location string) (storage, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
 
 	"github.com/tfprep/tfprep/internal/workerbin"
+	"github.com/tfprep/tfprep/storage"
 )
 
 // Defaults of LaunchOptions.
@@ -325,7 +326,7 @@ func reachable(ctx context.Context, timeout time.Duration, path string, dir bool
 	}
 	probe := path
 	if dir {
-		probe = joinPath(path, ".tfprep-reachable")
+		probe = storage.JoinPath(path, ".tfprep-reachable")
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

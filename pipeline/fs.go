@@ -82,14 +82,6 @@ func (f *dirFile) Close() error {
 	return err
 }
 
-// joinPath joins a local path or URL with a relative name.
-func joinPath(root, rel string) string {
-	if strings.Contains(root, "://") {
-		return strings.TrimSuffix(root, "/") + "/" + rel
-	}
-	return filepath.Join(root, rel)
-}
-
 // randomID is a short random name part, unique enough for job names.
 func randomID() string { return rand.Text()[:12] }
 

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"strconv"
@@ -152,22 +150,9 @@ func ParseSplits(s string) ([]SplitWeight, error) {
 	return splits, nil
 }
 
-// keyHash is the stable seeded 64-bit hash of a row key behind split,
-// shard and order assignment: FNV-1a over purpose, seed and key, then a
-// finaliser (from splitmix64) so that similar keys spread over all bits.
-// purpose separates the three uses so that, say, the rows of one split are
-// not all in the same shard.
+// keyHash is dataset.KeyHash with the pipeline's signed seed.
 func keyHash(seed int64, purpose, key string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(purpose))
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(seed))
-	h.Write(b[:])
-	h.Write([]byte(key))
-	z := h.Sum64()
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return dataset.KeyHash(uint64(seed), purpose, key)
 }
 
 // splitBuckets converts weights to cumulative upper bounds over the 2^32

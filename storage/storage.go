@@ -224,6 +224,19 @@ func (d *Dir) Join(elem ...string) *Dir {
 	return &c
 }
 
+// JoinPath joins rel, a slash-separated relative name, to root, a local
+// directory or a URL such as gs://bucket/dir. A URL's query
+// (s3://b/dir?endpoint=...) configures a connection, not a name, so it is
+// dropped: the result names an object, and suffixes added to it (".idx")
+// stay at the end.
+func JoinPath(root, rel string) string {
+	if strings.Contains(root, "://") {
+		root, _, _ = strings.Cut(root, "?")
+		return strings.TrimSuffix(root, "/") + "/" + rel
+	}
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
 // URL returns d's location: an absolute path for local disk, scheme://bucket/prefix otherwise.
 func (d *Dir) URL() string { return d.be.url(d.prefix) }
 

@@ -638,3 +638,17 @@ func storagetestServer(t *testing.T, h http.HandlerFunc) string {
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
+
+func TestJoinPath(t *testing.T) {
+	tests := []struct{ root, rel, want string }{
+		{"gs://b/out", "train-00000-of-00001.tfrecord", "gs://b/out/train-00000-of-00001.tfrecord"},
+		{"gs://b/out/", "a/b", "gs://b/out/a/b"},
+		{"s3://b/out?endpoint=http://127.0.0.1:9000&use_path_style=true", "x.idx", "s3://b/out/x.idx"},
+		{"out/dir", "a/b", filepath.Join("out", "dir", "a", "b")},
+	}
+	for _, tt := range tests {
+		if got := storage.JoinPath(tt.root, tt.rel); got != tt.want {
+			t.Errorf("JoinPath(%q, %q) = %q, want %q", tt.root, tt.rel, got, tt.want)
+		}
+	}
+}

@@ -1,10 +1,10 @@
 package trainer
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
+
+	"github.com/tfprep/tfprep/dataset"
 )
 
 // Holdout divides examples into two disjoint parts by a seeded hash of their
@@ -14,12 +14,10 @@ import (
 // every run, every epoch and every worker, and examples that share a key
 // always land in the same part.
 //
-// The hash is FNV-1a (64-bit) over the bytes "holdout", the seed as 8
-// little-endian bytes and the key, followed by splitmix64's finaliser; a key
-// is held out when the top 32 bits of the result are below
-// round(Fraction * 2^32). This is the construction "tfprep convert" uses to
-// assign splits, with its own purpose string, so a hold-out taken from a
-// converted split is independent of how that split was drawn.
+// A key is held out when the top 32 bits of dataset.KeyHash(Seed,
+// "holdout", key) are below round(Fraction * 2^32): the hash "tfprep
+// convert" assigns splits with, under its own purpose, so a hold-out taken
+// from a converted split is independent of how that split was drawn.
 type Holdout struct {
 	Fraction float64 // share of keys held out, in (0, 1)
 	Seed     uint64
@@ -39,16 +37,7 @@ func (h Holdout) Held(key string) bool {
 	return holdoutHash(h.Seed, key)>>32 < bound
 }
 
-func holdoutHash(seed uint64, key string) uint64 {
-	f := fnv.New64a()
-	f.Write([]byte("holdout"))
-	f.Write(binary.LittleEndian.AppendUint64(nil, seed))
-	f.Write([]byte(key))
-	z := f.Sum64()
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func holdoutHash(seed uint64, key string) uint64 { return dataset.KeyHash(seed, "holdout", key) }
 
 // part is one side of a Holdout.
 type part struct {
