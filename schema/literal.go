@@ -303,7 +303,7 @@ func (p *listParser) literal() (float64, exprKind, error) {
 	v, ok := pythonNumber(tok)
 	if !ok {
 		p.pos = tokStart
-		return 0, 0, p.fail(fmt.Sprintf("%q is not a number", tok))
+		return 0, 0, p.fail(QuoteCell(tok) + " is not a number")
 	}
 	return v, plainNumber, nil
 }

@@ -38,10 +38,27 @@ func (e *FieldError) Error() string {
 	if e.Column == "" {
 		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
 	}
-	return fmt.Sprintf("line %d, column %q, value %q: %v", e.Line, e.Column, e.Value, e.Err)
+	return fmt.Sprintf("line %d, column %q, value %s: %v", e.Line, e.Column, QuoteCell(e.Value), e.Err)
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// MaxQuoted is how many bytes of a cell QuoteCell keeps.
+const MaxQuoted = 120
+
+// QuoteCell quotes a cell for a message (Go syntax, as %q), keeping at most
+// MaxQuoted bytes of it and saying how long the rest was: a message about a
+// 1 MiB cell must not carry the cell into errors.csv and the manifest.
+func QuoteCell(s string) string {
+	if len(s) <= MaxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := MaxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes in all)", strconv.Quote(s[:cut]), len(s))
+}
 
 // Warning is a questionable cell that was kept; Strict mode rejects it.
 type Warning struct {
@@ -52,7 +69,7 @@ type Warning struct {
 }
 
 func (w Warning) String() string {
-	return fmt.Sprintf("line %d, column %q, value %q: %s", w.Line, w.Column, w.Value, w.Message)
+	return fmt.Sprintf("line %d, column %q, value %s: %s", w.Line, w.Column, QuoteCell(w.Value), w.Message)
 }
 
 // Row is one decoded CSV record.
@@ -288,7 +305,7 @@ func (d *RowDecoder) imagePath(line int, record []string) (string, error) {
 	// on Windows, reserved names); "." would name the root itself.
 	if !filepath.IsLocal(p) || cleaned == "." || strings.ContainsRune(p, 0) {
 		return "", &FieldError{Line: line, Column: culprit, Value: record[d.colIndex[culprit]],
-			Err: fmt.Errorf("%w: %q is empty, absolute or outside the images root", ErrPathEscape, p)}
+			Err: fmt.Errorf("%w: %s is empty, absolute or outside the images root", ErrPathEscape, QuoteCell(p))}
 	}
 	return cleaned, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -311,5 +312,46 @@ func TestConcurrentUse(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestHugeCellsQuotedShort checks that a message about a cell quotes at most
+// MaxQuoted bytes of it: errors.csv and the manifest's warnings carry
+// messages, and a CSV record may hold a cell of up to a mebibyte.
+func TestHugeCellsQuotedShort(t *testing.T) {
+	planet := mustPreset(t, "planet")
+	header := []string{"image_name", "weather_labels", "ground_labels"}
+	ground := "[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
+	huge := strings.Repeat("é", 300_000) // 600,000 bytes, two per rune
+	dec, err := planet.NewRowDecoder(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, record := range map[string][]string{
+		"literal":    {"train_1", "[0, 1, 0, " + huge + "]", ground},
+		"number":     {"train_1", "[0, 1, 0, 1" + strings.Repeat("9", 600_000) + "x]", ground},
+		"path":       {"../" + huge, "[1, 0, 0, 0]", ground},
+		"long list":  {"train_1", "[" + strings.Repeat("0, ", 200_000) + "1]", ground},
+		"empty-ish":  {"train_1", strings.Repeat(" ", 600_000), ground},
+		"bad ground": {"train_1", "[1, 0, 0, 0]", "[" + huge},
+	} {
+		_, _, err := dec.Decode(7, record)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if msg := err.Error(); len(msg) > 2*MaxQuoted+200 || !utf8.ValidString(msg) {
+			t.Errorf("%s: message of %d bytes (valid UTF-8: %v): %.300s", name, len(msg), utf8.ValidString(msg), msg)
+		}
+	}
+	_, warnings, err := dec.Decode(7, []string{"train_1", "[0, 0, 0, 0" + strings.Repeat(" ", 600_000) + "]", ground})
+	if err != nil || len(warnings) != 1 {
+		t.Fatalf("all-zero weather with padding: got %v, %v; want one warning", warnings, err)
+	}
+	if msg := warnings[0].String(); len(msg) > 2*MaxQuoted+200 || !strings.Contains(msg, "(600012 bytes in all)") {
+		t.Errorf("warning of %d bytes: %.300s", len(msg), msg)
+	}
+	if got := QuoteCell("short"); got != `"short"` {
+		t.Errorf("QuoteCell(short) = %s", got)
 	}
 }
