@@ -40,6 +40,19 @@ const FailedErrorsName = "errors.failed.csv"
 // empty or, with overwrite, hold only files of an earlier conversion. A
 // live lease of another process on location is refused (ErrLocked).
 func Create(ctx context.Context, location string, overwrite bool) (tempDir string, err error) {
+	return prepare(ctx, location, overwrite, false)
+}
+
+// Plan is Create without effects, for a dry run: it refuses what Create
+// refuses and names a staging directory, but rolls nothing forward, deletes
+// nothing and makes nothing. What Create would clear first (an interrupted
+// commit's journal, the leftovers of dead runs) does not count against
+// location here.
+func Plan(ctx context.Context, location string, overwrite bool) (tempDir string, err error) {
+	return prepare(ctx, location, overwrite, true)
+}
+
+func prepare(ctx context.Context, location string, overwrite, dry bool) (tempDir string, err error) {
 	store, err := storageFor(location)
 	if err != nil {
 		return "", err
@@ -47,8 +60,10 @@ func Create(ctx context.Context, location string, overwrite bool) (tempDir strin
 	if err := checkLease(ctx, store, location); err != nil {
 		return "", err
 	}
-	if err := recoverLocation(ctx, store, location); err != nil {
-		return "", err
+	if !dry {
+		if err := recoverLocation(ctx, store, location); err != nil {
+			return "", err
+		}
 	}
 	all, err := store.ListAll(ctx, location)
 	if err != nil {
@@ -56,12 +71,19 @@ func Create(ctx context.Context, location string, overwrite bool) (tempDir strin
 	}
 	var names []string
 	for _, p := range all {
-		if name, _, _ := strings.Cut(p, "/"); !isLeaseName(name) && (len(names) == 0 || names[len(names)-1] != name) {
+		name, _, _ := strings.Cut(p, "/")
+		if isLeaseName(name) || (dry && (isLeftover(name) || name == JournalName)) {
+			continue
+		}
+		if len(names) == 0 || names[len(names)-1] != name {
 			names = append(names, name)
 		}
 	}
 	tempDir = joinPath(location, tempPrefix+randomID())
 	if len(names) == 0 {
+		if dry {
+			return tempDir, nil
+		}
 		if err := store.MkdirAll(ctx, location); err != nil {
 			return "", fmt.Errorf("dataset: %w", err)
 		}

@@ -380,3 +380,62 @@ func TestVerifyNothingWritten(t *testing.T) {
 		t.Errorf("got ok=%v %v, want a rows discrepancy: nothing written", r.OK, r.Discrepancies)
 	}
 }
+
+// TestPlanTouchesNothing: a dry run's Plan refuses what Create refuses but
+// rolls nothing forward, deletes nothing and makes nothing.
+func TestPlanTouchesNothing(t *testing.T) {
+	ctx := context.Background()
+	listing := func(dir string) []string {
+		all, err := (localDisk{}).ListAll(ctx, dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return all
+	}
+	missing := filepath.Join(t.TempDir(), "new")
+	if _, err := Plan(ctx, missing, false); err != nil {
+		t.Fatalf("Plan of a new location: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Plan made %s", missing)
+	}
+
+	dir, _ := writeSample(t, tfrecord.None, false)
+	for _, p := range []string{tempPrefix + "dead/train-00000-of-00001.tfrecord.tmp-x", ManifestName + ".tmp-abc", JournalName} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := listing(dir)
+	if _, err := Plan(ctx, dir, false); !errors.Is(err, ErrOutputExists) {
+		t.Errorf("earlier dataset without overwrite: got %v, want ErrOutputExists", err)
+	}
+	tempDir, err := Plan(ctx, dir, true)
+	if err != nil {
+		t.Fatalf("Plan with overwrite: %v", err)
+	}
+	if committed, err := Abort(ctx, dir, tempDir); committed || err != nil {
+		t.Errorf("Abort after Plan: committed %v, %v; want the other run's journal left alone", committed, err)
+	}
+	if diff := cmp.Diff(before, listing(dir)); diff != "" {
+		t.Errorf("Plan and Abort changed the location (-before +after):\n%s", diff)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(ctx, dir, true); !errors.Is(err, ErrOutputExists) {
+		t.Errorf("foreign file: got %v, want ErrOutputExists", err)
+	}
+
+	leftovers := t.TempDir()
+	if err := os.WriteFile(filepath.Join(leftovers, ErrorsName+".tmp-abc"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(ctx, leftovers, false); err != nil {
+		t.Errorf("only leftovers of a dead run: %v (Create would clear them)", err)
+	}
+	if len(listing(leftovers)) != 1 {
+		t.Error("Plan removed a leftover")
+	}
+}

@@ -143,9 +143,10 @@ func retry(ctx context.Context, op func() error) error {
 }
 
 // Abort cleans up after a conversion stopped before it finished (a signal,
-// a failed job): if its commit reached the commit point, the commit is
-// finished (committed is true); otherwise tempDir, the staging directory
-// Create named, is removed and the location is as it was.
+// a failed job): if its commit reached the commit point (the journal names
+// tempDir), the commit is finished (committed is true); otherwise tempDir,
+// the staging directory Create or Plan named, is removed and the location
+// is as it was.
 func Abort(ctx context.Context, location, tempDir string) (committed bool, err error) {
 	store, err := storageFor(location)
 	if err != nil {
@@ -153,10 +154,12 @@ func Abort(ctx context.Context, location, tempDir string) (committed bool, err e
 	}
 	j, err := readJournal(ctx, store, location)
 	switch {
-	case err == nil:
+	case err == nil && joinPath(location, j.Staging) == tempDir:
 		return true, rollForward(ctx, store, location, j)
-	case !errors.Is(err, fs.ErrNotExist):
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return false, err
 	}
+	// No journal, or another run's (left for the next Create to finish:
+	// a dry run's Abort must not act on it).
 	return false, store.RemoveAll(ctx, tempDir)
 }

@@ -202,7 +202,12 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	if lease, err = dataset.Acquire(ctx, cfg.Out, strings.Join(cfg.CommandLine, " "), ttl); err != nil {
 		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
 	}
-	if tempDir, err = dataset.Create(ctx, cfg.Out, cfg.Overwrite); err != nil {
+	// A dry run changes nothing in cfg.Out but its lease (taken and released).
+	prepare := dataset.Create
+	if flagIsTrue("dry_run") {
+		prepare = dataset.Plan
+	}
+	if tempDir, err = prepare(ctx, cfg.Out, cfg.Overwrite); err != nil {
 		lease.Release(context.WithoutCancel(ctx))
 		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
 	}

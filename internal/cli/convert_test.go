@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
@@ -195,7 +198,6 @@ func TestParseSize(t *testing.T) {
 // TestConvertDataflowDryRun builds the Dataflow job offline and checks that
 // it is printed; nothing is submitted and nothing is converted.
 func TestConvertDataflowDryRun(t *testing.T) {
-	resetGlobalFlags(t, "runner", "dry_run", "project", "region", "staging_location", "endpoint", "environment_type")
 	// Without credentials the runner's check of the staging bucket fails at
 	// once, offline, and the job is still printed.
 	// Credentials that cannot be loaded make Google's auth library fail at
@@ -204,9 +206,27 @@ func TestConvertDataflowDryRun(t *testing.T) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "no-credentials.json"))
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
+	// --out holds an earlier dataset and a dead run's staging directory: a
+	// dry run with --overwrite must leave both as they are.
 	out := filepath.Join(t.TempDir(), "out")
+	if code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", out, "--size", "16"); code != ExitOK {
+		t.Fatalf("earlier conversion: exit %d\n%s", code, stderr)
+	}
+	orphan := filepath.Join(out, ".tfprep-tmp-dead", "train-00000.x.tfrecord")
+	if err := os.MkdirAll(filepath.Dir(orphan), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orphan, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := treeOf(t, out)
+	if _, ok := before[filepath.Join(out, dataset.ManifestName)]; !ok || len(before) < 3 {
+		t.Fatalf("earlier conversion left %v, want a dataset", before)
+	}
+	resetGlobalFlags(t, "runner", "dry_run", "project", "region", "staging_location", "endpoint", "environment_type")
 	code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"),
-		"--images", filepath.Join(convertData, "images"), "--out", out,
+		"--images", filepath.Join(convertData, "images"), "--out", out, "--overwrite",
 		"--runner=dataflow", "--dry_run", "--allow-approximate-pixels", "--project=tfprep-test", "--region=europe-west1", "--staging_location=gs://tfprep-test/staging")
 	if code != ExitOK {
 		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
@@ -216,9 +236,30 @@ func TestConvertDataflowDryRun(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(out, dataset.ManifestName)); err == nil {
-		t.Error("dry run wrote a manifest")
+	if diff := cmp.Diff(before, treeOf(t, out)); diff != "" {
+		t.Errorf("the dry run changed --out (-before +after):\n%s", diff)
 	}
+}
+
+// treeOf maps every file under dir to its size and modification time.
+func treeOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	tree := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		tree[path] = fmt.Sprint(info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
 }
 
 // TestConvertSummaryWarnings checks that a row kept with a doubtful label
