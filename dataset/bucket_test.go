@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tfprep/tfprep/internal/storagetest"
@@ -110,6 +112,50 @@ func TestBuckets(t *testing.T) {
 			if len(all) != len(entries) {
 				t.Errorf("bucket holds %d objects, local %d: %v", len(all), len(entries), all)
 			}
+		})
+	}
+}
+
+// TestCommitTransientErrors overwrites a dataset on each emulator behind a
+// proxy that answers some of the commit's copies, writes and deletes with
+// 503 once or twice: the commit retries them and completes, and the new
+// dataset verifies with nothing left behind.
+func TestCommitTransientErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, scheme := range []string{"gs", "s3"} {
+		t.Run(scheme, func(t *testing.T) {
+			var (
+				p    *storagetest.Proxy
+				dir  string
+				copy storagetest.Matcher
+			)
+			if scheme == "gs" {
+				g := storagetest.StartGCS(t, "bucket")
+				p = storagetest.NewProxy(t, g.Addr)
+				dir = g.Via(p.Addr).Location(t, "bucket", "transient/out")
+				copy = func(r *http.Request) bool {
+					return strings.Contains(r.URL.Path, "/rewriteTo/") || strings.Contains(r.URL.Path, "/copyTo/")
+				}
+			} else {
+				s := storagetest.StartS3(t, "bucket")
+				p = storagetest.NewProxy(t, s.Addr)
+				dir = s.Via(p.Addr).Location(t, "bucket", "transient/out")
+				copy = func(r *http.Request) bool { return r.Method == "PUT" && r.Header.Get("X-Amz-Copy-Source") != "" }
+			}
+			if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a := sampleAssembly(t, dir, tfrecord.None, true, true, 3)
+			p.FailNext(3, http.StatusServiceUnavailable, copy)
+			p.FailNext(2, http.StatusServiceUnavailable, storagetest.Method("DELETE"))
+			p.FailNext(1, http.StatusInternalServerError, storagetest.PathContains(ManifestName))
+			if _, err := a.Commit(ctx); err != nil {
+				t.Fatalf("commit with transient errors: %v", err)
+			}
+			if p.Pending() != 0 {
+				t.Errorf("%d injected faults were not met: the matchers miss the commit's requests", p.Pending())
+			}
+			verifyClean(t, dir, 3)
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -102,24 +101,6 @@ func prepare(ctx context.Context, location string, overwrite, dry bool) (tempDir
 		return "", fmt.Errorf("%w: %s holds files tfprep did not write (%s); refusing to overwrite", ErrOutputExists, location, strings.Join(foreign, ", "))
 	}
 	return tempDir, nil
-}
-
-// checkLease refuses a location whose lease a live run of another process
-// holds: its staging directory must not be taken for an orphan.
-func checkLease(ctx context.Context, store storage, location string) error {
-	path := joinPath(location, LockName)
-	if _, err := store.Size(ctx, path); err != nil {
-		return nil
-	}
-	holder, err := readLease(ctx, store, path)
-	if err != nil {
-		return err
-	}
-	host, _ := os.Hostname()
-	if holder.stale(host, time.Now()) || (holder.Host == host && holder.PID == os.Getpid()) {
-		return nil
-	}
-	return fmt.Errorf("%w: %s is held by run %s (pid %d on %s)", ErrLocked, location, holder.Run, holder.PID, holder.Host)
 }
 
 // recoverLocation rolls an interrupted commit forward and deletes the

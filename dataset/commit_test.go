@@ -11,12 +11,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tfprep/tfprep/internal/storagetest"
 	"github.com/tfprep/tfprep/schema"
+	objstore "github.com/tfprep/tfprep/storage"
 	"github.com/tfprep/tfprep/tfrecord"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,11 +39,11 @@ func TestLowestLines(t *testing.T) {
 	}
 }
 
-// faultyDisk is local disk whose mutating calls fail from the failAt-th on
+// faultyDisk is storage (local disk or a bucket) whose mutating calls fail from the failAt-th on
 // (crash: every later one too, as if the process died; otherwise only that
 // one, with ENOSPC, as a full disk would).
 type faultyDisk struct {
-	localDisk
+	storage
 	calls  *atomic.Int64
 	failAt int64
 	crash  bool
@@ -58,35 +61,35 @@ func (d faultyDisk) Create(ctx context.Context, path string) (io.WriteCloser, er
 	if err := d.fault("create", path); err != nil {
 		return nil, err
 	}
-	return d.localDisk.Create(ctx, path)
+	return d.storage.Create(ctx, path)
 }
 
 func (d faultyDisk) CreateNew(ctx context.Context, path string, data []byte) error {
 	if err := d.fault("create", path); err != nil {
 		return err
 	}
-	return d.localDisk.CreateNew(ctx, path, data)
+	return d.storage.CreateNew(ctx, path, data)
 }
 
 func (d faultyDisk) Rename(ctx context.Context, from, to string) error {
 	if err := d.fault("rename", from); err != nil {
 		return err
 	}
-	return d.localDisk.Rename(ctx, from, to)
+	return d.storage.Rename(ctx, from, to)
 }
 
 func (d faultyDisk) Remove(ctx context.Context, path string) error {
 	if err := d.fault("remove", path); err != nil {
 		return err
 	}
-	return d.localDisk.Remove(ctx, path)
+	return d.storage.Remove(ctx, path)
 }
 
 func (d faultyDisk) RemoveAll(ctx context.Context, path string) error {
 	if err := d.fault("removeall", path); err != nil {
 		return err
 	}
-	return d.localDisk.RemoveAll(ctx, path)
+	return d.storage.RemoveAll(ctx, path)
 }
 
 // injectFaults makes storageFor serve faultyDisk until the test ends; it
@@ -94,7 +97,7 @@ func (d faultyDisk) RemoveAll(ctx context.Context, path string) error {
 func injectFaults(t *testing.T, failAt int64, crash bool) *atomic.Int64 {
 	calls := new(atomic.Int64)
 	wrapStorage = func(s storage) storage {
-		return faultyDisk{localDisk: s.(localDisk), calls: calls, failAt: failAt, crash: crash}
+		return faultyDisk{storage: s, calls: calls, failAt: failAt, crash: crash}
 	}
 	t.Cleanup(func() { wrapStorage = nil })
 	return calls
@@ -120,7 +123,11 @@ func verifyClean(t *testing.T, dir string, trainShards int) {
 	if got := len(d.Manifest.Split("train").Shards); got != trainShards {
 		t.Errorf("train has %d shards, want %d (the wrong dataset)", got, trainShards)
 	}
-	all, err := localDisk{}.ListAll(ctx, dir)
+	store, err := storageFor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := store.ListAll(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,9 +144,28 @@ func verifyClean(t *testing.T, dir string, trainShards int) {
 // once when the failure came before the commit point, after the next
 // Create rolled the journal forward when it came after.
 func TestCommitFaults(t *testing.T) {
+	for _, store := range []string{"local", "gs", "s3"} {
+		t.Run(store, func(t *testing.T) {
+			var n atomic.Int64
+			location := func(t *testing.T) string { return filepath.Join(t.TempDir(), "out") }
+			switch store {
+			case "gs":
+				g := storagetest.StartGCS(t, "bucket")
+				location = func(t *testing.T) string { return g.Location(t, "bucket", fmt.Sprintf("run%d/out", n.Add(1))) }
+			case "s3":
+				s := storagetest.StartS3(t, "bucket")
+				location = func(t *testing.T) string { return s.Location(t, "bucket", fmt.Sprintf("run%d/out", n.Add(1))) }
+			}
+			testCommitFaults(t, location)
+		})
+	}
+}
+
+// testCommitFaults is TestCommitFaults at the locations newDir returns.
+func testCommitFaults(t *testing.T, newDir func(t *testing.T) string) {
 	ctx := context.Background()
 	clean := injectFaults(t, 0, false)
-	dir := filepath.Join(t.TempDir(), "out")
+	dir := newDir(t)
 	if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +181,7 @@ func TestCommitFaults(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		for n := int64(1); n <= calls; n++ {
 			t.Run(fmt.Sprintf("crash=%v/call%d", crash, n), func(t *testing.T) {
-				dir := filepath.Join(t.TempDir(), "out")
+				dir := newDir(t)
 				injectFaults(t, 0, false)
 				if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
 					t.Fatal(err)
@@ -175,7 +201,11 @@ func TestCommitFaults(t *testing.T) {
 					verifyClean(t, dir, 3)
 					return
 				}
-				if _, jerr := os.Stat(filepath.Join(dir, JournalName)); jerr != nil {
+				store, serr := storageFor(dir)
+				if serr != nil {
+					t.Fatal(serr)
+				}
+				if _, jerr := store.Size(ctx, joinPath(dir, JournalName)); jerr != nil {
 					// Failed before the commit point: the old dataset is whole.
 					if crash {
 						if _, err := Create(ctx, dir, true); err != nil {
@@ -202,6 +232,9 @@ func TestCommitFaults(t *testing.T) {
 // removeStaging removes the staging directory a test's Create made.
 func removeStaging(t *testing.T, dir string) {
 	t.Helper()
+	if strings.Contains(dir, "://") {
+		return // no directories on object stores: an empty staging prefix is nothing
+	}
 	matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*"))
 	for _, m := range matches {
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -256,11 +289,11 @@ func TestLease(t *testing.T) {
 
 	// Stale: a dead process of this host, then a lease not refreshed in time.
 	host, _ := os.Hostname()
-	for name, info := range map[string]LeaseInfo{
-		"dead pid": {Run: "dead", Host: host, PID: deadPID(t), Refreshed: time.Now(), TTL: time.Hour},
-		"expired":  {Run: "old", Host: "elsewhere", PID: 1, Refreshed: time.Now().Add(-time.Hour), TTL: time.Minute},
+	for name, h := range map[string]objstore.Holder{
+		"dead pid": {RunID: "dead", Host: host, PID: deadPID(t), Updated: time.Now(), TTL: time.Hour},
+		"expired":  {RunID: "old", Host: "elsewhere", PID: 1, Updated: time.Now().Add(-time.Hour), TTL: time.Minute},
 	} {
-		data, _ := json.Marshal(info)
+		data, _ := json.Marshal(h)
 		if err := os.WriteFile(filepath.Join(dir, LockName), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -269,23 +302,75 @@ func TestLease(t *testing.T) {
 			t.Errorf("%s: stale lease not taken over: %v", name, err)
 			continue
 		}
-		if err := info.checkTakenBy(l); err != nil {
-			t.Errorf("%s: %v", name, err)
+		if l.Run == h.RunID {
+			t.Errorf("%s: lease still names run %s", name, h.RunID)
 		}
 		l.Release(ctx)
 	}
-	live, _ := json.Marshal(LeaseInfo{Run: "live", Host: "elsewhere", PID: 1, Refreshed: time.Now(), TTL: time.Hour})
+	// A holder's own TTL (an --async job's hours) outlives the judge's.
+	async, _ := json.Marshal(objstore.Holder{RunID: "async", Host: "elsewhere", PID: 1, Updated: time.Now().Add(-time.Hour), TTL: 24 * time.Hour})
+	os.WriteFile(filepath.Join(dir, LockName), async, 0o644)
+	if _, err := Acquire(ctx, dir, "convert d", time.Minute); !errors.Is(err, ErrLocked) {
+		t.Errorf("an async job's lease an hour old: got %v, want ErrLocked", err)
+	}
+	if err := ReleaseLease(ctx, dir, "other"); err != nil {
+		t.Errorf("ReleaseLease of another run: %v", err)
+	}
+	if err := ReleaseLease(ctx, dir, "async"); err != nil {
+		t.Errorf("ReleaseLease by its run: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LockName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReleaseLease left the lease: %v", err)
+	}
+	live, _ := json.Marshal(objstore.Holder{RunID: "live", Host: "elsewhere", PID: 1, Updated: time.Now(), TTL: time.Hour})
 	os.WriteFile(filepath.Join(dir, LockName), live, 0o644)
 	if _, err := Create(ctx, dir, false); !errors.Is(err, ErrLocked) {
 		t.Errorf("Create under another run's lease: got %v, want ErrLocked", err)
 	}
 }
 
-func (i LeaseInfo) checkTakenBy(l *Lease) error {
-	if l.Info.Run == i.Run {
-		return fmt.Errorf("lease still names run %s", i.Run)
+// TestLeaseRace: of several runs that find the same stale lease at once,
+// exactly one takes it over, on disk and on each emulator.
+func TestLeaseRace(t *testing.T) {
+	ctx := context.Background()
+	for _, scheme := range []string{"local", "gs", "s3"} {
+		t.Run(scheme, func(t *testing.T) {
+			dir := t.TempDir()
+			switch scheme {
+			case "gs":
+				dir = storagetest.StartGCS(t, "bucket").Location(t, "bucket", "race/out")
+			case "s3":
+				dir = storagetest.StartS3(t, "bucket").Location(t, "bucket", "race/out")
+			}
+			d, err := leaseDir(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale, _ := json.Marshal(objstore.Holder{RunID: "gone", Host: "elsewhere", PID: 1, Updated: time.Now().Add(-time.Hour)})
+			if err := d.WriteFile(ctx, LockName, stale, nil); err != nil {
+				t.Fatal(err)
+			}
+			const n = 6
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() { _, errs[i] = Acquire(ctx, dir, fmt.Sprint("run ", i), time.Minute) })
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, ErrLocked):
+					t.Errorf("got %v, want ErrLocked", err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d runs took the stale lease, want exactly 1", won)
+			}
+		})
 	}
-	return nil
 }
 
 // deadPID returns the pid of a process that has exited.

@@ -62,13 +62,17 @@ var joinPath = objstore.JoinPath
 
 // storageFor returns the storage that serves location.
 func storageFor(location string) (storage, error) {
+	var s storage = localDisk{}
 	if strings.Contains(location, "://") {
-		return openBucket(context.Background(), location)
+		var err error
+		if s, err = openBucket(context.Background(), location); err != nil {
+			return nil, err
+		}
 	}
 	if wrapStorage != nil {
-		return wrapStorage(localDisk{}), nil
+		return wrapStorage(s), nil
 	}
-	return localDisk{}, nil
+	return s, nil
 }
 
 // wrapStorage, set by tests only, wraps the storage storageFor returns (to

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 	"time"
+
+	objstore "github.com/tfprep/tfprep/storage"
 )
 
 // LockName is the lease file of an output location: whoever created it
@@ -22,125 +22,72 @@ const DefaultLeaseTTL = 2 * time.Minute
 // ErrLocked: another live run holds the location's lease.
 var ErrLocked = errors.New("dataset: output is in use by another run")
 
-// LeaseInfo is the content of a lease file.
-type LeaseInfo struct {
-	Run       string        `json:"run"`
-	Host      string        `json:"host"`
-	PID       int           `json:"pid"`
-	Command   string        `json:"command"`
-	Created   time.Time     `json:"created"`
-	Refreshed time.Time     `json:"refreshed"`
-	TTL       time.Duration `json:"ttl"`
-}
-
-// Lease is a held lease on an output location.
+// Lease is a held lease on an output location: a storage.Lease on
+// location/.tfprep-lock, created only if absent (O_EXCL-like on disk, a
+// precondition on buckets) and changed only conditionally on the version
+// its holder wrote, so that of two runs that find a stale lease one wins.
 type Lease struct {
 	Location string
-	Info     LeaseInfo
-	store    storage
-	path     string
+	Run      string // this run's id, as the lease names it
+	lease    *objstore.Lease
 }
 
-// Acquire takes the lease on location, creating location/.tfprep-lock only
-// if absent. A lease left by a run that is gone (same host and its process
-// is dead, or not refreshed within its TTL) is taken over; a live one is
-// refused with an error wrapping ErrLocked that names its holder. ttl <= 0
-// means DefaultLeaseTTL.
-func Acquire(ctx context.Context, location, command string, ttl time.Duration) (*Lease, error) {
-	store, err := storageFor(location)
+// leaseDir returns the storage directory of location for its lease.
+func leaseDir(ctx context.Context, location string) (*objstore.Dir, error) {
+	if !strings.Contains(location, "://") {
+		return objstore.Open(ctx, location)
+	}
+	s, err := openBucket(ctx, location)
 	if err != nil {
 		return nil, err
 	}
+	b := s.(bucketStore)
+	return b.dir(location)
+}
+
+// Acquire takes the lease on location. A lease left by a run that is gone
+// (same host and its process is dead, or not refreshed within the longer of
+// ttl and its own TTL) is taken over; a live one is refused with an error
+// wrapping ErrLocked that names its holder. ttl <= 0 means DefaultLeaseTTL:
+// the time this run promises to refresh within, and the one it judges
+// others by.
+func Acquire(ctx context.Context, location, command string, ttl time.Duration) (*Lease, error) {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	host, _ := os.Hostname()
-	now := time.Now().UTC()
-	l := &Lease{
-		Location: location,
-		Info:     LeaseInfo{Run: randomID(), Host: host, PID: os.Getpid(), Command: command, Created: now, Refreshed: now, TTL: ttl},
-		store:    store,
-		path:     joinPath(location, LockName),
-	}
-	data, err := json.Marshal(l.Info)
+	d, err := leaseDir(ctx, location)
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
+		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		err := store.CreateNew(ctx, l.path, data)
-		if err == nil {
-			return l, nil
-		}
-		if !errors.Is(err, fs.ErrExist) || attempt > 0 {
-			return nil, fmt.Errorf("dataset: taking the lease %s: %w", l.path, err)
-		}
-		holder, err := readLease(ctx, store, l.path)
-		if err != nil {
-			return nil, err
-		}
-		if !holder.stale(host, now) {
-			return nil, fmt.Errorf("%w: %s is held by run %s (%s, pid %d on %s, since %s, refreshed %s); wait for it or, if it is gone, remove %s",
-				ErrLocked, location, holder.Run, holder.Command, holder.PID, holder.Host,
-				holder.Created.Format(time.RFC3339), holder.Refreshed.Format(time.RFC3339), l.path)
-		}
-		if err := store.Remove(ctx, l.path); err != nil {
-			return nil, fmt.Errorf("dataset: removing the stale lease %s: %w", l.path, err)
-		}
+	h := objstore.CurrentHolder(randomID())
+	h.Command, h.TTL = command, ttl
+	l, err := d.AcquireLease(ctx, LockName, h, min(ttl, DefaultLeaseTTL))
+	var held *objstore.LeaseHeldError
+	if errors.As(err, &held) {
+		o := held.Holder
+		return nil, fmt.Errorf("%w: %s is held by run %s (%s, pid %d on %s, since %s, refreshed %s); wait for it or, if it is gone, remove %s",
+			ErrLocked, location, o.RunID, o.Command, o.PID, o.Host,
+			o.Created.Format(time.RFC3339), o.Updated.Format(time.RFC3339), held.URL)
 	}
-}
-
-func readLease(ctx context.Context, store storage, path string) (LeaseInfo, error) {
-	var info LeaseInfo
-	data, err := readAll(ctx, store, path)
 	if err != nil {
-		return info, fmt.Errorf("dataset: reading the lease %s: %w", path, err)
+		return nil, fmt.Errorf("dataset: taking the lease of %s: %w", location, err)
 	}
-	if err := json.Unmarshal(data, &info); err != nil {
-		// A lease cut short by a crash while it was written: nobody holds it.
-		return LeaseInfo{}, nil
-	}
-	return info, nil
-}
-
-// stale reports whether the holder of a lease is gone: its process is dead
-// (same host), or it was not refreshed within its TTL.
-func (i LeaseInfo) stale(host string, now time.Time) bool {
-	if i.Run == "" || now.Sub(i.Refreshed) > i.TTL {
-		return true
-	}
-	return i.Host == host && !processAlive(i.PID)
-}
-
-// processAlive reports whether a process of this host is running.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return &Lease{Location: location, Run: h.RunID, lease: l}, nil
 }
 
 // Refresh records that the holder is alive. It fails, wrapping ErrLocked,
 // when the lease was taken over by another run.
 func (l *Lease) Refresh(ctx context.Context) error {
-	holder, err := readLease(ctx, l.store, l.path)
-	if err != nil {
-		return err
+	err := l.lease.Refresh(ctx)
+	if errors.Is(err, objstore.ErrLeaseLost) {
+		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
-	if holder.Run != l.Info.Run {
-		return fmt.Errorf("%w: the lease %s was taken over by run %s", ErrLocked, l.path, holder.Run)
-	}
-	l.Info.Refreshed = time.Now().UTC()
-	data, err := json.Marshal(l.Info)
-	if err != nil {
-		return fmt.Errorf("dataset: %w", err)
-	}
-	return writeAtomic(ctx, l.store, l.path, data)
+	return err
 }
 
 // KeepAlive refreshes the lease every TTL/4 until ctx is done.
 func (l *Lease) KeepAlive(ctx context.Context) {
-	t := time.NewTicker(l.Info.TTL / 4)
+	t := time.NewTicker(l.lease.Holder().TTL / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -154,17 +101,10 @@ func (l *Lease) KeepAlive(ctx context.Context) {
 
 // Release removes the lease if this run still holds it.
 func (l *Lease) Release(ctx context.Context) error {
-	holder, err := readLease(ctx, l.store, l.path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
+	if err := l.lease.Release(ctx); err != nil && !errors.Is(err, objstore.ErrLeaseLost) {
 		return err
 	}
-	if holder.Run != l.Info.Run {
-		return nil
-	}
-	return l.store.Remove(ctx, l.path)
+	return nil
 }
 
 // isLeaseName reports whether a base name is the lease or its temporary.
@@ -175,10 +115,31 @@ func isLeaseName(name string) bool {
 // ReleaseLease removes location's lease if run still holds it: the release
 // by a job's last step when the launcher did not wait for the job.
 func ReleaseLease(ctx context.Context, location, run string) error {
-	store, err := storageFor(location)
+	d, err := leaseDir(ctx, location)
 	if err != nil {
 		return err
 	}
-	l := &Lease{Location: location, Info: LeaseInfo{Run: run}, store: store, path: joinPath(location, LockName)}
-	return l.Release(ctx)
+	return d.ReleaseLeaseOf(ctx, LockName, run)
+}
+
+// checkLease refuses a location whose lease a live run of another process
+// holds: its staging directory must not be taken for an orphan.
+func checkLease(ctx context.Context, store storage, location string) error {
+	path := joinPath(location, LockName)
+	if _, err := store.Size(ctx, path); err != nil {
+		return nil
+	}
+	data, err := readAll(ctx, store, path)
+	if err != nil {
+		return fmt.Errorf("dataset: reading the lease %s: %w", path, err)
+	}
+	var h objstore.Holder
+	if json.Unmarshal(data, &h) != nil {
+		return nil // torn by a crash while written: nobody holds it
+	}
+	host, _ := os.Hostname()
+	if h.Stale(time.Now(), DefaultLeaseTTL) || (h.Host == host && h.PID == os.Getpid()) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is held by run %s (pid %d on %s)", ErrLocked, location, h.RunID, h.PID, h.Host)
 }

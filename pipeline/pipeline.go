@@ -213,7 +213,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	}
 	releaseLease := ""
 	if async {
-		releaseLease = lease.Info.Run
+		releaseLease = lease.Run
 	}
 	splits := cfg.Splits
 	if len(splits) == 0 {

@@ -22,8 +22,12 @@ type Holder struct {
 	Host    string    `json:"host"`
 	PID     int       `json:"pid"`
 	RunID   string    `json:"run_id"`
+	Command string    `json:"command,omitempty"` // what the holder runs, for people reading the lease
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"` // last Acquire or Refresh
+	// TTL is the holder's own promise: how long it may go without a refresh (a job submitted without
+	// waiting for it promises hours). Judges use the longer of it and their own ttl.
+	TTL time.Duration `json:"ttl,omitempty"`
 }
 
 // CurrentHolder returns a Holder for this process with the given run id.
@@ -32,11 +36,15 @@ func CurrentHolder(runID string) Holder {
 	return Holder{Host: host, PID: os.Getpid(), RunID: runID}
 }
 
-// Stale reports whether the holder can be presumed gone at now: it has not refreshed within ttl, or it
+// Stale reports whether the holder can be presumed gone at now: it has not refreshed within ttl (or its
+// own longer TTL), or it
 // ran on this host (same host name as this process) under a pid that no longer exists. A pid reused by
 // another process keeps a dead holder's lease alive until ttl passes; clocks of different hosts are
 // compared, so ttl should be well above their skew (minutes, not seconds).
 func (h Holder) Stale(now time.Time, ttl time.Duration) bool {
+	if ttl > 0 && h.TTL > ttl {
+		ttl = h.TTL
+	}
 	if ttl > 0 && now.Sub(h.Updated) > ttl {
 		return true
 	}
@@ -214,4 +222,31 @@ func (l *Lease) Release(ctx context.Context) error {
 		return fmt.Errorf("%w: %s was replaced or removed", ErrLeaseLost, l.URL())
 	}
 	return l.d.wrap("lease", l.key, err)
+}
+
+// ReleaseLeaseOf deletes the lease object name under d if run runID holds it: the release by a process
+// that did not acquire the lease (the last step of a job whose launcher did not wait for it). Another
+// holder's lease, or none, is left alone and is not an error.
+func (d *Dir) ReleaseLeaseOf(ctx context.Context, name, runID string) error {
+	key, err := d.key("lease", name)
+	if err != nil {
+		return err
+	}
+	l := &Lease{d: d, name: name, key: key}
+	cur, attrs, err := l.read(ctx)
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return nil
+	case err != nil && attrs != nil:
+		return nil // not a lease object this package wrote
+	case err != nil:
+		return err
+	case cur.RunID != runID:
+		return nil
+	}
+	l.version = attrs.version
+	if err := l.Release(ctx); err != nil && !errors.Is(err, ErrLeaseLost) {
+		return err
+	}
+	return nil
 }
