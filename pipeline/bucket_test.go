@@ -137,31 +137,35 @@ func TestConvertBuckets(t *testing.T) {
 // with nothing under it fail before the job starts, naming themselves.
 func TestPreflightBuckets(t *testing.T) {
 	ctx := context.Background()
-	loc := startBucket(t, "gs")
-	in := loc("in")
-	upload(t, in, "images", filepath.Join("testdata", "images"))
-	upload(t, in, ".", "testdata")
+	for _, scheme := range []string{"gs", "s3"} {
+		t.Run(scheme, func(t *testing.T) {
+			loc := startBucket(t, scheme)
+			in := loc("in")
+			upload(t, in, "images", filepath.Join("testdata", "images"))
+			upload(t, in, ".", "testdata")
 
-	cfg := testConfig(t, "good.csv")
-	cfg.CSV = in + "/missing.csv"
-	cfg.Images = in + "/images"
-	_, err := Convert(ctx, cfg)
-	if !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), cfg.CSV) {
-		t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, cfg.CSV)
-	}
+			cfg := testConfig(t, "good.csv")
+			cfg.CSV = withName(in, "missing.csv")
+			cfg.Images = withName(in, "images")
+			_, err := Convert(ctx, cfg)
+			if missing, _, _ := strings.Cut(cfg.CSV, "?"); !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+				t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, missing)
+			}
 
-	cfg.CSV = in + "/good.csv"
-	cfg.Images = in + "/imgs"
-	_, err = Convert(ctx, cfg)
-	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), cfg.Images) {
-		t.Errorf("empty images prefix: got %v, want ErrConfig naming %s", err, cfg.Images)
-	}
-	d, err := storage.Open(ctx, cfg.Out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if empty, err := d.Empty(ctx); err != nil || !empty {
-		t.Errorf("a failed pre-flight wrote to --out %s (empty %v, %v)", cfg.Out, empty, err)
+			cfg.CSV = withName(in, "good.csv")
+			cfg.Images = withName(in, "imgs")
+			_, err = Convert(ctx, cfg)
+			if imgs, _, _ := strings.Cut(cfg.Images, "?"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), imgs) {
+				t.Errorf("empty images prefix: got %v, want ErrConfig naming %s", err, imgs)
+			}
+			d, err := storage.Open(ctx, cfg.Out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if empty, err := d.Empty(ctx); err != nil || !empty {
+				t.Errorf("a failed pre-flight wrote to --out %s (empty %v, %v)", cfg.Out, empty, err)
+			}
+		})
 	}
 }
 
@@ -198,6 +202,49 @@ func BenchmarkConvertLatency(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
 			b.ReportMetric(float64(p.PeakInFlight()), "peak-requests")
+		})
+	}
+}
+
+// TestConvertBucketOverwriteKeepsOld: an --overwrite into a bucket that
+// --max-errors refuses leaves the earlier dataset whole, its errors beside it
+// as errors.failed.csv, and nothing else of the failed run.
+func TestConvertBucketOverwriteKeepsOld(t *testing.T) {
+	ctx := context.Background()
+	for _, scheme := range []string{"gs", "s3"} {
+		t.Run(scheme, func(t *testing.T) {
+			loc := startBucket(t, scheme)
+			cfg := testConfig(t, "good.csv")
+			cfg.Out = loc("out")
+			if _, err := Convert(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			bad := testConfig(t, "bad.csv")
+			bad.Out, bad.Overwrite, bad.Shards = cfg.Out, true, 3
+			bad.MaxErrors = ErrorLimit{Set: true, Count: 0}
+			if _, err := Convert(ctx, bad); !errors.Is(err, ErrTooManyRejected) {
+				t.Fatalf("got %v, want ErrTooManyRejected", err)
+			}
+			verifyOnly(t, cfg.Out, 2)
+			d, err := storage.Open(ctx, cfg.Out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			all, err := d.ListAll(ctx, storage.ListOptions{Recursive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := false
+			for _, a := range all {
+				failed = failed || a.Name == dataset.FailedErrorsName
+				if strings.HasPrefix(a.Name, ".tfprep-") || strings.Contains(a.Name, "-of-00003") {
+					t.Errorf("left behind by the failed run: %s", a.Name)
+				}
+			}
+			if !failed {
+				t.Errorf("no %s among %v", dataset.FailedErrorsName, all)
+			}
 		})
 	}
 }
