@@ -12,7 +12,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -200,6 +202,7 @@ func (l *launch) close() {
 // worker reports progress within the worker timeout, the job is cancelled
 // and run returns an ErrNoWorkers error.
 func (l *launch) run(ctx context.Context, p *beam.Pipeline) error {
+	defer enterPrivateTemp()()
 	if !l.watched() {
 		_, err := beam.Run(ctx, l.runner, p)
 		return err
@@ -349,4 +352,47 @@ func reachable(ctx context.Context, timeout time.Duration, path string, dir bool
 	case <-ctx.Done():
 	}
 	return fmt.Errorf("%w: %s did not answer within %s; check the network, the credentials and the bucket (or raise --storage-timeout)", ErrStorage, path, timeout)
+}
+
+// privateTemp is the temporary directory of this process's jobs: while any
+// runs, TMPDIR points at it, and the last to end removes it and restores
+// TMPDIR. Beam's portable runner leaves an empty beamloopbackworker-* file
+// in the temporary directory for every LOOPBACK job (runnerlib.Execute,
+// apache/beam#27569); without this every in-process conversion would leave
+// one in /tmp.
+var privateTemp struct {
+	sync.Mutex
+	jobs       int
+	dir, saved string
+	wasSet     bool
+}
+
+// enterPrivateTemp starts a job's use of privateTemp and returns its end.
+// When the directory cannot be made, TMPDIR is left alone.
+func enterPrivateTemp() (leave func()) {
+	privateTemp.Lock()
+	defer privateTemp.Unlock()
+	if privateTemp.jobs == 0 {
+		dir, err := os.MkdirTemp("", "tfprep-job-")
+		if err != nil {
+			return func() {}
+		}
+		privateTemp.saved, privateTemp.wasSet = os.LookupEnv("TMPDIR")
+		privateTemp.dir = dir
+		os.Setenv("TMPDIR", dir)
+	}
+	privateTemp.jobs++
+	return func() {
+		privateTemp.Lock()
+		defer privateTemp.Unlock()
+		if privateTemp.jobs--; privateTemp.jobs > 0 {
+			return
+		}
+		if privateTemp.wasSet {
+			os.Setenv("TMPDIR", privateTemp.saved)
+		} else {
+			os.Unsetenv("TMPDIR")
+		}
+		os.RemoveAll(privateTemp.dir)
+	}
 }

@@ -349,3 +349,26 @@ func TestConvertDuplicateKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertLeavesNoTempFiles: Beam's runner leaves an empty
+// beamloopbackworker-* file in the temporary directory per LOOPBACK job;
+// Convert gives its jobs a private one and removes it.
+func TestConvertLeavesNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cfg := testConfig(t, "good.csv")
+	cfg.Out = filepath.Join(t.TempDir(), "out")
+	if _, err := Convert(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := os.Getenv("TMPDIR"); got != tmp {
+		t.Errorf("TMPDIR is %q after the job, want %q back", got, tmp)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left in the temporary directory: %s", e.Name())
+	}
+}
