@@ -29,7 +29,8 @@ func init() {
 		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags]",
 		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
 		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
-label columns the spec names), reads and preprocesses every image as the spec says
+label columns the spec names; with --spec imagefolder, no CSV: one row per file of the tree
+--images ROOT/CLASS/IMAGE, the class folders sorted as class names), reads and preprocesses every image as the spec says
 (Keras load_img-identical by default), and writes tf.train.Example records:
 
   OUT/{split}-{SSSSS}-of-{NNNNN}.tfrecord[.gz|.zz]   the shards, shuffled at write time
@@ -73,6 +74,7 @@ const convertExamples = `
 Examples:
   tfprep convert --spec planet --csv planet.csv --images train-jpg --out out/planet \
       --splits train=0.9,validation=0.1 --shard-size 128MiB --seed 42
+  tfprep convert --spec imagefolder --images flowers/ --out out/flowers --splits train=0.8,validation=0.2
   tfprep convert --spec planet --csv gs://b/planet.csv --images gs://b/train-jpg --out gs://b/tfr \
       --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
       --worker_binary=bin/tfprep-linux-amd64`
@@ -80,7 +82,7 @@ Examples:
 func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
 	specName := fs.String("spec", "planet", "dataset spec: a preset ("+strings.Join(schema.PresetNames(), ", ")+") or a YAML/JSON spec file")
-	csvPath := fs.String("csv", "", "the CSV of image names and labels (required)")
+	csvPath := fs.String("csv", "", "the CSV of image names and labels (required, except for an imagefolder spec)")
 	images := fs.String("images", "", "directory the spec's image paths are relative to (required)")
 	out := fs.String("out", "", "output directory; must be empty unless --overwrite (required)")
 	splits := fs.String("splits", "", "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)")
@@ -103,12 +105,15 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if len(args) > 0 {
 			return usagef("unexpected arguments %q", args)
 		}
-		if *csvPath == "" || *images == "" || *out == "" {
-			return usagef("--csv, --images and --out are required")
+		if *images == "" || *out == "" {
+			return usagef("--csv, --images and --out are required (--images and --out for an imagefolder spec)")
 		}
 		spec, err := dataset.ResolveSpec(ctx, *specName)
 		if err != nil {
 			return err
+		}
+		if *csvPath == "" && spec.Source != schema.SourceImageFolder {
+			return usagef("--csv, --images and --out are required: the spec %s reads its rows from a CSV (an image folder ROOT/CLASS/IMAGE needs none: --spec imagefolder)", spec.Name)
 		}
 		if *size != 0 {
 			spec.Image.Width, spec.Image.Height = *size, *size
