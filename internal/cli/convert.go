@@ -20,7 +20,6 @@ import (
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
 	"github.com/tfprep/tfprep/schema"
-	"github.com/tfprep/tfprep/tfrecord"
 )
 
 func init() {
@@ -85,16 +84,13 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 	csvPath := fs.String("csv", "", "the CSV of image names and labels (required, except for an imagefolder spec)")
 	images := fs.String("images", "", "directory the spec's image paths are relative to (required)")
 	out := fs.String("out", "", "output directory; must be empty unless --overwrite (required)")
-	splits := fs.String("splits", "", "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)")
-	shards := fs.Int("shards", 0, "shards per split (default: from --shard-size)")
-	shardSize := fs.String("shard-size", "128MiB", "target shard size when --shards is not given (B, KB, MB, GB, KiB, MiB, GiB)")
-	compression := fs.String("compression", "none", "shard compression: none, gzip or zlib")
-	seed := fs.Int64("seed", 0, "seed of split assignment and write-time shuffle")
+	write := declareWriteFlags(fs, writeUsage{ // writeflags.go
+		Splits: "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)",
+		Seed:   "seed of split assignment and write-time shuffle",
+		Rows:   "rows",
+	})
 	maxErrors := fs.String("max-errors", "", "fail when more rows than N, or than P% of the rows read, are rejected (default: no limit)")
-	overwrite := fs.Bool("overwrite", false, "replace an earlier conversion in --out")
 	followLinks := fs.Bool("follow-symlinks-outside", false, "read images through symbolic links that point outside --images (refused by default, stage io)")
-	duplicates := fs.String("duplicate-keys", "warn", "rows whose key an earlier line has: warn (write them, listed as warnings) or reject (stage label)")
-	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
 	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
 	resize := fs.String("resize", "", "override the spec's resize filter: nearest, bilinear, bicubic, box, hamming, lanczos")
 	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
@@ -127,39 +123,29 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if err := spec.Validate(); err != nil {
 			return &usageError{err}
 		}
+		w, err := write.parse()
+		if err != nil {
+			return err
+		}
 		cfg := pipeline.Config{
 			Spec:        spec,
 			CSV:         *csvPath,
 			Images:      *images,
 			Out:         *out,
-			Shards:      *shards,
-			Seed:        *seed,
-			Overwrite:   *overwrite,
-			Index:       *index,
+			Splits:      w.Splits,
+			Shards:      w.Shards,
+			ShardSize:   w.ShardSize,
+			Compression: w.Compression,
+			Seed:        w.Seed,
+			Overwrite:   w.Overwrite,
+			Index:       w.Index,
 			Workers:     *workers,
 			CommandLine: os.Args,
 
+			RejectDuplicateKeys:   w.RejectDuplicateKeys,
 			FollowSymlinksOutside: *followLinks,
 			ToolVersion:           toolVersion(),
 			Launch:                launch(),
-		}
-		switch *duplicates {
-		case "warn":
-		case "reject":
-			cfg.RejectDuplicateKeys = true
-		default:
-			return usagef("--duplicate-keys %q: want warn or reject", *duplicates)
-		}
-		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
-			return &usageError{err}
-		}
-		if cfg.Shards == 0 {
-			if cfg.ShardSize, err = parseSize(*shardSize); err != nil {
-				return usagef("--shard-size: %w", err)
-			}
-		}
-		if cfg.Compression, err = tfrecord.ParseCompression(*compression); err != nil {
-			return usagef("--compression: %w", err)
 		}
 		if cfg.MaxErrors, err = pipeline.ParseErrorLimit(*maxErrors); err != nil {
 			return &usageError{err}

@@ -6,17 +6,17 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
-	"github.com/tfprep/tfprep/tfrecord"
 )
 
 func init() {
 	register(&Command{
 		Name:  "reshard",
-		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...]",
+		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...] [--duplicate-keys warn|reject]",
 		Short: "rewrite a converted dataset with other shards, compression, order or splits (no image decoded)",
 		Long: `Reshard reads the dataset SRC (a directory written by convert, reshard or merge) and writes
 DST with the same records, byte for byte: only the number and size of the shards, their
@@ -34,9 +34,17 @@ until one final step commits them, dataset.json written last, rows read (SRC's r
 refused when SRC's spec does not store keys (key.omit). Without --splits, each record
 stays in its split.
 
-A worker holds one shard in memory while it writes it.
+Only references to the records (file, offset, length, key) are shuffled; the step that
+writes a shard reads its records by offset, one at a time, so memory does not grow with
+the size of the records or of the shards. A compressed SRC is first copied uncompressed
+to DST's staging directory (removed at the commit), since gzip and zlib streams cannot be
+read at an offset.
 
-Exit codes: 0 written; 1 failed (nothing written); 2 usage error.
+A key that an earlier record has is written with a warning (rows.warned), or rejected
+(errors.csv, stage label) with --duplicate-keys=reject, as convert does.
+
+Exit codes: 0 written; 3 written, some records rejected (see errors.csv); 1 failed
+(nothing written); 2 usage error.
 
 Examples:
   tfprep reshard out/planet out/planet-1000 --shards 1000
@@ -52,13 +60,11 @@ Examples:
 // command: the last argument is DST, the others the sources.
 func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
-	shards := fs.Int("shards", 0, "shards per split (default: from --shard-size)")
-	shardSize := fs.String("shard-size", "128MiB", "target shard size when --shards is not given (B, KB, MB, GB, KiB, MiB, GiB)")
-	compression := fs.String("compression", "none", "shard compression: none, gzip or zlib")
-	seed := fs.Int64("seed", 0, "seed of shard assignment, order in a shard and, with --splits, split assignment (default: the first source's)")
-	splits := fs.String("splits", "", "re-split by key hash, e.g. train=0.9,validation=0.1 (default: keep each record's split)")
-	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
-	overwrite := fs.Bool("overwrite", false, "replace an earlier dataset in DST")
+	write := declareWriteFlags(fs, writeUsage{ // writeflags.go
+		Splits: "re-split by key hash, e.g. train=0.9,validation=0.1 (default: keep each record's split)",
+		Seed:   "seed of shard assignment, order in a shard and, with --splits, split assignment (default: the first source's)",
+		Rows:   "records",
+	})
 	quiet := fs.Bool("quiet", false, "no summary")
 	return func(ctx context.Context, env *Env, args []string) error {
 		switch {
@@ -67,28 +73,24 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		case name == "merge" && len(args) < 3:
 			return usagef("want at least two sources and DST, got %d arguments", len(args))
 		}
+		w, err := write.parse()
+		if err != nil {
+			return err
+		}
 		cfg := pipeline.RewriteConfig{
-			Sources:     args[:len(args)-1],
-			Out:         args[len(args)-1],
-			Shards:      *shards,
-			Index:       *index,
-			Overwrite:   *overwrite,
-			CommandLine: os.Args,
-			ToolVersion: toolVersion(),
+			Sources:             args[:len(args)-1],
+			Out:                 args[len(args)-1],
+			Splits:              w.Splits,
+			Shards:              w.Shards,
+			ShardSize:           w.ShardSize,
+			Compression:         w.Compression,
+			Seed:                w.Seed,
+			Index:               w.Index,
+			Overwrite:           w.Overwrite,
+			RejectDuplicateKeys: w.RejectDuplicateKeys,
+			CommandLine:         os.Args,
+			ToolVersion:         toolVersion(),
 		}
-		var err error
-		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
-			return usagef("%w", err)
-		}
-		if cfg.Shards == 0 {
-			if cfg.ShardSize, err = parseSize(*shardSize); err != nil {
-				return usagef("--shard-size: %w", err)
-			}
-		}
-		if cfg.Compression, err = tfrecord.ParseCompression(*compression); err != nil {
-			return usagef("--compression: %w", err)
-		}
-		cfg.Seed = *seed
 		if !flagSet(fs, "seed") {
 			src, err := dataset.Open(ctx, cfg.Sources[0])
 			if err != nil {
@@ -116,6 +118,9 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		}
 		if !*quiet {
 			printSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
+		}
+		if m.Rows.Rejected > 0 {
+			return partialf("%d of %d records rejected; see %s", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)
 		}
 		return nil
 	}

@@ -61,3 +61,41 @@ func TestReshardAndMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestReshardKeepsSplits: without --splits every record keeps its split;
+// merge reports repeated keys as convert does (--duplicate-keys).
+func TestReshardKeepsSplits(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if code, _, stderr := runCLI(t, "convert", "--spec", "planet", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", src, "--splits", "train=0.5,validation=0.5", "--quiet"); code != ExitOK {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	dst := filepath.Join(dir, "dst")
+	if code, _, stderr := runCLI(t, "reshard", src, dst, "--shards", "2", "--quiet"); code != ExitOK {
+		t.Fatalf("reshard: exit %d: %s", code, stderr)
+	}
+	want, err := dataset.ReadManifest(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dataset.ReadManifest(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Splits) != 2 || got.Splits[0].Records != want.Splits[0].Records || got.Splits[1].Records != want.Splits[1].Records {
+		t.Errorf("reshard without --splits: got splits %+v, want SRC's %+v", got.Splits, want.Splits)
+	}
+
+	code, stdout, _ := runCLI(t, "merge", src, dst, filepath.Join(dir, "warned"))
+	if code != ExitOK || !strings.Contains(stdout, "warning: 14 rows kept") || !strings.Contains(stdout, "duplicate key") {
+		t.Errorf("merge with repeated keys: exit %d, stdout %q; want 0 and a warning about 14 duplicate keys", code, stdout)
+	}
+	code, stdout, stderr := runCLI(t, "merge", src, dst, filepath.Join(dir, "rejected"), "--duplicate-keys", "reject")
+	if code != ExitPartial || !strings.Contains(stdout, "14 written + 14 rejected (label 14)") || !strings.Contains(stderr, "errors.csv") {
+		t.Errorf("merge --duplicate-keys reject: exit %d, stdout %q, stderr %q; want %d, 14 rejected", code, stdout, stderr, ExitPartial)
+	}
+	if code, _, _ := runCLI(t, "merge", src, dst, filepath.Join(dir, "x"), "--duplicate-keys", "drop"); code != ExitUsage {
+		t.Errorf("--duplicate-keys drop: exit %d, want %d", code, ExitUsage)
+	}
+}
