@@ -52,7 +52,11 @@ type RewriteConfig struct {
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
 	Seed        int64                // split assignment, shard assignment and order within a shard
-	Overwrite   bool                 // replace an earlier dataset in Out
+	// Encoding re-encodes the images (float32, uint8 or png) where no pixel
+	// changes (see reencode.go); "" keeps them as they are. The output's
+	// spec, in its manifest, says the new encoding.
+	Encoding  string
+	Overwrite bool // replace an earlier dataset in Out
 	// RejectDuplicateKeys rejects (stage label, errors.csv) every record
 	// whose key an earlier record has (earlier: in the sources' order, then
 	// shard, then place in the shard); by default such records are written
@@ -225,7 +229,16 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	if err != nil {
 		return nil, "", err
 	}
-	spec := sets[0].Spec
+	spec, err := reencodedSpec(sets[0].Spec, cfg.Encoding)
+	if err != nil {
+		return nil, "", err
+	}
+	outJSON := specJSON
+	if spec != sets[0].Spec {
+		if outJSON, err = spec.Marshal(); err != nil {
+			return nil, "", fmt.Errorf("pipeline: %w", err)
+		}
+	}
 	splits := cfg.Splits
 	if len(splits) > 0 {
 		if err := (&Config{Spec: spec, CSV: "-", Images: "-", Out: cfg.Out, Splits: splits}).check(); err != nil {
@@ -296,12 +309,16 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	refs, reads := beam.ParDo2(rs, &readSourceShardFn{Spec: string(specJSON), Seed: cfg.Seed, TempDir: tempDir}, beam.Reshuffle(rs, beam.CreateList(rs, shards)))
 	keyed := beam.ParDo(s.Scope("AssignShard"), &assignRecordFn{Seed: cfg.Seed, Splits: cfg.Splits, Shards: layout}, refs)
 	ws := s.Scope("WriteShards")
-	results, rejects, warnings := beam.ParDo3(ws, &writeRecordsFn{Spec: string(specJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index,
-		RejectDuplicateKeys: cfg.RejectDuplicateKeys}, beam.GroupByKey(ws, keyed))
+	write := &writeRecordsFn{Spec: string(outJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index,
+		RejectDuplicateKeys: cfg.RejectDuplicateKeys}
+	if spec != sets[0].Spec {
+		write.SourceSpec = string(specJSON)
+	}
+	results, rejects, warnings := beam.ParDo3(ws, write, beam.GroupByKey(ws, keyed))
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
 		TempDir:     tempDir,
-		Spec:        string(specJSON),
+		Spec:        string(outJSON),
 		Splits:      splits,
 		Sharding:    sharding,
 		Compression: compression.String(),
@@ -454,13 +471,17 @@ func (f *assignRecordFn) FinishBundle(emit func(string, refBatch)) {
 // hash of the key) are warned about or, with RejectDuplicateKeys, all but
 // the first are rejected, as convert does.
 type writeRecordsFn struct {
-	Spec                string
+	Spec string // of the output
+	// SourceSpec, when set, is the sources' spec, whose images are
+	// re-encoded as Spec says (reencode.go).
+	SourceSpec          string
 	TempDir             string
 	Compression         string
 	Index               bool
 	RejectDuplicateKeys bool
 
 	writer  *dataset.RecordWriter
+	reenc   *reencoder
 	written beam.Counter
 }
 
@@ -468,6 +489,15 @@ func (f *writeRecordsFn) Setup() error {
 	spec, err := parseSpec(f.Spec)
 	if err != nil {
 		return err
+	}
+	if f.SourceSpec != "" {
+		source, err := parseSpec(f.SourceSpec)
+		if err != nil {
+			return err
+		}
+		if f.reenc, err = newReencoder(source, spec); err != nil {
+			return err
+		}
 	}
 	c, err := tfrecord.ParseCompression(f.Compression)
 	if err != nil {
@@ -492,7 +522,7 @@ func (f *writeRecordsFn) ProcessElement(ctx context.Context, _ string, iter func
 		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Key, b.Key), a.before(b))
 	})
 	refs = f.duplicateKeys(refs, reject, warn)
-	files := &refReader{}
+	files := &refReader{reenc: f.reenc}
 	defer files.close()
 	res, err := f.writer.WriteTempFrom(ctx, f.TempDir, refs[0].Split, refs[0].Shard, files.ordered(ctx, refs))
 	if err != nil {
@@ -526,9 +556,11 @@ func (f *writeRecordsFn) duplicateKeys(refs []recordRef, reject func(dataset.Err
 	return kept
 }
 
-// refReader reads records by reference, keeping their files open.
+// refReader reads records by reference, keeping their files open, and
+// re-encodes their images when reenc is set.
 type refReader struct {
 	files map[string]dataset.File
+	reenc *reencoder
 }
 
 // read returns the record ref points at, checksums verified.
@@ -557,7 +589,11 @@ func (r *refReader) read(ctx context.Context, ref recordRef) ([]byte, error) {
 // is read whole and ordered by the records' bytes, so that the order never
 // depends on where the records came from.
 func (r *refReader) ordered(ctx context.Context, refs []recordRef) func() ([]byte, error) {
-	var run [][]byte
+	type read struct {
+		ref  recordRef
+		data []byte
+	}
+	var run []read
 	return func() ([]byte, error) {
 		if len(run) == 0 {
 			if len(refs) == 0 {
@@ -572,13 +608,22 @@ func (r *refReader) ordered(ctx context.Context, refs []recordRef) func() ([]byt
 				if err != nil {
 					return nil, err
 				}
-				run = append(run, data)
+				run = append(run, read{ref, data})
 			}
 			refs = refs[n:]
-			slices.SortFunc(run, bytes.Compare)
+			slices.SortFunc(run, func(a, b read) int { return bytes.Compare(a.data, b.data) })
 		}
-		data := run[0]
+		next := run[0]
 		run = run[1:]
+		if r.reenc == nil {
+			return next.data, nil
+		}
+		data, err := r.reenc.record(next.data)
+		if err != nil {
+			// The record is named after the cause: a runner's message
+			// keeps what follows the last "pipeline: ".
+			return nil, fmt.Errorf("re-encoding: %w (%s)", err, next.ref)
+		}
 		return data, nil
 	}
 }

@@ -16,12 +16,13 @@ import (
 func init() {
 	register(&Command{
 		Name:  "reshard",
-		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...] [--duplicate-keys warn|reject]",
-		Short: "rewrite a converted dataset with other shards, compression, order or splits (no image decoded)",
+		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...] [--duplicate-keys warn|reject] [--encoding float32|uint8|png]",
+		Short: "rewrite a converted dataset with other shards, compression, order, splits or lossless image encoding (no source image read)",
 		Long: `Reshard reads the dataset SRC (a directory written by convert, reshard or merge) and writes
 DST with the same records, byte for byte: only the number and size of the shards, their
-compression, the order of the records and, with --splits, the splits change. No image is
-decoded, so it runs at the speed of the storage.
+compression, the order of the records and, with --splits, the splits change (and, with
+--encoding, the image encoding, see below). No source image is read and, without
+--encoding, no image decoded, so it runs at the speed of the storage.
 
 It is a Beam pipeline like convert, on the same runners (Prism here by default; Beam's
 --runner flags choose another), with convert's guarantees: shards under temporary names
@@ -40,6 +41,14 @@ the size of the records or of the shards. A compressed SRC is first copied uncom
 to DST's staging directory (removed at the commit), since gzip and zlib streams cannot be
 read at an offset.
 
+--encoding re-encodes the images without their source images, where no pixel changes:
+float32 written from 8-bit pixels (every value k/255, checked value by value; a record
+that has another value fails the run and is named), uint8 and png become one another. The
+bytes are those convert writes for the same pixels, and DST's manifest describes the new
+encoding, so trainer, cat and "spec python DST" read it. JPEG (stored or asked for),
+normalised float32 (image.mean/std) and resizing are refused: they need the source images,
+so run convert again.
+
 A key that an earlier record has is written with a warning (rows.warned), or rejected
 (errors.csv, stage label) with --duplicate-keys=reject, as convert does.
 
@@ -49,7 +58,8 @@ Exit codes: 0 written; 3 written, some records rejected (see errors.csv); 1 fail
 Examples:
   tfprep reshard out/planet out/planet-1000 --shards 1000
   tfprep reshard out/planet out/planet-gz --shard-size 64MiB --compression gzip --seed 7
-  tfprep reshard out/planet out/planet-3way --splits train=0.8,validation=0.1,test=0.1`,
+  tfprep reshard out/planet out/planet-3way --splits train=0.8,validation=0.1,test=0.1
+  tfprep reshard out/flowers-uint8 out/flowers-float32 --encoding float32`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			return rewriteFlags(fs, "reshard")
 		},
@@ -65,6 +75,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		Seed:   "seed of shard assignment, order in a shard and, with --splits, split assignment (default: the first source's)",
 		Rows:   "records",
 	})
+	encoding := fs.String("encoding", "", "re-encode the images where no pixel changes: float32 (from 8-bit pixels), uint8 or png (default: as stored)")
 	quiet := fs.Bool("quiet", false, "no summary")
 	return func(ctx context.Context, env *Env, args []string) error {
 		switch {
@@ -88,6 +99,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 			Index:               w.Index,
 			Overwrite:           w.Overwrite,
 			RejectDuplicateKeys: w.RejectDuplicateKeys,
+			Encoding:            *encoding,
 			CommandLine:         os.Args,
 			ToolVersion:         toolVersion(),
 		}
@@ -108,7 +120,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		start := time.Now()
 		m, err := pipeline.Rewrite(ctx, cfg)
 		switch {
-		case errors.Is(err, pipeline.ErrConfig), errors.Is(err, pipeline.ErrSplits):
+		case errors.Is(err, pipeline.ErrConfig), errors.Is(err, pipeline.ErrSplits), errors.Is(err, pipeline.ErrReencode):
 			return usagef("%w", err)
 		case err != nil:
 			return err

@@ -99,3 +99,27 @@ func TestReshardKeepsSplits(t *testing.T) {
 		t.Errorf("--duplicate-keys drop: exit %d, want %d", code, ExitUsage)
 	}
 }
+
+// TestReshardEncoding: a float32 dataset re-encoded as uint8 is read back
+// by read (the trainer) and spec python as uint8; JPEG is refused.
+func TestReshardEncoding(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	if code, _, stderr := runCLI(t, "convert", "--spec", "planet", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", src, "--quiet"); code != ExitOK {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "reshard", src, dst, "--encoding", "uint8", "--quiet"); code != ExitOK {
+		t.Fatalf("reshard --encoding uint8: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, "spec", "python", dst); code != ExitOK || !strings.Contains(stdout, "tf.uint8") {
+		t.Errorf("spec python DST: exit %d (%s), want code decoding uint8:\n%s", code, stderr, stdout)
+	}
+	if code, stdout, stderr := runCLI(t, "read", dst); code != ExitOK || !strings.Contains(stdout, "14") {
+		t.Errorf("read DST: exit %d, stdout %q, stderr %q; want the 14 records read", code, stdout, stderr)
+	}
+	code, _, stderr := runCLI(t, "reshard", src, filepath.Join(dir, "jpeg"), "--encoding", "jpeg")
+	if code != ExitUsage || !strings.Contains(stderr, "JPEG is lossy") {
+		t.Errorf("--encoding jpeg: exit %d, stderr %q; want %d saying JPEG is lossy", code, stderr, ExitUsage)
+	}
+}
