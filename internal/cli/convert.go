@@ -25,7 +25,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "convert",
-		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags]",
+		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags] | --spec imagefolder --images ROOT --out DIR [flags]",
 		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
 		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
 label columns the spec names; with --spec imagefolder, no CSV: one row per file of the tree
