@@ -27,6 +27,23 @@ type RecordWriter struct {
 // index is not nil, a DALI index to index. A record that is not an Example
 // of the spec is an error naming its position in records.
 func (w *RecordWriter) Write(records [][]byte, dst io.Writer, index io.Writer) (ShardStats, error) {
+	return w.writeFrom(sliceRecords(records), dst, index)
+}
+
+// sliceRecords returns the records one at a time, io.EOF after the last.
+func sliceRecords(records [][]byte) func() ([]byte, error) {
+	i := 0
+	return func() ([]byte, error) {
+		if i == len(records) {
+			return nil, io.EOF
+		}
+		i++
+		return records[i-1], nil
+	}
+}
+
+// writeFrom is Write for records next returns one at a time.
+func (w *RecordWriter) writeFrom(next func() ([]byte, error), dst io.Writer, index io.Writer) (ShardStats, error) {
 	out := newPipelinedWriter(dst)
 	defer out.Close()
 	tw, err := tfrecord.NewWriter(out, &tfrecord.WriterOptions{Compression: w.Compression, Index: index})
@@ -36,8 +53,15 @@ func (w *RecordWriter) Write(records [][]byte, dst io.Writer, index io.Writer) (
 	counts := newLabelCounts(w.Spec)
 	var parsed example.Parsed
 	var rec schema.Record
-	for i, record := range records {
-		err := example.ParseInto(&parsed, record, true)
+	for i := 0; ; i++ {
+		record, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return ShardStats{}, fmt.Errorf("dataset: record %d of the shard: %w", i, err)
+		}
+		err = example.ParseInto(&parsed, record, true)
 		if err == nil {
 			err = w.Spec.ReadExample(parsed, &rec)
 		}
@@ -64,5 +88,15 @@ func (w *RecordWriter) Write(records [][]byte, dst io.Writer, index io.Writer) (
 func (w *RecordWriter) WriteTemp(ctx context.Context, tempDir, split string, shard int, records [][]byte) (ShardResult, error) {
 	return writeTemp(ctx, tempDir, split, shard, w.Compression, w.Index, func(dst, index io.Writer) (ShardStats, error) {
 		return w.Write(records, dst, index)
+	})
+}
+
+// WriteTempFrom is WriteTemp for records that next returns one at a time,
+// io.EOF after the last. A record needs to stay valid only until the next
+// call, so a shard of any size is written in the memory of a few records.
+// An error of next fails the shard.
+func (w *RecordWriter) WriteTempFrom(ctx context.Context, tempDir, split string, shard int, next func() ([]byte, error)) (ShardResult, error) {
+	return writeTemp(ctx, tempDir, split, shard, w.Compression, w.Index, func(dst, index io.Writer) (ShardStats, error) {
+		return w.writeFrom(next, dst, index)
 	})
 }

@@ -341,6 +341,16 @@ func (p *Processor) encode(name string, img Image, dst []byte) ([]byte, error) {
 	return append(dst, buf.Bytes()...), nil
 }
 
+// Encode appends img, 0..255 pixels with the Options' channels, encoded as the Options say, to dst:
+// Process's last step alone, for pixels already prepared (re-encoding a converted dataset). The
+// bytes are those Process writes for the same pixels.
+func (p *Processor) Encode(name string, img *Image, dst []byte) ([]byte, error) {
+	if c := p.opts.Channels(); img.Channels != c || len(img.Pix) != img.Width*img.Height*c {
+		return dst, newError(name, Unsupported, -1, "%dx%d image of %d channels (%d bytes), want %d channels", img.Width, img.Height, img.Channels, len(img.Pix), c)
+	}
+	return p.encode(name, *img, dst)
+}
+
 // growLen extends s by n bytes, reallocating at most once.
 func growLen(s []byte, n int) []byte {
 	if cap(s)-len(s) >= n {

@@ -4,7 +4,9 @@
 //
 // The graph, one composite per step:
 //
-//	ReadRows     CSV file → csvRecord (+ csv-stage rejects, + readCount)
+//	ReadRows     CSV file → csvRecord (+ csv-stage rejects, + readCount);
+//	             for an image folder, ReadFolder: the listing of --images →
+//	             csvRecord{path, class} (folder.go)
 //	DecodeRows   csvRecord → splitRow via the spec (+ label-stage rejects)
 //	AssignSplit  splitRow.Split = seeded hash of the key into TFX-style buckets
 //	CountRows    rows per split (for shard sizing and Finalize)
@@ -181,7 +183,13 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	if err := cfg.check(); err != nil {
 		return nil, "", nil, err
 	}
-	header, err := readHeader(ctx, cfg.CSV)
+	folder := cfg.Spec.Source == schema.SourceImageFolder
+	header := schema.FolderHeader()
+	if folder {
+		err = cfg.resolveFolder(ctx) // folder.go
+	} else {
+		header, err = readHeader(ctx, cfg.CSV)
+	}
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -228,7 +236,12 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		compression = tfrecord.None
 	}
 	p, s := beam.NewPipelineWithRoot()
-	records, csvRejects, reads := readRows(s, beam.Create(s, cfg.CSV), header)
+	var records, csvRejects, reads beam.PCollection
+	if folder {
+		records, csvRejects, reads = readFolder(s, cfg.Spec, cfg.Images)
+	} else {
+		records, csvRejects, reads = readRows(s, beam.Create(s, cfg.CSV), header)
+	}
 	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, records)
 	rows = assignSplit(s, cfg.Seed, splits, rows)
 	counts := countRows(s, rows)
@@ -273,8 +286,10 @@ func (cfg *Config) check() error {
 	switch {
 	case cfg.Spec == nil:
 		return fmt.Errorf("%w: no spec", ErrConfig)
-	case cfg.CSV == "":
+	case cfg.CSV == "" && cfg.Spec.Source != schema.SourceImageFolder:
 		return fmt.Errorf("%w: no CSV file (--csv)", ErrConfig)
+	case cfg.CSV != "" && cfg.Spec.Source == schema.SourceImageFolder:
+		return fmt.Errorf("%w: the spec %s reads an image folder (source: imagefolder): its rows are the files under --images, ROOT/CLASS/IMAGE; --csv %s would not be read, so it is refused (for a CSV, use a spec with source: csv)", ErrConfig, cfg.Spec.Name, cfg.CSV)
 	case cfg.Images == "":
 		return fmt.Errorf("%w: no images root (--images)", ErrConfig)
 	case cfg.Out == "":

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"slices"
@@ -18,16 +19,18 @@ import (
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
+	"github.com/tfprep/tfprep/storage"
 	"github.com/tfprep/tfprep/tfrecord"
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, SourceShard, func(Record), func(readCount), error](&readSourceShardFn{})
-	register.DoFn1x2[Record, string, Record](&assignRecordFn{})
-	register.DoFn4x1[context.Context, string, func(*Record) bool, func(dataset.ShardResult), error](&writeRecordsFn{})
-	register.Emitter1[Record]()
-	register.Iter1[Record]()
+	register.DoFn4x1[context.Context, SourceShard, func(recordRef), func(readCount), error](&readSourceShardFn{})
+	register.DoFn2x0[recordRef, func(string, refBatch)](&assignRecordFn{})
+	register.DoFn6x1[context.Context, string, func(*refBatch) bool, func(dataset.ShardResult), func(dataset.ErrorRecord), func(dataset.Warning), error](&writeRecordsFn{})
+	register.Emitter1[recordRef]()
+	register.Emitter2[string, refBatch]()
+	register.Iter1[refBatch]()
 }
 
 // ErrSpecMismatch: datasets to merge were written with different specs.
@@ -49,7 +52,16 @@ type RewriteConfig struct {
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
 	Seed        int64                // split assignment, shard assignment and order within a shard
-	Overwrite   bool                 // replace an earlier dataset in Out
+	// Encoding re-encodes the images (float32, uint8 or png) where no pixel
+	// changes (see reencode.go); "" keeps them as they are. The output's
+	// spec, in its manifest, says the new encoding.
+	Encoding  string
+	Overwrite bool // replace an earlier dataset in Out
+	// RejectDuplicateKeys rejects (stage label, errors.csv) every record
+	// whose key an earlier record has (earlier: in the sources' order, then
+	// shard, then place in the shard); by default such records are written
+	// and warned about (rows.warned), as convert does.
+	RejectDuplicateKeys bool
 
 	CommandLine []string // recorded in the manifest
 	ToolVersion string   // recorded in the manifest
@@ -59,26 +71,43 @@ type RewriteConfig struct {
 // SourceShard is one shard of a source dataset, the unit the rewrite reads.
 type SourceShard struct {
 	Location string // the source dataset
+	Rank     int    // its place among the sources: of repeated keys, the first source's record is the first
 	Split    string
 	File     string // base name
 	Path     string // full path
 }
 
-// Record is one Example of a source, as read.
-type Record struct {
-	Split string
-	Shard int
-	Key   string // the key feature; empty when the spec omits keys
-	Data  []byte // the serialized Example, unchanged
+// recordRef is one Example of a source by reference: where its frame lies
+// in an uncompressed TFRecord file, not its bytes. Only references go
+// through the GroupByKey; the step that writes a shard reads its records
+// by offset, one at a time.
+type recordRef struct {
+	Split  string
+	Shard  int
+	Key    string // the key feature; empty when the spec omits keys
+	Place  uint64 // keyHash(seed, "shard", placeKey), placeKey the key or, without one, the record's bytes
+	Order  uint64 // keyHash(seed, "order", placeKey): the place in the shard
+	File   string // the source shard or, for a compressed one, its uncompressed copy in the staging directory
+	Offset int64  // of the record's frame
+	Length int64  // of the frame: the record and tfrecord.FrameOverhead
+
+	// Where the record was read, to report a repeated key.
+	Rank   int    // SourceShard.Rank
+	Source string // the source shard's path
+	Index  int64  // the record's number in it
 }
 
-// placeKey is what places a record: its key, or its bytes when the spec
-// stores no key.
-func (r *Record) placeKey() string {
-	if r.Key != "" {
-		return r.Key
-	}
-	return string(r.Data)
+// before orders the records of a repeated key as convert orders the lines of
+// one: by source (in the order given), shard, then number in the shard.
+func (r recordRef) before(o recordRef) int {
+	return cmp.Or(cmp.Compare(r.Rank, o.Rank), cmp.Compare(r.Source, o.Source), cmp.Compare(r.Index, o.Index))
+}
+
+func (r recordRef) String() string { return fmt.Sprintf("%s record %d", r.Source, r.Index) }
+
+// refBatch is references travelling as one element (see rowBatch).
+type refBatch struct {
+	Refs []recordRef
 }
 
 // Rewrite builds and runs the reshard or merge pipeline for cfg and returns
@@ -87,15 +116,21 @@ func (r *Record) placeKey() string {
 // last, rows read (the sources' records) = records written, a layout and
 // order that depend only on the sources, the options and the seed.
 //
-//	ReadShards    SourceShard → Record (+ readCount per shard); a damaged
-//	              source shard fails the job
-//	AssignShard   Record.Split (with Splits), Record.Shard by seeded key hash
-//	WriteShards   GroupByKey; per shard: order by seeded key hash, write
-//	              with dataset.RecordWriter to a temporary name
+//	ReadShards    SourceShard → recordRef (+ readCount per shard): where
+//	              each record lies, its key and hashes; a compressed
+//	              source is copied uncompressed to the staging directory
+//	              so its records can be read by offset; a damaged source
+//	              shard fails the job
+//	AssignShard   recordRef.Split (with Splits), .Shard by seeded key hash,
+//	              batched by shard
+//	WriteShards   GroupByKey of the references; per shard: order by seeded
+//	              key hash, read each record by offset and write it with
+//	              dataset.RecordWriter to a temporary name
 //	Finalize      as Convert's
 //
-// A shard's records are held in memory while it is written: a worker needs
-// about the shard's size per shard it writes at a time.
+// No record goes through the GroupByKey, and a shard is written one record
+// at a time: memory does not grow with the records' or the shard's size,
+// only with the number of records (a reference is about 150 bytes).
 func Rewrite(ctx context.Context, cfg RewriteConfig) (*dataset.Manifest, error) {
 	launch, err := prepareLaunch(ctx, Config{Out: cfg.Out, Runner: cfg.Runner}, cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner))
 	if err != nil {
@@ -194,7 +229,16 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	if err != nil {
 		return nil, "", err
 	}
-	spec := sets[0].Spec
+	spec, err := reencodedSpec(sets[0].Spec, cfg.Encoding)
+	if err != nil {
+		return nil, "", err
+	}
+	outJSON := specJSON
+	if spec != sets[0].Spec {
+		if outJSON, err = spec.Marshal(); err != nil {
+			return nil, "", fmt.Errorf("pipeline: %w", err)
+		}
+	}
 	splits := cfg.Splits
 	if len(splits) > 0 {
 		if err := (&Config{Spec: spec, CSV: "-", Images: "-", Out: cfg.Out, Splits: splits}).check(); err != nil {
@@ -242,13 +286,13 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 		counts = append(counts, splitCount{Split: sp.Name, Rows: rows[sp.Name]})
 	}
 	var shards []SourceShard
-	for _, d := range sets {
+	for rank, d := range sets {
 		files, err := d.Shards()
 		if err != nil {
 			return nil, "", fmt.Errorf("pipeline: %w", err)
 		}
 		for _, f := range files {
-			shards = append(shards, SourceShard{Location: d.Location, Split: f.Split, File: f.File, Path: f.Path})
+			shards = append(shards, SourceShard{Location: d.Location, Rank: rank, Split: f.Split, File: f.File, Path: f.Path})
 		}
 	}
 	if len(shards) == 0 {
@@ -262,14 +306,19 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 
 	p, s := beam.NewPipelineWithRoot()
 	rs := s.Scope("ReadShards")
-	records, reads := beam.ParDo2(rs, &readSourceShardFn{Spec: string(specJSON)}, beam.Reshuffle(rs, beam.CreateList(rs, shards)))
-	keyed := beam.ParDo(s.Scope("AssignShard"), &assignRecordFn{Seed: cfg.Seed, Splits: cfg.Splits, Shards: layout}, records)
+	refs, reads := beam.ParDo2(rs, &readSourceShardFn{Spec: string(specJSON), Seed: cfg.Seed, TempDir: tempDir}, beam.Reshuffle(rs, beam.CreateList(rs, shards)))
+	keyed := beam.ParDo(s.Scope("AssignShard"), &assignRecordFn{Seed: cfg.Seed, Splits: cfg.Splits, Shards: layout}, refs)
 	ws := s.Scope("WriteShards")
-	results := beam.ParDo(ws, &writeRecordsFn{Spec: string(specJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index, Seed: cfg.Seed}, beam.GroupByKey(ws, keyed))
+	write := &writeRecordsFn{Spec: string(outJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index,
+		RejectDuplicateKeys: cfg.RejectDuplicateKeys}
+	if spec != sets[0].Spec {
+		write.SourceSpec = string(specJSON)
+	}
+	results, rejects, warnings := beam.ParDo3(ws, write, beam.GroupByKey(ws, keyed))
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
 		TempDir:     tempDir,
-		Spec:        string(specJSON),
+		Spec:        string(outJSON),
 		Splits:      splits,
 		Sharding:    sharding,
 		Compression: compression.String(),
@@ -277,14 +326,17 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 		Seed:        cfg.Seed,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
-	}, results, beam.CreateList(s, []dataset.ErrorRecord{}), reads, beam.CreateList(s, counts), beam.CreateList(s, []dataset.Warning{}))
+	}, results, rejects, reads, beam.CreateList(s, counts), warnings)
 	return p, tempDir, nil
 }
 
-// readSourceShardFn reads every record of a source shard. Damage fails the
-// bundle: a rewrite promises every record of its sources.
+// readSourceShardFn reads every record of a source shard and emits a
+// reference to it. Damage fails the bundle: a rewrite promises every record
+// of its sources.
 type readSourceShardFn struct {
-	Spec string
+	Spec    string
+	Seed    int64
+	TempDir string // where compressed sources are copied uncompressed
 
 	spec *schema.Spec
 	sets map[string]*dataset.Dataset
@@ -296,18 +348,43 @@ func (f *readSourceShardFn) Setup() (err error) {
 	return err
 }
 
-func (f *readSourceShardFn) ProcessElement(ctx context.Context, sh SourceShard, emit func(Record), count func(readCount)) error {
+func (f *readSourceShardFn) ProcessElement(ctx context.Context, sh SourceShard, emit func(recordRef), count func(readCount)) (err error) {
 	d := f.sets[sh.Location]
 	if d == nil {
-		var err error
 		if d, err = dataset.Open(ctx, sh.Location); err != nil {
 			return fmt.Errorf("pipeline: %w", err)
 		}
 		f.sets[sh.Location] = d
 	}
+	// A compressed stream cannot be read at an offset: its records are
+	// copied, framed as they were, to an uncompressed file in the staging
+	// directory (which the commit removes) and read from there.
+	file := sh.Path
+	var copied *tfrecord.Writer
+	if tfrecord.CompressionFromName(sh.File) != tfrecord.None {
+		name := fmt.Sprintf("source-%s-%s.tfrecord", sh.File, randomID())
+		dir, err := storage.Open(ctx, f.TempDir)
+		if err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		defer dir.Close()
+		w, err := dir.NewWriter(ctx, name, nil)
+		if err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		defer func() {
+			if cerr := w.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("pipeline: copying %s: %w", sh.Path, cerr)
+			}
+		}()
+		if copied, err = tfrecord.NewWriter(w, nil); err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		file = joinPath(f.TempDir, name)
+	}
 	var parsed example.Parsed
 	var rec schema.Record
-	var n int64
+	var n, offset int64
 	damage, err := d.Scan(ctx, dataset.ShardFile{Shard: dataset.Shard{File: sh.File}, Split: sh.Split, Path: sh.Path}, func(index int64, data []byte) error {
 		err := example.ParseInto(&parsed, data, true)
 		if err == nil {
@@ -316,7 +393,19 @@ func (f *readSourceShardFn) ProcessElement(ctx context.Context, sh SourceShard, 
 		if err != nil {
 			return fmt.Errorf("pipeline: %s: record %d: %w", sh.Path, index, err)
 		}
-		emit(Record{Split: sh.Split, Key: rec.Key, Data: bytes.Clone(data)})
+		if copied != nil {
+			if err := copied.Write(data); err != nil {
+				return fmt.Errorf("pipeline: copying %s: %w", sh.Path, err)
+			}
+		}
+		place := rec.Key
+		if place == "" {
+			place = string(data)
+		}
+		frame := int64(len(data)) + tfrecord.FrameOverhead
+		emit(recordRef{Split: sh.Split, Key: rec.Key, Place: keyHash(f.Seed, "shard", place), Order: keyHash(f.Seed, "order", place),
+			File: file, Offset: offset, Length: frame, Rank: sh.Rank, Source: sh.Path, Index: index})
+		offset += frame
 		n++
 		return nil
 	})
@@ -326,42 +415,73 @@ func (f *readSourceShardFn) ProcessElement(ctx context.Context, sh SourceShard, 
 	if len(damage) > 0 {
 		return fmt.Errorf("pipeline: %s is damaged (%s); see tfprep verify %s", sh.Path, damage[0], sh.Location)
 	}
+	if copied != nil {
+		if err := copied.Close(); err != nil {
+			return fmt.Errorf("pipeline: copying %s: %w", sh.Path, err)
+		}
+	}
 	count(readCount{File: sh.Path, Rows: n})
 	return nil
 }
 
-// assignRecordFn sets a record's split (when Splits is set) and shard, and
-// keys it by shard.
+// assignRecordFn sets a reference's split (when Splits is set) and shard,
+// and batches the references of a bundle by shard ("split/shard").
 type assignRecordFn struct {
 	Seed   int64
 	Splits []SplitWeight
 	Shards map[string]int // shards per split
 
-	bounds []uint64
+	bounds  []uint64
+	batches map[string][]recordRef
 }
 
-func (f *assignRecordFn) ProcessElement(r Record) (string, Record) {
+func (f *assignRecordFn) ProcessElement(r recordRef, emit func(string, refBatch)) {
 	if len(f.Splits) > 0 {
 		if f.bounds == nil {
 			f.bounds = splitBuckets(f.Splits)
 		}
 		r.Split = splitOf(f.Seed, f.Splits, f.bounds, r.Key)
 	}
-	r.Shard = int(keyHash(f.Seed, "shard", r.placeKey()) % uint64(f.Shards[r.Split]))
-	return shardKey(r.Split, r.Shard), r
+	r.Shard = int(r.Place % uint64(f.Shards[r.Split]))
+	if f.batches == nil {
+		f.batches = map[string][]recordRef{}
+	}
+	key := shardKey(r.Split, r.Shard)
+	refs := append(f.batches[key], r)
+	if len(refs) == rowBatchSize {
+		emit(key, refBatch{Refs: refs})
+		refs = nil
+	}
+	f.batches[key] = refs
+}
+
+func (f *assignRecordFn) FinishBundle(emit func(string, refBatch)) {
+	for key, refs := range f.batches {
+		if len(refs) > 0 {
+			emit(key, refBatch{Refs: refs})
+		}
+	}
+	f.batches = nil
 }
 
 // writeRecordsFn writes one shard, its records ordered by the seeded hash
 // of their key (ties by key, then bytes), to a temporary name unique to the
-// attempt.
+// attempt, reading each record by offset as it writes it. Records whose key
+// another record has (every one of them is in this shard: the shard is a
+// hash of the key) are warned about or, with RejectDuplicateKeys, all but
+// the first are rejected, as convert does.
 type writeRecordsFn struct {
-	Spec        string
-	TempDir     string
-	Compression string
-	Index       bool
-	Seed        int64
+	Spec string // of the output
+	// SourceSpec, when set, is the sources' spec, whose images are
+	// re-encoded as Spec says (reencode.go).
+	SourceSpec          string
+	TempDir             string
+	Compression         string
+	Index               bool
+	RejectDuplicateKeys bool
 
 	writer  *dataset.RecordWriter
+	reenc   *reencoder
 	written beam.Counter
 }
 
@@ -369,6 +489,15 @@ func (f *writeRecordsFn) Setup() error {
 	spec, err := parseSpec(f.Spec)
 	if err != nil {
 		return err
+	}
+	if f.SourceSpec != "" {
+		source, err := parseSpec(f.SourceSpec)
+		if err != nil {
+			return err
+		}
+		if f.reenc, err = newReencoder(source, spec); err != nil {
+			return err
+		}
 	}
 	c, err := tfrecord.ParseCompression(f.Compression)
 	if err != nil {
@@ -379,34 +508,130 @@ func (f *writeRecordsFn) Setup() error {
 	return nil
 }
 
-func (f *writeRecordsFn) ProcessElement(ctx context.Context, _ string, iter func(*Record) bool, emit func(dataset.ShardResult)) error {
-	type placed struct {
-		hash uint64
-		rec  Record
+func (f *writeRecordsFn) ProcessElement(ctx context.Context, _ string, iter func(*refBatch) bool, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) error {
+	var refs []recordRef
+	var batch refBatch
+	for iter(&batch) {
+		refs = append(refs, batch.Refs...)
+		batch = refBatch{}
 	}
-	var recs []placed
-	var r Record
-	for iter(&r) {
-		recs = append(recs, placed{keyHash(f.Seed, "order", r.placeKey()), r})
-		r = Record{}
-	}
-	if len(recs) == 0 {
+	if len(refs) == 0 {
 		return nil
 	}
-	slices.SortFunc(recs, func(a, b placed) int {
-		return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.rec.Key, b.rec.Key), bytes.Compare(a.rec.Data, b.rec.Data))
+	slices.SortFunc(refs, func(a, b recordRef) int {
+		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Key, b.Key), a.before(b))
 	})
-	data := make([][]byte, len(recs))
-	for i, p := range recs {
-		data[i] = p.rec.Data
-	}
-	res, err := f.writer.WriteTemp(ctx, f.TempDir, recs[0].rec.Split, recs[0].rec.Shard, data)
+	refs = f.duplicateKeys(refs, reject, warn)
+	files := &refReader{reenc: f.reenc}
+	defer files.close()
+	res, err := f.writer.WriteTempFrom(ctx, f.TempDir, refs[0].Split, refs[0].Shard, files.ordered(ctx, refs))
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	f.written.Inc(ctx, res.Records)
 	emit(res)
 	return nil
+}
+
+// duplicateKeys reports the records of refs (sorted: a key's records
+// adjacent, in source order) whose key an earlier record has, and returns
+// the references to write.
+func (f *writeRecordsFn) duplicateKeys(refs []recordRef, reject func(dataset.ErrorRecord), warn func(dataset.Warning)) []recordRef {
+	kept := refs[:0:0]
+	var first recordRef
+	for i, r := range refs {
+		if i == 0 || r.Key == "" || r.Key != refs[i-1].Key {
+			first = r
+			kept = append(kept, r)
+			continue
+		}
+		if f.RejectDuplicateKeys {
+			reject(dataset.ErrorRecord{Key: r.Key, Stage: dataset.StageLabel,
+				Reason: fmt.Sprintf("duplicate key %s: %s; first: %s (--duplicate-keys=reject)", r.Key, r, first)})
+			continue
+		}
+		kept = append(kept, r)
+		warn(dataset.Warning{Key: r.Key, Reason: fmt.Sprintf("duplicate key %s: %s; first: %s; both records are written", r.Key, r, first)})
+	}
+	return kept
+}
+
+// refReader reads records by reference, keeping their files open, and
+// re-encodes their images when reenc is set.
+type refReader struct {
+	files map[string]dataset.File
+	reenc *reencoder
+}
+
+// read returns the record ref points at, checksums verified.
+func (r *refReader) read(ctx context.Context, ref recordRef) ([]byte, error) {
+	f := r.files[ref.File]
+	if f == nil {
+		var err error
+		if f, err = dataset.OpenFile(ctx, ref.File); err != nil {
+			return nil, err
+		}
+		if r.files == nil {
+			r.files = map[string]dataset.File{}
+		}
+		r.files[ref.File] = f
+	}
+	sr := tfrecord.NewSeekReader(f, []tfrecord.IndexEntry{{Offset: ref.Offset, Length: ref.Length}}, nil)
+	data, err := sr.ReadRecord(0)
+	if err != nil {
+		return nil, fmt.Errorf("%s (read from %s at offset %d): %w", ref, ref.File, ref.Offset, err)
+	}
+	return data, nil
+}
+
+// ordered returns the records of refs, sorted by (Order, Key), one at a
+// time: a run of references with the same hash and key (a repeated key)
+// is read whole and ordered by the records' bytes, so that the order never
+// depends on where the records came from.
+func (r *refReader) ordered(ctx context.Context, refs []recordRef) func() ([]byte, error) {
+	type read struct {
+		ref  recordRef
+		data []byte
+	}
+	var run []read
+	return func() ([]byte, error) {
+		if len(run) == 0 {
+			if len(refs) == 0 {
+				return nil, io.EOF
+			}
+			n := 1
+			for n < len(refs) && refs[n].Order == refs[0].Order && refs[n].Key == refs[0].Key {
+				n++
+			}
+			for _, ref := range refs[:n] {
+				data, err := r.read(ctx, ref)
+				if err != nil {
+					return nil, err
+				}
+				run = append(run, read{ref, data})
+			}
+			refs = refs[n:]
+			slices.SortFunc(run, func(a, b read) int { return bytes.Compare(a.data, b.data) })
+		}
+		next := run[0]
+		run = run[1:]
+		if r.reenc == nil {
+			return next.data, nil
+		}
+		data, err := r.reenc.record(next.data)
+		if err != nil {
+			// The record is named after the cause: a runner's message
+			// keeps what follows the last "pipeline: ".
+			return nil, fmt.Errorf("re-encoding: %w (%s)", err, next.ref)
+		}
+		return data, nil
+	}
+}
+
+func (r *refReader) close() {
+	for _, f := range r.files {
+		f.Close()
+	}
 }
 
 // topLevelFields returns the top-level fields of a JSON object with their

@@ -232,3 +232,113 @@ func TestMerge(t *testing.T) {
 		t.Error("a refused merge created its output")
 	}
 }
+
+// relabelled writes a copy of testdata/good.csv whose first data row has
+// other labels: the same key, another record.
+func relabelled(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "good.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	fields := strings.SplitN(lines[1], ",", 2)
+	lines[1] = fields[0] + `,"[0, 1, 0, 0]","[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"` + "\n"
+	path := filepath.Join(t.TempDir(), "relabelled.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestMergeDuplicateKeys: keys in both sources are warned about by
+// default (every record written) and, with RejectDuplicateKeys, all but
+// the first source's record go to errors.csv; the output does not depend
+// on the order of the sources.
+func TestMergeDuplicateKeys(t *testing.T) {
+	ctx := context.Background()
+	a := convertForTest(t, "good.csv", nil)
+	b := convertForTest(t, "good.csv", func(cfg *Config) { cfg.CSV = relabelled(t) })
+	ma, _ := dataset.ReadManifest(a)
+	n := ma.Rows.Written
+
+	cfg := RewriteConfig{Sources: []string{a, b}, Out: filepath.Join(t.TempDir(), "warn"), Shards: 2, Seed: 5}
+	m, err := Rewrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, cfg.Out)
+	if m.Rows.Written != 2*n || m.Rows.Warned != n || m.Rows.Rejected != 0 {
+		t.Errorf("warn: rows %+v, want %d written, %d warned", m.Rows, 2*n, n)
+	}
+	if len(m.Rows.Warnings) == 0 || !strings.Contains(m.Rows.Warnings[0].Reason, "duplicate key") || !strings.Contains(m.Rows.Warnings[0].Reason, "first: "+a) {
+		t.Errorf("warnings: got %+v, want duplicate keys naming the first record in %s", m.Rows.Warnings, a)
+	}
+	swapped := cfg
+	swapped.Sources, swapped.Out = []string{b, a}, filepath.Join(t.TempDir(), "swapped")
+	m2, err := Rewrite(ctx, swapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.Splits, m2.Splits) {
+		t.Errorf("merge a b and merge b a wrote other shards:\n%v\n%v", m.Splits, m2.Splits)
+	}
+
+	reject := cfg
+	reject.Out, reject.RejectDuplicateKeys = filepath.Join(t.TempDir(), "reject"), true
+	m3, err := Rewrite(ctx, reject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, reject.Out)
+	if m3.Rows.Read != 2*n || m3.Rows.Written != n || m3.Rows.Rejected != n || m3.Rows.RejectedByStage[dataset.StageLabel] != n {
+		t.Errorf("reject: rows %+v, want %d read = %d written + %d rejected (label)", m3.Rows, 2*n, n, n)
+	}
+	if got, want := readContents(t, reject.Out), readContents(t, a); !reflect.DeepEqual(got, want) {
+		t.Error("reject: the kept records are not the first source's")
+	}
+	errs, err := dataset.ReadErrorsFile(reject.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != int(n) || !strings.Contains(errs[0].Reason, b) || !strings.Contains(errs[0].Reason, "--duplicate-keys=reject") {
+		t.Errorf("errors.csv: got %+v, want %d records of %s rejected", errs, n, b)
+	}
+}
+
+// TestReshardCompressedAndBuckets reshards through the GCS emulator: an
+// uncompressed source read by ranged requests, then a gzip one (copied
+// uncompressed to the staging prefix to be read by offset), record for
+// record the source's, and a rerun writes the same bytes.
+func TestReshardCompressedAndBuckets(t *testing.T) {
+	ctx := context.Background()
+	src := convertForTest(t, "good.csv", nil)
+	loc := startBucket(t, "gs")
+	bucketSrc := loc("src")
+	upload(t, bucketSrc, ".", src)
+	gz := RewriteConfig{Sources: []string{bucketSrc}, Out: loc("gz"), Shards: 3, Compression: tfrecord.GZIP, Seed: 8}
+	if _, err := Rewrite(ctx, gz); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, gz.Out)
+	want := readContents(t, src)
+	if got := readContents(t, gz.Out); !reflect.DeepEqual(want, got) {
+		t.Error("bucket → bucket gzip: records differ from the source's")
+	}
+	var manifests []*dataset.Manifest
+	for _, out := range []string{loc("back"), filepath.Join(t.TempDir(), "back")} {
+		cfg := RewriteConfig{Sources: []string{gz.Out}, Out: out, Shards: 2, Seed: 9}
+		m, err := Rewrite(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifyOK(t, out)
+		if got := readContents(t, out); !reflect.DeepEqual(want, got) {
+			t.Errorf("gzip → %s: records differ from the source's", out)
+		}
+		manifests = append(manifests, m)
+	}
+	if !reflect.DeepEqual(manifests[0].Splits, manifests[1].Splits) {
+		t.Errorf("the same reshard to a bucket and to disk wrote other shards:\n%v\n%v", manifests[0].Splits, manifests[1].Splits)
+	}
+}

@@ -54,11 +54,66 @@ type Spec struct {
 	Description string `json:"description" yaml:"description"`
 	// Strict rejects rows that the default mode keeps with a warning, such as
 	// an all-zero vector in a one-hot label.
-	Strict bool        `json:"strict" yaml:"strict"`
+	Strict bool `json:"strict" yaml:"strict"`
+	// Source is where the rows come from: csv (default), one CSV record per
+	// image, or imagefolder, one file per image under the images root,
+	// its class the first folder of its path (see SourceImageFolder).
+	Source string      `json:"source" yaml:"source"`
 	CSV    CSV         `json:"csv" yaml:"csv"`
 	Labels []LabelSpec `json:"labels" yaml:"labels"`
 	Image  ImageSpec   `json:"image" yaml:"image"`
 	Key    KeySpec     `json:"key" yaml:"key"`
+}
+
+// Row sources.
+const (
+	SourceCSV = "csv"
+	// SourceImageFolder reads the tree ROOT/CLASS/.../IMAGE (Keras
+	// image_dataset_from_directory, torchvision's ImageFolder) as a table
+	// of two columns: FolderPathColumn, the file's path relative to ROOT
+	// with forward slashes, and FolderClassColumn, its first folder. Class
+	// labels that list no names get the sorted class folders as names when
+	// the dataset is converted, and the manifest records them.
+	SourceImageFolder = "imagefolder"
+)
+
+// The columns of an image folder's rows (SourceImageFolder).
+const (
+	FolderPathColumn  = "path"
+	FolderClassColumn = "class"
+)
+
+// FolderHeader is the header of the table an image folder is read as.
+func FolderHeader() []string { return []string{FolderPathColumn, FolderClassColumn} }
+
+// NeedsClassNames reports whether s reads an image folder and has a label
+// whose names are still to be taken from the class folders.
+func (s *Spec) NeedsClassNames() bool {
+	if s.Source != SourceImageFolder {
+		return false
+	}
+	for _, l := range s.Labels {
+		if len(l.Names) == 0 && l.Size == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// WithClassNames returns a copy of s whose labels without names get
+// classes (sorted class folder names) as names, validated.
+func (s *Spec) WithClassNames(classes []string) (*Spec, error) {
+	c := *s
+	c.Labels = slices.Clone(s.Labels)
+	for i := range c.Labels {
+		if l := &c.Labels[i]; len(l.Names) == 0 && l.Size == 0 {
+			l.Names, l.Size = slices.Clone(classes), len(classes)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // CSV says how rows of the CSV file are read.
@@ -257,6 +312,18 @@ func (s *Spec) validate() []Problem {
 	if strings.TrimSpace(s.Name) == "" {
 		bad("name", "must not be empty")
 	}
+	folder := s.Source == SourceImageFolder
+	switch s.Source {
+	case SourceCSV:
+	case SourceImageFolder:
+		for _, c := range s.neededColumns() {
+			if c.Name != FolderPathColumn && c.Name != FolderClassColumn {
+				bad("source", "an imagefolder spec reads the columns %q and %q of the folder tree; %q (%s) is not one of them", FolderPathColumn, FolderClassColumn, c.Name, c.Role)
+			}
+		}
+	default:
+		bad("source", "unknown source %q, want csv or imagefolder", s.Source)
+	}
 	if s.CSV.KeyColumn == "" {
 		bad("csv.key_column", "must not be empty")
 	}
@@ -296,10 +363,10 @@ func (s *Spec) validate() []Problem {
 	}
 	for i, l := range s.Labels {
 		field := fmt.Sprintf("labels[%d]", i)
-		s.validateLabel(field, l, columnUses[l.Column] > 1, bad)
+		s.validateLabel(field, l, columnUses[l.Column] > 1, folder, bad)
 		claim(l.Feature, field+".feature")
-		if prev, ok := columnKinds[l.Column]; ok && (prev != KindTags || l.Kind != KindTags) {
-			bad(field+".column", "column %q is read by another label; only tags labels may share a column", l.Column)
+		if prev, ok := columnKinds[l.Column]; ok && (prev != KindTags || l.Kind != KindTags) && !(folder && prev == KindClass && l.Kind == KindClass) {
+			bad(field+".column", "column %q is read by another label; only tags labels may share a column (and class labels, in an imagefolder spec)", l.Column)
 		}
 		columnKinds[l.Column] = l.Kind
 		if l.Column == s.CSV.KeyColumn && l.Column != "" {
@@ -310,7 +377,9 @@ func (s *Spec) validate() []Problem {
 	return problems
 }
 
-func (s *Spec) validateLabel(field string, l LabelSpec, shared bool, bad func(string, string, ...any)) {
+// validateLabel checks label l; in an imagefolder spec (folder), a class
+// label may omit names and size until the class folders name them.
+func (s *Spec) validateLabel(field string, l LabelSpec, shared, folder bool, bad func(string, string, ...any)) {
 	if l.Column == "" {
 		bad(field+".column", "must not be empty")
 	}
@@ -344,7 +413,9 @@ func (s *Spec) validateLabel(field string, l LabelSpec, shared bool, bad func(st
 	if l.Kind == KindTags && len(l.Names) == 0 {
 		bad(field+".names", "a tags label needs its vocabulary")
 	}
-	if l.Size <= 0 {
+	if folder && l.Kind == KindClass && l.Size == 0 && len(l.Names) == 0 {
+		// Named by the class folders when the dataset is converted.
+	} else if l.Size <= 0 {
 		bad(field+".size", "want a positive vector length (or names)")
 	} else if len(l.Names) > 0 && l.Size != len(l.Names) {
 		bad(field+".size", "%d, but %d names are given", l.Size, len(l.Names))
@@ -370,6 +441,7 @@ func (s *Spec) validateLabel(field string, l LabelSpec, shared bool, bad func(st
 // change, so that validating an already valid spec is read-only and safe
 // while other goroutines use it.
 func (s *Spec) setDefaults() {
+	orDefault(&s.Source, SourceCSV)
 	orDefault(&s.CSV.KeyColumn, "image_name")
 	orDefault(&s.CSV.ImagePath, "{"+s.CSV.KeyColumn+"}.jpg")
 	if s.Key.Omit {

@@ -55,7 +55,7 @@ func TestPresetsCanonicalJSON(t *testing.T) {
 }
 
 func TestPresetNames(t *testing.T) {
-	if diff := cmp.Diff([]string{"planet", "planet-tags"}, PresetNames()); diff != "" {
+	if diff := cmp.Diff([]string{"imagefolder", "planet", "planet-tags"}, PresetNames()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if _, err := Preset("mnist"); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "planet-tags") {
@@ -221,8 +221,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Spec{
-		Name: "d",
-		CSV:  CSV{KeyColumn: "image_name", ImagePath: "{image_name}.jpg"},
+		Name:   "d",
+		Source: SourceCSV,
+		CSV:    CSV{KeyColumn: "image_name", ImagePath: "{image_name}.jpg"},
 		Labels: []LabelSpec{
 			{Column: "c", Kind: KindClass, Semantics: OneHot, Names: []string{"x", "y"}, Size: 2, Feature: "c", Encoding: RawFloat32},
 			{Column: "l", Kind: KindList, Semantics: MultiHot, Names: []string{}, Size: 3, Feature: "l", Encoding: RawFloat32},
@@ -248,7 +249,7 @@ func TestResolve(t *testing.T) {
 		{"testdata/flowers/flowers.yaml", "flowers", ""},
 		{"testdata/flowers/flowers.json", "flowers-json", ""},
 		{dir, "", "is a directory"},
-		{"plane", "", `"plane" is neither a preset (planet, planet-tags) nor a file`},
+		{"plane", "", `"plane" is neither a preset (imagefolder, planet, planet-tags) nor a file`},
 		{"testdata/missing.yaml", "", "no such file"},
 		{"testdata/flowers/flowers.csv", "", "unknown spec file extension"},
 	}
@@ -337,7 +338,7 @@ foo: 1
 			{"image.width", 13, `want an integer, got "abc"`},
 			{"image.colour_mode", 13, "unknown field; did you mean color_mode?"},
 			{"image.mean[1]", 13, `want a number, got "x"`},
-			{"foo", 15, "unknown field; top-level fields: name, description, strict, csv, labels, image, key"},
+			{"foo", 15, "unknown field; top-level fields: name, description, strict, source, csv, labels, image, key"},
 			{"key.feature", 0, `feature "image" is already used by image.feature`},
 			{"labels[1].kind", 0, `unknown kind "category", want list, tags or class`},
 			{"labels[1].size", 0, "want a positive vector length (or names)"},

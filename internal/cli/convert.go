@@ -20,16 +20,16 @@ import (
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
 	"github.com/tfprep/tfprep/schema"
-	"github.com/tfprep/tfprep/tfrecord"
 )
 
 func init() {
 	register(&Command{
 		Name:  "convert",
-		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags]",
+		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags] | --spec imagefolder --images ROOT --out DIR [flags]",
 		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
 		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
-label columns the spec names), reads and preprocesses every image as the spec says
+label columns the spec names; with --spec imagefolder, no CSV: one row per file of the tree
+--images ROOT/CLASS/IMAGE, the class folders sorted as class names), reads and preprocesses every image as the spec says
 (Keras load_img-identical by default), and writes tf.train.Example records:
 
   OUT/{split}-{SSSSS}-of-{NNNNN}.tfrecord[.gz|.zz]   the shards, shuffled at write time
@@ -73,6 +73,7 @@ const convertExamples = `
 Examples:
   tfprep convert --spec planet --csv planet.csv --images train-jpg --out out/planet \
       --splits train=0.9,validation=0.1 --shard-size 128MiB --seed 42
+  tfprep convert --spec imagefolder --images flowers/ --out out/flowers --splits train=0.8,validation=0.2
   tfprep convert --spec planet --csv gs://b/planet.csv --images gs://b/train-jpg --out gs://b/tfr \
       --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
       --worker_binary=bin/tfprep-linux-amd64`
@@ -80,19 +81,16 @@ Examples:
 func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
 	specName := fs.String("spec", "planet", "dataset spec: a preset ("+strings.Join(schema.PresetNames(), ", ")+") or a YAML/JSON spec file")
-	csvPath := fs.String("csv", "", "the CSV of image names and labels (required)")
+	csvPath := fs.String("csv", "", "the CSV of image names and labels (required, except for an imagefolder spec)")
 	images := fs.String("images", "", "directory the spec's image paths are relative to (required)")
 	out := fs.String("out", "", "output directory; must be empty unless --overwrite (required)")
-	splits := fs.String("splits", "", "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)")
-	shards := fs.Int("shards", 0, "shards per split (default: from --shard-size)")
-	shardSize := fs.String("shard-size", "128MiB", "target shard size when --shards is not given (B, KB, MB, GB, KiB, MiB, GiB)")
-	compression := fs.String("compression", "none", "shard compression: none, gzip or zlib")
-	seed := fs.Int64("seed", 0, "seed of split assignment and write-time shuffle")
+	write := declareWriteFlags(fs, writeUsage{ // writeflags.go
+		Splits: "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)",
+		Seed:   "seed of split assignment and write-time shuffle",
+		Rows:   "rows",
+	})
 	maxErrors := fs.String("max-errors", "", "fail when more rows than N, or than P% of the rows read, are rejected (default: no limit)")
-	overwrite := fs.Bool("overwrite", false, "replace an earlier conversion in --out")
 	followLinks := fs.Bool("follow-symlinks-outside", false, "read images through symbolic links that point outside --images (refused by default, stage io)")
-	duplicates := fs.String("duplicate-keys", "warn", "rows whose key an earlier line has: warn (write them, listed as warnings) or reject (stage label)")
-	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
 	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
 	resize := fs.String("resize", "", "override the spec's resize filter: nearest, bilinear, bicubic, box, hamming, lanczos")
 	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
@@ -103,12 +101,15 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if len(args) > 0 {
 			return usagef("unexpected arguments %q", args)
 		}
-		if *csvPath == "" || *images == "" || *out == "" {
-			return usagef("--csv, --images and --out are required")
+		if *images == "" || *out == "" {
+			return usagef("--csv, --images and --out are required (--images and --out for an imagefolder spec)")
 		}
 		spec, err := dataset.ResolveSpec(ctx, *specName)
 		if err != nil {
 			return err
+		}
+		if *csvPath == "" && spec.Source != schema.SourceImageFolder {
+			return usagef("--csv, --images and --out are required: the spec %s reads its rows from a CSV (an image folder ROOT/CLASS/IMAGE needs none: --spec imagefolder)", spec.Name)
 		}
 		if *size != 0 {
 			spec.Image.Width, spec.Image.Height = *size, *size
@@ -122,39 +123,29 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if err := spec.Validate(); err != nil {
 			return &usageError{err}
 		}
+		w, err := write.parse()
+		if err != nil {
+			return err
+		}
 		cfg := pipeline.Config{
 			Spec:        spec,
 			CSV:         *csvPath,
 			Images:      *images,
 			Out:         *out,
-			Shards:      *shards,
-			Seed:        *seed,
-			Overwrite:   *overwrite,
-			Index:       *index,
+			Splits:      w.Splits,
+			Shards:      w.Shards,
+			ShardSize:   w.ShardSize,
+			Compression: w.Compression,
+			Seed:        w.Seed,
+			Overwrite:   w.Overwrite,
+			Index:       w.Index,
 			Workers:     *workers,
 			CommandLine: os.Args,
 
+			RejectDuplicateKeys:   w.RejectDuplicateKeys,
 			FollowSymlinksOutside: *followLinks,
 			ToolVersion:           toolVersion(),
 			Launch:                launch(),
-		}
-		switch *duplicates {
-		case "warn":
-		case "reject":
-			cfg.RejectDuplicateKeys = true
-		default:
-			return usagef("--duplicate-keys %q: want warn or reject", *duplicates)
-		}
-		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
-			return &usageError{err}
-		}
-		if cfg.Shards == 0 {
-			if cfg.ShardSize, err = parseSize(*shardSize); err != nil {
-				return usagef("--shard-size: %w", err)
-			}
-		}
-		if cfg.Compression, err = tfrecord.ParseCompression(*compression); err != nil {
-			return usagef("--compression: %w", err)
 		}
 		if cfg.MaxErrors, err = pipeline.ParseErrorLimit(*maxErrors); err != nil {
 			return &usageError{err}

@@ -6,22 +6,23 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
-	"github.com/tfprep/tfprep/tfrecord"
 )
 
 func init() {
 	register(&Command{
 		Name:  "reshard",
-		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...]",
-		Short: "rewrite a converted dataset with other shards, compression, order or splits (no image decoded)",
+		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...] [--duplicate-keys warn|reject] [--encoding float32|uint8|png]",
+		Short: "rewrite a converted dataset with other shards, compression, order, splits or lossless image encoding (no source image read)",
 		Long: `Reshard reads the dataset SRC (a directory written by convert, reshard or merge) and writes
 DST with the same records, byte for byte: only the number and size of the shards, their
-compression, the order of the records and, with --splits, the splits change. No image is
-decoded, so it runs at the speed of the storage.
+compression, the order of the records and, with --splits, the splits change (and, with
+--encoding, the image encoding, see below). No source image is read and, without
+--encoding, no image decoded, so it runs at the speed of the storage.
 
 It is a Beam pipeline like convert, on the same runners (Prism here by default; Beam's
 --runner flags choose another), with convert's guarantees: shards under temporary names
@@ -34,14 +35,31 @@ until one final step commits them, dataset.json written last, rows read (SRC's r
 refused when SRC's spec does not store keys (key.omit). Without --splits, each record
 stays in its split.
 
-A worker holds one shard in memory while it writes it.
+Only references to the records (file, offset, length, key) are shuffled; the step that
+writes a shard reads its records by offset, one at a time, so memory does not grow with
+the size of the records or of the shards. A compressed SRC is first copied uncompressed
+to DST's staging directory (removed at the commit), since gzip and zlib streams cannot be
+read at an offset.
 
-Exit codes: 0 written; 1 failed (nothing written); 2 usage error.
+--encoding re-encodes the images without their source images, where no pixel changes:
+float32 written from 8-bit pixels (every value k/255, checked value by value; a record
+that has another value fails the run and is named), uint8 and png become one another. The
+bytes are those convert writes for the same pixels, and DST's manifest describes the new
+encoding, so trainer, cat and "spec python DST" read it. JPEG (stored or asked for),
+normalised float32 (image.mean/std) and resizing are refused: they need the source images,
+so run convert again.
+
+A key that an earlier record has is written with a warning (rows.warned), or rejected
+(errors.csv, stage label) with --duplicate-keys=reject, as convert does.
+
+Exit codes: 0 written; 3 written, some records rejected (see errors.csv); 1 failed
+(nothing written); 2 usage error.
 
 Examples:
   tfprep reshard out/planet out/planet-1000 --shards 1000
   tfprep reshard out/planet out/planet-gz --shard-size 64MiB --compression gzip --seed 7
-  tfprep reshard out/planet out/planet-3way --splits train=0.8,validation=0.1,test=0.1`,
+  tfprep reshard out/planet out/planet-3way --splits train=0.8,validation=0.1,test=0.1
+  tfprep reshard out/flowers-uint8 out/flowers-float32 --encoding float32`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			return rewriteFlags(fs, "reshard")
 		},
@@ -52,13 +70,12 @@ Examples:
 // command: the last argument is DST, the others the sources.
 func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
-	shards := fs.Int("shards", 0, "shards per split (default: from --shard-size)")
-	shardSize := fs.String("shard-size", "128MiB", "target shard size when --shards is not given (B, KB, MB, GB, KiB, MiB, GiB)")
-	compression := fs.String("compression", "none", "shard compression: none, gzip or zlib")
-	seed := fs.Int64("seed", 0, "seed of shard assignment, order in a shard and, with --splits, split assignment (default: the first source's)")
-	splits := fs.String("splits", "", "re-split by key hash, e.g. train=0.9,validation=0.1 (default: keep each record's split)")
-	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
-	overwrite := fs.Bool("overwrite", false, "replace an earlier dataset in DST")
+	write := declareWriteFlags(fs, writeUsage{ // writeflags.go
+		Splits: "re-split by key hash, e.g. train=0.9,validation=0.1 (default: keep each record's split)",
+		Seed:   "seed of shard assignment, order in a shard and, with --splits, split assignment (default: the first source's)",
+		Rows:   "records",
+	})
+	encoding := fs.String("encoding", "", "re-encode the images where no pixel changes: float32 (from 8-bit pixels), uint8 or png (default: as stored)")
 	quiet := fs.Bool("quiet", false, "no summary")
 	return func(ctx context.Context, env *Env, args []string) error {
 		switch {
@@ -67,28 +84,25 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		case name == "merge" && len(args) < 3:
 			return usagef("want at least two sources and DST, got %d arguments", len(args))
 		}
+		w, err := write.parse()
+		if err != nil {
+			return err
+		}
 		cfg := pipeline.RewriteConfig{
-			Sources:     args[:len(args)-1],
-			Out:         args[len(args)-1],
-			Shards:      *shards,
-			Index:       *index,
-			Overwrite:   *overwrite,
-			CommandLine: os.Args,
-			ToolVersion: toolVersion(),
+			Sources:             args[:len(args)-1],
+			Out:                 args[len(args)-1],
+			Splits:              w.Splits,
+			Shards:              w.Shards,
+			ShardSize:           w.ShardSize,
+			Compression:         w.Compression,
+			Seed:                w.Seed,
+			Index:               w.Index,
+			Overwrite:           w.Overwrite,
+			RejectDuplicateKeys: w.RejectDuplicateKeys,
+			Encoding:            *encoding,
+			CommandLine:         os.Args,
+			ToolVersion:         toolVersion(),
 		}
-		var err error
-		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
-			return usagef("%w", err)
-		}
-		if cfg.Shards == 0 {
-			if cfg.ShardSize, err = parseSize(*shardSize); err != nil {
-				return usagef("--shard-size: %w", err)
-			}
-		}
-		if cfg.Compression, err = tfrecord.ParseCompression(*compression); err != nil {
-			return usagef("--compression: %w", err)
-		}
-		cfg.Seed = *seed
 		if !flagSet(fs, "seed") {
 			src, err := dataset.Open(ctx, cfg.Sources[0])
 			if err != nil {
@@ -106,7 +120,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		start := time.Now()
 		m, err := pipeline.Rewrite(ctx, cfg)
 		switch {
-		case errors.Is(err, pipeline.ErrConfig), errors.Is(err, pipeline.ErrSplits):
+		case errors.Is(err, pipeline.ErrConfig), errors.Is(err, pipeline.ErrSplits), errors.Is(err, pipeline.ErrReencode):
 			return usagef("%w", err)
 		case err != nil:
 			return err
@@ -116,6 +130,9 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		}
 		if !*quiet {
 			printSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
+		}
+		if m.Rows.Rejected > 0 {
+			return partialf("%d of %d records rejected; see %s", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)
 		}
 		return nil
 	}

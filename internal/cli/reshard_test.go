@@ -61,3 +61,65 @@ func TestReshardAndMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestReshardKeepsSplits: without --splits every record keeps its split;
+// merge reports repeated keys as convert does (--duplicate-keys).
+func TestReshardKeepsSplits(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if code, _, stderr := runCLI(t, "convert", "--spec", "planet", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", src, "--splits", "train=0.5,validation=0.5", "--quiet"); code != ExitOK {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	dst := filepath.Join(dir, "dst")
+	if code, _, stderr := runCLI(t, "reshard", src, dst, "--shards", "2", "--quiet"); code != ExitOK {
+		t.Fatalf("reshard: exit %d: %s", code, stderr)
+	}
+	want, err := dataset.ReadManifest(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dataset.ReadManifest(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Splits) != 2 || got.Splits[0].Records != want.Splits[0].Records || got.Splits[1].Records != want.Splits[1].Records {
+		t.Errorf("reshard without --splits: got splits %+v, want SRC's %+v", got.Splits, want.Splits)
+	}
+
+	code, stdout, _ := runCLI(t, "merge", src, dst, filepath.Join(dir, "warned"))
+	if code != ExitOK || !strings.Contains(stdout, "warning: 14 rows kept") || !strings.Contains(stdout, "duplicate key") {
+		t.Errorf("merge with repeated keys: exit %d, stdout %q; want 0 and a warning about 14 duplicate keys", code, stdout)
+	}
+	code, stdout, stderr := runCLI(t, "merge", src, dst, filepath.Join(dir, "rejected"), "--duplicate-keys", "reject")
+	if code != ExitPartial || !strings.Contains(stdout, "14 written + 14 rejected (label 14)") || !strings.Contains(stderr, "errors.csv") {
+		t.Errorf("merge --duplicate-keys reject: exit %d, stdout %q, stderr %q; want %d, 14 rejected", code, stdout, stderr, ExitPartial)
+	}
+	if code, _, _ := runCLI(t, "merge", src, dst, filepath.Join(dir, "x"), "--duplicate-keys", "drop"); code != ExitUsage {
+		t.Errorf("--duplicate-keys drop: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+// TestReshardEncoding: a float32 dataset re-encoded as uint8 is read back
+// by read (the trainer) and spec python as uint8; JPEG is refused.
+func TestReshardEncoding(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	if code, _, stderr := runCLI(t, "convert", "--spec", "planet", "--csv", filepath.Join(convertData, "good.csv"),
+		"--images", filepath.Join(convertData, "images"), "--out", src, "--quiet"); code != ExitOK {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "reshard", src, dst, "--encoding", "uint8", "--quiet"); code != ExitOK {
+		t.Fatalf("reshard --encoding uint8: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, "spec", "python", dst); code != ExitOK || !strings.Contains(stdout, "tf.uint8") {
+		t.Errorf("spec python DST: exit %d (%s), want code decoding uint8:\n%s", code, stderr, stdout)
+	}
+	if code, stdout, stderr := runCLI(t, "read", dst); code != ExitOK || !strings.Contains(stdout, "14") {
+		t.Errorf("read DST: exit %d, stdout %q, stderr %q; want the 14 records read", code, stdout, stderr)
+	}
+	code, _, stderr := runCLI(t, "reshard", src, filepath.Join(dir, "jpeg"), "--encoding", "jpeg")
+	if code != ExitUsage || !strings.Contains(stderr, "JPEG is lossy") {
+		t.Errorf("--encoding jpeg: exit %d, stderr %q; want %d saying JPEG is lossy", code, stderr, ExitUsage)
+	}
+}

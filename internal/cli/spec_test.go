@@ -188,7 +188,7 @@ func TestSpecErrors(t *testing.T) {
 		{[]string{"python", "a", "b"}, ExitUsage, "python wants one spec, got 2"},
 		{[]string{"show", "planet", "--format", "toml"}, ExitUsage, `unknown --format "toml"`},
 		{[]string{"python", "planet", "--format", "json"}, ExitUsage, "--format applies to show only"},
-		{[]string{"show", "plantet"}, ExitError, `"plantet" is neither a preset (planet, planet-tags) nor a file`},
+		{[]string{"show", "plantet"}, ExitError, `"plantet" is neither a preset (imagefolder, planet, planet-tags) nor a file`},
 		{[]string{"python", t.TempDir()}, ExitError, "dataset.json"},
 	}
 	for _, tt := range tests {
