@@ -380,7 +380,7 @@ func (f *readSourceShardFn) ProcessElement(ctx context.Context, sh SourceShard, 
 		if copied, err = tfrecord.NewWriter(w, nil); err != nil {
 			return fmt.Errorf("pipeline: %w", err)
 		}
-		file = joinPath(f.TempDir, name)
+		file = storage.JoinPath(f.TempDir, name)
 	}
 	var parsed example.Parsed
 	var rec schema.Record
