@@ -39,3 +39,11 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// writeReport prints a library report as JSON, or as its text form.
+func writeReport(w io.Writer, r interface{ WriteText(io.Writer) error }, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, r)
+	}
+	return r.WriteText(w)
+}

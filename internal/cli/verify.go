@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"text/tabwriter"
 
 	"github.com/tfprep/tfprep/tfrecord"
 	"github.com/tfprep/tfprep/tfrecord/example"
@@ -70,52 +68,9 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		err = writeJSON(env.Stdout, r)
-	} else {
-		printFilesReport(env.Stdout, r)
-	}
+	err = writeReport(env.Stdout, r, asJSON)
 	if err == nil && !r.OK {
 		err = errFailed
 	}
 	return err
-}
-
-// printFilesReport writes the verdict for people: a table of files, then
-// each problem.
-func printFilesReport(w io.Writer, r *tfrecord.FilesReport) {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tSTATUS\tRECORDS\tEXAMPLES\tRAW\tBYTES\tCOMPRESSION\tSIZE")
-	for _, f := range r.Files {
-		status := "ok"
-		switch {
-		case f.Compression == "":
-			status = "UNREADABLE"
-		case len(f.Damage) > 0:
-			status = "DAMAGED"
-		}
-		compression := f.Compression
-		if compression == "" {
-			compression = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\n", f.File, status, f.Records, f.Examples, f.Raw, f.Bytes, compression, f.FileBytes)
-	}
-	tw.Flush()
-	for _, f := range r.Files {
-		for _, d := range f.Damage {
-			fmt.Fprintln(w, d)
-		}
-	}
-	files := fmt.Sprintf("%d files", len(r.Files))
-	if len(r.Files) == 1 {
-		files = "1 file"
-	}
-	switch {
-	case r.OK:
-		fmt.Fprintf(w, "ok: %s, %d records (%d Examples, %d raw), %d payload bytes\n", files, r.Records, r.Examples, r.Raw, r.Bytes)
-	case !r.Complete:
-		fmt.Fprintf(w, "FAILED at the first problem, in file %d of %d (--all checks every file, --recover reads past damage)\n", len(r.Files), r.Paths)
-	default:
-		fmt.Fprintf(w, "FAILED: %s, %d intact records (%d Examples, %d raw), %d payload bytes\n", files, r.Records, r.Examples, r.Raw, r.Bytes)
-	}
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"path/filepath"
 
 	"github.com/tfprep/tfprep/dataset"
 )
@@ -33,22 +31,6 @@ prints the result as a JSON object.`
 // a manifest).
 func isDatasetDir(path string) bool { return dataset.IsDataset(context.Background(), path) }
 
-// printDatasetReport writes the verdict for people.
-func printDatasetReport(w io.Writer, r *dataset.VerifyReport) {
-	for _, d := range r.Discrepancies {
-		fmt.Fprintf(w, "%s: %s\n", filepath.Join(r.Dir, d.File), d.Check+": "+d.Detail)
-	}
-	switch {
-	case r.OK:
-		fmt.Fprintf(w, "%s: ok: %d splits, %d shards, %d records; rows read %d = written %d + rejected %d\n",
-			r.Dir, r.Splits, r.Shards, r.Records, r.Rows.Read, r.Rows.Written, r.Rows.Rejected)
-	case !r.Complete:
-		fmt.Fprintf(w, "%s: FAILED at the first discrepancy (--all lists every one)\n", r.Dir)
-	default:
-		fmt.Fprintf(w, "%s: FAILED: %d discrepancies\n", r.Dir, len(r.Discrepancies))
-	}
-}
-
 // runVerifyDataset is "tfprep verify DIR" for a dataset directory: it
 // prints the report (as JSON with asJSON); anything that differs from the
 // manifest fails it (errFailed).
@@ -57,11 +39,7 @@ func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON boo
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
-	if asJSON {
-		err = writeJSON(env.Stdout, r)
-	} else {
-		printDatasetReport(env.Stdout, r)
-	}
+	err = writeReport(env.Stdout, r, asJSON)
 	if err == nil && !r.OK {
 		err = errFailed
 	}
