@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -15,15 +16,16 @@ func init() {
 		Args:  "[--json] FILE|GLOB...",
 		Short: "count the records of TFRecord files",
 		Long: `Count reads TFRecord files (uncompressed, GZIP or ZLIB, detected from the content) and
-prints the number of records in each and the total. Every record's checksums are verified
+prints the number of records in each and the total. Files may be local paths, gs:// or
+s3:// URLs. Every record's checksums are verified
 on the way; a damaged file stops the count with an error naming file:offset (record N),
 exit code 1. Quote globs ("train-*.tfrecord") to let tfprep expand them; a glob that
-matches nothing is an error.
+matches nothing is an error; on a bucket, * and ? do not match "/".
 
 Examples:
   tfprep count out/train-00000-of-00004.tfrecord
   tfprep count 'out/train-*' 'out/validation-*'
-  tfprep count --json data.tfrecord.gz`,
+  tfprep count --json data.tfrecord.gz 'gs://bucket/out/train-*'`,
 		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 			asJSON := fs.Bool("json", false, "print a JSON object instead of a table")
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -43,7 +45,7 @@ func runCount(ctx context.Context, env *Env, args []string, asJSON bool) error {
 	if len(args) == 0 {
 		return usagef("no files given")
 	}
-	paths, err := tfrecord.Glob(args)
+	paths, err := dataset.Glob(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func runCount(ctx context.Context, env *Env, args []string, asJSON bool) error {
 
 // countRecords reads every record of a file, verifying checksums.
 func countRecords(ctx context.Context, path string) (int64, error) {
-	f, err := tfrecord.Open(path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+	f, err := dataset.OpenRecords(ctx, path, &tfrecord.ReaderOptions{ReuseBuffer: true})
 	if err != nil {
 		return 0, err
 	}

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -32,6 +34,24 @@ func (e *positionError) Error() string {
 }
 
 func (e *positionError) Unwrap() error { return e.record }
+
+// openSized opens a file, local or in a bucket, and tells its size
+// (tfrecord.VerifyOptions.Open).
+func openSized(ctx context.Context, path string) (io.ReadCloser, int64, error) {
+	f, err := dataset.OpenFile(ctx, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
+}
 
 // writeJSON prints v as indented JSON.
 func writeJSON(w io.Writer, v any) error {

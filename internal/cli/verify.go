@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
@@ -14,7 +15,8 @@ func init() {
 		Name:  "verify",
 		Args:  "[--recover] [--all] [--json] FILE|GLOB... | DIR",
 		Short: "check TFRecord files, or a converted dataset against its manifest",
-		Long: `Given TFRecord files (uncompressed, GZIP or ZLIB, detected from the content), verify reads
+		Long: `Given TFRecord files (uncompressed, GZIP or ZLIB, detected from the content; local paths,
+gs:// or s3:// URLs, or globs of them), verify reads
 every record, checks the CRC-32C of every length and every payload, and parses every
 payload as a tf.train.Example. Payloads that are not Examples (a TFRecord file may hold any
 bytes) are counted as raw records, not errors; a payload counts as an Example when it parses
@@ -58,12 +60,13 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 		}
 		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
 	}
-	paths, err := tfrecord.Glob(args)
+	paths, err := dataset.Glob(ctx, args)
 	if err != nil {
 		return fmt.Errorf("%w (a dataset directory, with dataset.json, is verified on its own)", err)
 	}
 	var parsed example.Parsed
 	opts.IsExample = func(rec []byte) bool { return example.ParseInto(&parsed, rec, true) == nil && len(parsed.Features) > 0 }
+	opts.Open = openSized
 	r, err := tfrecord.VerifyFiles(ctx, paths, opts)
 	if err != nil {
 		return err
