@@ -76,7 +76,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -174,15 +173,13 @@ func FromFiles(spec *schema.Spec, paths ...string) (*Dataset, error) {
 	return newDataset(spec, shards)
 }
 
-// Glob makes a dataset of the TFRecord files matching pattern
-// (filepath.Match syntax, e.g. "out/train-*.tfrecord*").
+// Glob makes a dataset of the TFRecord files matching pattern, local or in
+// a bucket (filepath.Match syntax, e.g. "out/train-*.tfrecord*" or
+// "gs://bucket/out/train-*"; see dataset.Glob).
 func Glob(spec *schema.Spec, pattern string) (*Dataset, error) {
-	paths, err := filepath.Glob(pattern)
+	paths, err := dataset.Glob(context.Background(), []string{pattern})
 	if err != nil {
-		return nil, fmt.Errorf("%w: pattern %q: %v", ErrDataset, pattern, err)
-	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: no file matches %q", ErrDataset, pattern)
+		return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 	}
 	return FromFiles(spec, paths...)
 }
