@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"io"
 	"path"
 	"path/filepath"
 	"slices"
@@ -135,4 +136,53 @@ func fileDir(p string) string {
 		rest = rest[:i]
 	}
 	return rest + query
+}
+
+// CountRecords reads every record of the TFRecord file at path, local or in
+// a bucket, verifying checksums, and returns how many it holds. A damaged
+// record is an error wrapping its *tfrecord.RecordError.
+func CountRecords(ctx context.Context, path string) (int64, error) {
+	f, err := OpenRecords(ctx, path, &tfrecord.ReaderOptions{ReuseBuffer: true})
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	for {
+		if f.Index()%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := f.Next(); err != nil {
+			if err == io.EOF {
+				return f.Index(), nil
+			}
+			return 0, err
+		}
+	}
+}
+
+// RecordCounts is what "tfprep count" reports: records per file and in all.
+type RecordCounts struct {
+	Files   []FileCount `json:"files"`
+	Records int64       `json:"records"`
+}
+
+// FileCount is one file's record count.
+type FileCount struct {
+	File    string `json:"file"`
+	Records int64  `json:"records"`
+}
+
+// WriteText writes the counts as wc does: right-aligned, then the name,
+// then the total.
+func (c *RecordCounts) WriteText(w io.Writer) error {
+	var b strings.Builder
+	width := len(fmt.Sprint(c.Records))
+	for _, f := range c.Files {
+		fmt.Fprintf(&b, "%*d  %s\n", width, f.Records, f.File)
+	}
+	fmt.Fprintf(&b, "%*d  total\n", width, c.Records)
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -167,6 +167,23 @@ func Fractions(splits []SplitWeight) []float64 {
 	return fractions
 }
 
+// FractionsNote says which fractions of the keys the splits get when their
+// weights do not sum to 1, for the command to show; "" when they do.
+func FractionsNote(splits []SplitWeight) string {
+	var sum float64
+	for _, sp := range splits {
+		sum += sp.Weight
+	}
+	if math.Abs(sum-1) < 1e-9 {
+		return ""
+	}
+	parts := make([]string, len(splits))
+	for i, f := range Fractions(splits) {
+		parts[i] = fmt.Sprintf("%s=%g", splits[i].Name, f)
+	}
+	return fmt.Sprintf("--splits weights sum to %g, not 1; the splits get these fractions of the keys: %s", sum, strings.Join(parts, ","))
+}
+
 // keyHash is the stable seeded 64-bit hash of a row key behind split,
 // shard and order assignment: FNV-1a over purpose, seed and key, then a
 // finaliser (from splitmix64) so that similar keys spread over all bits.

@@ -164,6 +164,27 @@ func Open(dir string, splits ...string) (*Dataset, error) {
 	return newDataset(ds.Spec, shards)
 }
 
+// OpenSplits opens each named split of the converted dataset in dir as a
+// Dataset of its own (every split, in manifest order, when none is named),
+// as Open opens one, and returns the split names with them.
+func OpenSplits(dir string, splits ...string) ([]string, []*Dataset, error) {
+	if len(splits) == 0 {
+		m, err := dataset.ReadManifest(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		splits = m.SplitNames()
+	}
+	sets := make([]*Dataset, len(splits))
+	for i, name := range splits {
+		var err error
+		if sets[i], err = Open(dir, name); err != nil {
+			return nil, nil, err
+		}
+	}
+	return splits, sets, nil
+}
+
 // FromFiles makes a dataset of TFRecord files whose Examples follow spec.
 func FromFiles(spec *schema.Spec, paths ...string) (*Dataset, error) {
 	shards := make([]Shard, len(paths))

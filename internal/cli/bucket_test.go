@@ -84,10 +84,7 @@ func TestFileCommandsOnBuckets(t *testing.T) {
 				return stdout
 			}
 
-			var counted struct {
-				Files   []fileCount
-				Records int64
-			}
+			var counted dataset.RecordCounts
 			if err := json.Unmarshal([]byte(run(ExitOK, "count", "--json", at("corpus/*"))), &counted); err != nil {
 				t.Fatal(err)
 			}

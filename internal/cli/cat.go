@@ -22,41 +22,34 @@ func init() {
 		Name:  "cat",
 		Args:  "[--limit N] [--full] [--spec SPEC | --raw] FILE",
 		Short: "print the records of a TFRecord file as JSON lines",
-		Long: `Cat prints one JSON object per record of a TFRecord file (uncompressed, GZIP or ZLIB;
-a local path, gs:// or s3:// URL). "offset" is where the record starts in the (uncompressed)
-stream.
+		Long: `Cat prints one JSON object per record of a TFRecord file (uncompressed, GZIP or ZLIB; a
+local path, gs:// or s3:// URL); "offset" is where the record starts in the uncompressed stream.
 
-When the file belongs to a converted dataset (dataset.json beside it), or --spec names a
-preset, spec file or dataset directory, each Example is decoded by the spec:
+Beside a dataset.json, or with --spec (preset, spec file or dataset directory), Examples are
+decoded by the spec: the key; the image as the tensor it decodes to (stored floats, or pixels
+0..255 for uint8, png, jpeg): its shape, min, max and mean; each label's vector and the names
+of the labels set. A record that does not fit the spec is shown raw with "spec_error":
 
   {"record":0,"offset":0,"key":"train_0","image":{"feature":"image","encoding":"float32",
    "bytes":196608,"shape":[128,128,3],"min":0,"max":1,"mean":0.41},"labels":[{"feature":
    "weather_labels","values":[0,0,1,0],"names":["haze"]}, ...]}
 
-The image is summarised by the tensor it decodes to (the stored floats, or pixels 0..255
-for uint8, png and jpeg); each label lists its vector and the names of the labels set. A
-record that does not fit the spec is shown raw with "spec_error" saying why.
-
-Otherwise, or with --raw, features are shown as stored, in the record's order:
+Otherwise, or with --raw, features are shown as stored, in the record's order, each with its
+kind (bytes_list, float_list, int64_list, or none for a Feature with no list set):
 
   {"record":0,"offset":0,"features":{"label":{"kind":"int64_list","values":[3]}, ...}}
 
-"kind" is bytes_list, float_list, int64_list, or none for a Feature with no list set
-(TensorFlow reads it as an empty list). Values are shown as:
-
-  bytes   a JSON string when the value is valid, printable UTF-8 of at most 64 bytes;
-          otherwise {"len":N,"sha256":"<first 16 hex digits>"} plus "format" ("jpeg",
-          "png", "gif") when the bytes start like an image. With --full, every printable
-          string in full and other bytes as {"len":N,"base64":"..."}.
-  float   JSON numbers, shortest form that reads back as the same float32; NaN and
-          infinities, which JSON lacks, as the strings "NaN", "Infinity", "-Infinity".
+  bytes   a JSON string when printable UTF-8 of at most 64 bytes; otherwise
+          {"len":N,"sha256":"<first 16 hex digits>"} plus "format" (jpeg, png, gif) when it
+          starts like an image. --full: printable strings in full, others {"len":N,"base64":...}.
+  float   the shortest JSON number that reads back as the same float32; NaN and infinities
+          as the strings "NaN", "Infinity", "-Infinity".
   int64   JSON numbers, exact.
 
-A record that is not a tf.train.Example (one that does not parse, or has no features) is
-{"record":i,"offset":o,"raw_len":N,"raw_base64":"..."}; without --full a raw record over
-64 bytes shows "raw_sha256" and its first 32 bytes as "raw_hex_prefix" instead.
-
-A damaged record ends the output with an error naming file:offset (record N), exit 1.
+A record that is not a tf.train.Example (does not parse, or has no features) is {"record":i,
+"offset":o,"raw_len":N,"raw_base64":"..."}, or without --full, over 64 bytes, "raw_sha256" and
+its first 32 bytes as "raw_hex_prefix". A damaged record ends the output with an error naming
+file:offset (record N), exit 1.
 
 Examples:
   tfprep cat --limit 2 out/train-00000-of-00004.tfrecord

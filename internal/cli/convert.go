@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -146,7 +145,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if cfg.Splits, err = pipeline.ParseSplits(*splits); err != nil {
 			return &usageError{err}
 		}
-		if note := fractionsNote(cfg.Splits); note != "" {
+		if note := pipeline.FractionsNote(cfg.Splits); note != "" {
 			env.notef("%s", note)
 		}
 		if cfg.Shards == 0 {
@@ -168,23 +167,6 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		}
 		return err
 	}
-}
-
-// fractionsNote says which fractions of the keys the splits get when their
-// weights do not sum to 1, "" when they do.
-func fractionsNote(splits []pipeline.SplitWeight) string {
-	var sum float64
-	for _, sp := range splits {
-		sum += sp.Weight
-	}
-	if math.Abs(sum-1) < 1e-9 {
-		return ""
-	}
-	parts := make([]string, len(splits))
-	for i, f := range pipeline.Fractions(splits) {
-		parts[i] = fmt.Sprintf("%s=%g", splits[i].Name, f)
-	}
-	return fmt.Sprintf("--splits weights sum to %g, not 1; the splits get these fractions of the keys: %s", sum, strings.Join(parts, ","))
 }
 
 // runConvert runs the conversion, with a progress line while it runs and a

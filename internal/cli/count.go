@@ -3,11 +3,8 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
-	"io"
 
 	"github.com/tfprep/tfprep/dataset"
-	"github.com/tfprep/tfprep/tfrecord"
 )
 
 func init() {
@@ -35,12 +32,6 @@ Examples:
 	})
 }
 
-// fileCount is one file's line of "tfprep count".
-type fileCount struct {
-	File    string `json:"file"`
-	Records int64  `json:"records"`
-}
-
 func runCount(ctx context.Context, env *Env, args []string, asJSON bool) error {
 	if len(args) == 0 {
 		return usagef("no files given")
@@ -49,50 +40,14 @@ func runCount(ctx context.Context, env *Env, args []string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	counts := make([]fileCount, 0, len(paths))
-	var total int64
+	counts := &dataset.RecordCounts{Files: make([]dataset.FileCount, 0, len(paths))}
 	for _, path := range paths {
-		n, err := countRecords(ctx, path)
+		n, err := dataset.CountRecords(ctx, path)
 		if err != nil {
-			return err
+			return recordProblem(path, err)
 		}
-		counts = append(counts, fileCount{File: path, Records: n})
-		total += n
+		counts.Files = append(counts.Files, dataset.FileCount{File: path, Records: n})
+		counts.Records += n
 	}
-	if asJSON {
-		out := struct {
-			Files   []fileCount `json:"files"`
-			Records int64       `json:"records"`
-		}{counts, total}
-		return writeJSON(env.Stdout, out)
-	}
-	// Like wc: counts right-aligned, then the name.
-	width := len(fmt.Sprint(total))
-	for _, c := range counts {
-		fmt.Fprintf(env.Stdout, "%*d  %s\n", width, c.Records, c.File)
-	}
-	fmt.Fprintf(env.Stdout, "%*d  total\n", width, total)
-	return nil
-}
-
-// countRecords reads every record of a file, verifying checksums.
-func countRecords(ctx context.Context, path string) (int64, error) {
-	f, err := dataset.OpenRecords(ctx, path, &tfrecord.ReaderOptions{ReuseBuffer: true})
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	for {
-		if f.Index()%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-		}
-		if _, err := f.Next(); err != nil {
-			if err == io.EOF {
-				return f.Index(), nil
-			}
-			return 0, recordProblem(path, err)
-		}
-	}
+	return writeReport(env.Stdout, counts, asJSON)
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/storage"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -15,10 +17,16 @@ import (
 
 // recordProblem presents a reading error of the file at path as the
 // commands print it, "file:offset (record N): reason", still wrapping it.
+// Errors that name the file already (failing to open it) are kept.
 func recordProblem(path string, err error) error {
 	var re *tfrecord.RecordError
-	if errors.As(err, &re) {
+	var se *storage.Error
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &re):
 		return &positionError{path: path, record: re}
+	case errors.As(err, &se), errors.As(err, &pe):
+		return err
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }

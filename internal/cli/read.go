@@ -112,20 +112,12 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) erro
 		}
 		sources = append(sources, source{"csv", ds})
 	case cfg.csv == "" && len(args) == 1:
-		names := splitList(cfg.splits)
-		if len(names) == 0 {
-			m, err := dataset.ReadManifest(args[0])
-			if err != nil {
-				return err
-			}
-			names = m.SplitNames()
+		names, sets, err := trainer.OpenSplits(args[0], splitList(cfg.splits)...)
+		if err != nil {
+			return err
 		}
-		for _, name := range names {
-			ds, err := trainer.Open(args[0], name)
-			if err != nil {
-				return err
-			}
-			sources = append(sources, source{name, ds})
+		for i, name := range names {
+			sources = append(sources, source{name, sets[i]})
 		}
 	default:
 		return usagef("want one dataset directory, or --csv and --images without one")
