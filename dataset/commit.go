@@ -89,7 +89,7 @@ func prepare(ctx context.Context, location string, overwrite, dry bool) (tempDir
 		return tempDir, nil
 	}
 	if !overwrite {
-		return "", fmt.Errorf("%w: %s holds %d files (such as %s); use --overwrite to replace an earlier conversion", ErrOutputExists, location, len(names), names[0])
+		return "", fmt.Errorf("%w: %s holds %s (such as %s); use --overwrite to replace an earlier conversion", ErrOutputExists, location, plural(len(names), "file"), names[0])
 	}
 	var foreign []string
 	for _, name := range names {

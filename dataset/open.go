@@ -211,6 +211,25 @@ func (d *Dataset) PythonOptions(inputName string) schema.PythonOptions {
 	return opts
 }
 
+// Python returns the tf.data code ("tfprep spec python") for nameOrPath: a
+// converted dataset's location, whose compression, splits and record counts
+// it adds, or a spec as ResolveSpec takes it. inputName is the model input's
+// name.
+func Python(ctx context.Context, nameOrPath, inputName string) (string, error) {
+	if IsDataset(ctx, nameOrPath) {
+		d, err := Open(ctx, nameOrPath)
+		if err != nil {
+			return "", err
+		}
+		return d.Spec.Python(d.PythonOptions(inputName))
+	}
+	s, err := ResolveSpec(ctx, nameOrPath)
+	if err != nil {
+		return "", err
+	}
+	return s.Python(schema.PythonOptions{InputName: inputName})
+}
+
 // ResolveSpec returns the spec nameOrPath names: a preset or a spec file
 // (schema.Resolve), or a dataset directory, whose manifest embeds the spec
 // it was written with. Only the manifest's "spec" object is read, so that the

@@ -179,12 +179,9 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 	for warnings(&w) {
 		a.AddWarning(w)
 	}
-	var total float64
-	for _, sp := range cfg.Splits {
-		total += sp.Weight
-	}
-	for _, sp := range cfg.Splits {
-		a.Splits = append(a.Splits, dataset.SplitLayout{Name: sp.Name, Fraction: sp.Weight / total, Shards: cfg.Sharding.Count(splitRows[sp.Name])})
+	fractions := Fractions(cfg.Splits)
+	for i, sp := range cfg.Splits {
+		a.Splits = append(a.Splits, dataset.SplitLayout{Name: sp.Name, Fraction: fractions[i], Shards: cfg.Sharding.Count(splitRows[sp.Name])})
 	}
 	if _, err := a.Commit(ctx); err != nil {
 		if nw, ok := errors.AsType[*dataset.NothingWrittenError](err); ok {

@@ -95,7 +95,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec csvRecord, emit func(
 		progress.warnings.Add(1)
 		reasons := make([]string, len(warnings))
 		for i, w := range warnings {
-			reasons[i] = w.String()
+			reasons[i] = w.Detail() // the line is Warning.Line
 		}
 		warn(dataset.Warning{Line: rec.Line, Key: row.Key, Reason: strings.Join(reasons, "; ")})
 	}
@@ -148,6 +148,38 @@ func ParseSplits(s string) ([]SplitWeight, error) {
 		splits = append(splits, SplitWeight{Name: name, Weight: w})
 	}
 	return splits, nil
+}
+
+// Fractions returns each split's share of the keys, Weight / sum of the
+// weights, rounded to 1e-9 so that the manifest records 0.125, not
+// 0.12500000000000003; split assignment uses the weights themselves.
+func Fractions(splits []SplitWeight) []float64 {
+	var total float64
+	for _, sp := range splits {
+		total += sp.Weight
+	}
+	fractions := make([]float64, len(splits))
+	for i, sp := range splits {
+		fractions[i] = math.Round(sp.Weight/total*1e9) / 1e9
+	}
+	return fractions
+}
+
+// FractionsNote says which fractions of the keys the splits get when their
+// weights do not sum to 1, for the command to show; "" when they do.
+func FractionsNote(splits []SplitWeight) string {
+	var sum float64
+	for _, sp := range splits {
+		sum += sp.Weight
+	}
+	if math.Abs(sum-1) < 1e-9 {
+		return ""
+	}
+	parts := make([]string, len(splits))
+	for i, f := range Fractions(splits) {
+		parts[i] = fmt.Sprintf("%s=%g", splits[i].Name, f)
+	}
+	return fmt.Sprintf("--splits weights sum to %g, not 1; the splits get these fractions of the keys: %s", sum, strings.Join(parts, ","))
 }
 
 // keyHash is dataset.KeyHash with the pipeline's signed seed.

@@ -294,6 +294,22 @@ func clip(s string, width int) string {
 	return string(r[:width-2]) + ".."
 }
 
+// Sheet draws a contact sheet of n examples sampled from the named splits
+// (all when none is named) with seed, cols tiles a row: Sample, Tiles and
+// Draw in one. It returns the sheet (nil when no record could be read),
+// the number of tiles and the damaged ranges skipped.
+func Sheet(ctx context.Context, ds *dataset.Dataset, splits []string, n int, seed uint64, cols int) (*image.RGBA, int, []dataset.ShardDamage, error) {
+	picks, damage, err := Sample(ctx, ds, splits, n, seed)
+	if err != nil || len(picks) == 0 {
+		return nil, 0, damage, err
+	}
+	tiles, err := Tiles(ds.Spec, picks)
+	if err != nil {
+		return nil, 0, damage, err
+	}
+	return Draw(tiles, cols), len(tiles), damage, nil
+}
+
 // WritePNG writes img to the file path as a PNG.
 func WritePNG(path string, img image.Image) error {
 	f, err := os.Create(path)

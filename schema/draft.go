@@ -243,6 +243,26 @@ func draftIndexes(names []string) (int, bool) {
 	return largest + 1, true
 }
 
+// DraftYAML drafts a spec from the CSV text of the file named source (see
+// DraftCSV) and returns it as YAML, headed by comments saying where it comes
+// from and listing the notes on what was guessed.
+func DraftYAML(source string, r io.Reader, maxRows int) ([]byte, error) {
+	name := strings.TrimSuffix(path.Base(source), path.Ext(source))
+	s, notes, err := DraftCSV(name, r, maxRows)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	out, err := s.YAML()
+	if err != nil {
+		return nil, err
+	}
+	head := fmt.Sprintf("# Drafted by \"tfprep spec init\" from %q. Check it, then\n# \"tfprep spec validate\" it and convert with --spec:\n", source)
+	for _, n := range notes {
+		head += "#   " + n + "\n"
+	}
+	return append([]byte(head), out...), nil
+}
+
 // DraftCSV drafts a spec (see Draft) from CSV text: its header and up to
 // maxRows records (every record when maxRows <= 0). Records that do not
 // parse are skipped; a header that does not is an error.

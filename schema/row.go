@@ -68,8 +68,12 @@ type Warning struct {
 	Message string
 }
 
-func (w Warning) String() string {
-	return fmt.Sprintf("line %d, column %q, value %s: %s", w.Line, w.Column, QuoteCell(w.Value), w.Message)
+func (w Warning) String() string { return fmt.Sprintf("line %d, %s", w.Line, w.Detail()) }
+
+// Detail is the warning without its line: column, value and message, for
+// records that give the line apart (dataset.Warning).
+func (w Warning) Detail() string {
+	return fmt.Sprintf("column %q, value %s: %s", w.Column, QuoteCell(w.Value), w.Message)
 }
 
 // Row is one decoded CSV record.

@@ -192,6 +192,20 @@ func Heads(labels []schema.LabelInfo, outputs []string) []Head {
 	return heads
 }
 
+// ParseHeads is Heads with the output names given as one comma-separated
+// list ("tfprep request --outputs"); an empty list means the default names.
+// A list with another number of names than there are labels is an error.
+func ParseHeads(labels []schema.LabelInfo, outputs string) ([]Head, error) {
+	var names []string
+	if outputs != "" {
+		names = strings.Split(outputs, ",")
+		if len(names) != len(labels) {
+			return nil, fmt.Errorf("--outputs names %d outputs, but the spec has %d label features", len(names), len(labels))
+		}
+	}
+	return Heads(labels, names), nil
+}
+
 // Client sends predict requests to one model.
 type Client struct {
 	URL       string       // the predict endpoint, http://HOST:8501/v1/models/NAME:predict

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"text/tabwriter"
 )
 
 // VerifyOptions control VerifyFiles.
@@ -15,6 +17,10 @@ type VerifyOptions struct {
 	// IsExample tells whether a payload is a tf.train.Example (counted in
 	// Examples, else in Raw); nil counts every payload raw.
 	IsExample func(payload []byte) bool
+	// Open opens the file at path and returns its size; nil opens local
+	// files with os.Open. It lets callers verify files elsewhere (in a
+	// bucket) without this package knowing where.
+	Open func(ctx context.Context, path string) (r io.ReadCloser, size int64, err error)
 }
 
 // FileReport is what VerifyFiles found in one TFRecord file.
@@ -99,15 +105,22 @@ func verifyFile(ctx context.Context, path string, opts VerifyOptions) (*FileRepo
 	fail := func(offset, record, length int64, reason string) {
 		fr.Damage = append(fr.Damage, DamagedRange{File: path, Offset: offset, Record: record, Length: length, Reason: reason})
 	}
-	if fi, err := os.Stat(path); err == nil {
-		fr.FileBytes = fi.Size()
+	open := opts.Open
+	if open == nil {
+		open = openLocal
 	}
-	f, err := Open(path, &ReaderOptions{ReuseBuffer: true, Recover: opts.Recover})
+	file, size, err := open(ctx, path)
 	if err != nil {
 		fail(-1, -1, -1, err.Error())
 		return fr, nil
 	}
-	defer f.Close()
+	defer file.Close()
+	fr.FileBytes = size
+	f, err := newReader(file, &ReaderOptions{ReuseBuffer: true, Recover: opts.Recover}, path)
+	if err != nil {
+		fail(-1, -1, -1, fmt.Sprintf("%v (opening %s)", err, path))
+		return fr, nil
+	}
 	fr.Compression = f.Compression().String()
 	for {
 		if f.Index()%1024 == 0 {
@@ -155,4 +168,61 @@ func verifyFile(ctx context.Context, path string, opts VerifyOptions) (*FileRepo
 	}
 	fr.Damage = append(skipped, fr.Damage...)
 	return fr, nil
+}
+
+// openLocal is VerifyOptions.Open for local files.
+func openLocal(_ context.Context, path string) (io.ReadCloser, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	return f, size, nil
+}
+
+// WriteText writes the verdict for people: a table of files, then each
+// problem, then one line that sums up.
+func (r *FilesReport) WriteText(w io.Writer) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tSTATUS\tRECORDS\tEXAMPLES\tRAW\tBYTES\tCOMPRESSION\tSIZE")
+	for _, f := range r.Files {
+		status, compression := "ok", f.Compression
+		switch {
+		case f.Compression == "":
+			status, compression = "UNREADABLE", "-"
+		case len(f.Damage) > 0:
+			status = "DAMAGED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\n", f.File, status, f.Records, f.Examples, f.Raw, f.Bytes, compression, f.FileBytes)
+	}
+	tw.Flush()
+	for _, f := range r.Files {
+		for _, d := range f.Damage {
+			fmt.Fprintln(&b, d)
+		}
+	}
+	files := countOf(len(r.Files), "file", "files")
+	examples := countOf(r.Examples, "Example", "Examples")
+	switch {
+	case r.OK:
+		fmt.Fprintf(&b, "ok: %s, %s (%s, %d raw), %s\n", files, countOf(r.Records, "record", "records"), examples, r.Raw, countOf(r.Bytes, "payload byte", "payload bytes"))
+	case !r.Complete:
+		fmt.Fprintf(&b, "FAILED at the first problem, in file %d of %d (--all checks every file, --recover reads past damage)\n", len(r.Files), r.Paths)
+	default:
+		fmt.Fprintf(&b, "FAILED: %s, %s (%s, %d raw), %s\n", files, countOf(r.Records, "intact record", "intact records"), examples, r.Raw, countOf(r.Bytes, "payload byte", "payload bytes"))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// countOf returns "1 file" or "3 files".
+func countOf[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

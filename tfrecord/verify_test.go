@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -101,5 +102,17 @@ func TestGlob(t *testing.T) {
 		if _, err := Glob([]string{bad}); err == nil {
 			t.Errorf("Glob(%q): got no error", bad)
 		}
+	}
+}
+
+func TestFilesReportTextPlurals(t *testing.T) {
+	r := &FilesReport{OK: true, Complete: true, Paths: 1, Records: 1, Examples: 1, Bytes: 1,
+		Files: []FileReport{{File: "a.tfrecord", Compression: "none", Records: 1, Examples: 1, Bytes: 1, FileBytes: 17, Complete: true}}}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := "ok: 1 file, 1 record (1 Example, 0 raw), 1 payload byte\n"; !strings.HasSuffix(b.String(), want) {
+		t.Errorf("got\n%s\nwant it to end with %q", b.String(), want)
 	}
 }

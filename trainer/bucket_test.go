@@ -2,12 +2,18 @@ package trainer
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tfprep/tfprep/internal/storagetest"
+	"github.com/tfprep/tfprep/internal/synth"
 	"github.com/tfprep/tfprep/storage"
 	"github.com/tfprep/tfprep/tfrecord"
 )
@@ -60,6 +66,84 @@ func TestOpenBucket(t *testing.T) {
 				}) {
 					t.Errorf("options %+v: got %v, want %v", o, got, want[i])
 				}
+			}
+		})
+	}
+}
+
+// TestGlobAndFromCSVBucket: Glob and FromCSV read from the GCS and the S3
+// emulator what they read from local disk.
+func TestGlobAndFromCSVBucket(t *testing.T) {
+	ctx := context.Background()
+	f := makeDataset(t, 12, 3, tfrecord.GZIP, false)
+	src := t.TempDir()
+	csvPath, images := writeCSV(t, src, f.rows, synth.Options{Size: 16, Seed: 1})
+	localShards, err := Glob(f.spec, filepath.Join(f.dir, "train-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{BatchSize: 5, Shuffle: 4, Seed: 2}
+	wantShards := iterate(t, localShards, opts)
+	localCSV, err := FromCSV(f.spec, csvPath, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCSV := allBatches(t, localCSV, Options{BatchSize: 5})
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"gs", func(t *testing.T) string { return storagetest.StartGCS(t, "b").Location(t, "b", "data") }},
+		{"s3", func(t *testing.T) string { return storagetest.StartS3(t, "b").Location(t, "b", "data") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loc := tc.start(t)
+			base, query, _ := strings.Cut(loc, "?")
+			if query != "" {
+				query = "?" + query
+			}
+			at := func(name string) string { return base + "/" + name + query }
+			dir, err := storage.Open(ctx, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dir.Close()
+			for prefix, root := range map[string]string{"ds": f.dir, "csv": src} {
+				err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+					if err != nil || e.IsDir() {
+						return err
+					}
+					data, err := os.ReadFile(path)
+					if err != nil {
+						return err
+					}
+					rel, _ := filepath.Rel(root, path)
+					return dir.WriteFile(ctx, prefix+"/"+filepath.ToSlash(rel), data, nil)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			shards, err := Glob(f.spec, at("ds/train-*"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := iterate(t, shards, opts); !slices.EqualFunc(got, wantShards, func(a, b batchKeys) bool {
+				return a.Epoch == b.Epoch && slices.Equal(a.Keys, b.Keys)
+			}) {
+				t.Errorf("Glob: got %v, want %v", got, wantShards)
+			}
+			if _, err := Glob(f.spec, at("ds/nothing-*")); !errors.Is(err, ErrDataset) {
+				t.Errorf("Glob matching nothing: got %v, want ErrDataset", err)
+			}
+			relCSV, _ := filepath.Rel(src, csvPath)
+			relImages, _ := filepath.Rel(src, images)
+			direct, err := FromCSV(f.spec, at("csv/"+filepath.ToSlash(relCSV)), at("csv/"+filepath.ToSlash(relImages)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantCSV, allBatches(t, direct, Options{BatchSize: 5})); diff != "" {
+				t.Errorf("FromCSV from a bucket (-local +bucket):\n%s", diff)
 			}
 		})
 	}

@@ -2,13 +2,15 @@ package trainer
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/schema"
 )
@@ -27,12 +29,14 @@ type csvSource struct {
 // shards). It is the seed's Keras Sequence approach: no conversion step, but
 // every epoch decodes and resizes every JPEG again. The CSV is read when
 // FromCSV is called; a bad row is an error naming its line and column.
+// csvPath and imagesDir may be local paths or bucket URLs (gs://, s3://),
+// read through package dataset.
 func FromCSV(spec *schema.Spec, csvPath, imagesDir string) (*Dataset, error) {
 	lay, err := newLayout(spec)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(csvPath)
+	f, err := dataset.OpenFile(context.Background(), csvPath)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
@@ -94,8 +98,8 @@ func newCSVWorker(src *csvSource) (*csvWorker, error) {
 // load reads and prepares row i of the CSV into e.
 func (w *csvWorker) load(i int, e *element) error {
 	row := &w.src.rows[i]
-	path := filepath.Join(w.src.images, filepath.FromSlash(row.ImagePath))
-	f, err := os.Open(path)
+	path := imagePath(w.src.images, row.ImagePath)
+	f, err := dataset.OpenFile(context.Background(), path)
 	if err != nil {
 		return fmt.Errorf("%w: %s line %d: %w", ErrImage, w.src.path, row.Line, err)
 	}
@@ -119,4 +123,18 @@ func (w *csvWorker) load(i int, e *element) error {
 		e.labels[k] = l.Values
 	}
 	return nil
+}
+
+// imagePath joins an image's slash-separated path to the images folder, a
+// local directory or a URL (whose query, as in s3://b/x?endpoint=..., stays
+// at the end).
+func imagePath(images, rel string) string {
+	if !strings.Contains(images, "://") {
+		return filepath.Join(images, filepath.FromSlash(rel))
+	}
+	base, query, _ := strings.Cut(images, "?")
+	if query != "" {
+		query = "?" + query
+	}
+	return strings.TrimSuffix(base, "/") + "/" + rel + query
 }

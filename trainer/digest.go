@@ -164,3 +164,34 @@ func ReadDigest(ctx context.Context, name string, ds *Dataset, opts Options) (Di
 	}
 	return d, nil
 }
+
+// WriteText writes the digest for people, as "tfprep read" prints it.
+func (d Digest) WriteText(w io.Writer) error {
+	var b strings.Builder
+	shards, records := fmt.Sprintf("%d shards", d.Shards), "unknown"
+	if d.Shards == 1 {
+		shards = "1 shard"
+	}
+	if d.Records >= 0 {
+		records = fmt.Sprint(d.Records)
+	}
+	fmt.Fprintf(&b, "split %s: %s, %s records for this worker\n", d.Split, shards, records)
+	for _, e := range d.Epochs {
+		fmt.Fprintf(&b, "  epoch %d: %d examples, %d distinct keys, key multiset hash %s\n", e.Epoch, e.Examples, e.Distinct, e.KeyHash)
+	}
+	fmt.Fprintf(&b, "  verdict: %s\n", d.Verdict)
+	for _, l := range d.Labels {
+		fmt.Fprintf(&b, "  %s:", l.Feature)
+		for i, name := range l.Names {
+			fmt.Fprintf(&b, " %s=%g", name, l.Values[i])
+		}
+		b.WriteByte('\n')
+	}
+	for _, s := range d.Skipped {
+		fmt.Fprintf(&b, "  skipped: %s\n", s)
+	}
+	fmt.Fprintf(&b, "  read %d examples in %d batches, %.1f MB in %.2fs: %.0f examples/s, %.1f MB/s (memory bound %.1f MB)\n",
+		d.Examples, d.Batches, float64(d.Bytes)/1e6, d.Seconds, d.ExamplesPS, d.MBPS, float64(d.MemoryBound)/1e6)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

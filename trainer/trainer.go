@@ -76,7 +76,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -165,6 +164,27 @@ func Open(dir string, splits ...string) (*Dataset, error) {
 	return newDataset(ds.Spec, shards)
 }
 
+// OpenSplits opens each named split of the converted dataset in dir as a
+// Dataset of its own (every split, in manifest order, when none is named),
+// as Open opens one, and returns the split names with them.
+func OpenSplits(dir string, splits ...string) ([]string, []*Dataset, error) {
+	if len(splits) == 0 {
+		m, err := dataset.ReadManifest(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		splits = m.SplitNames()
+	}
+	sets := make([]*Dataset, len(splits))
+	for i, name := range splits {
+		var err error
+		if sets[i], err = Open(dir, name); err != nil {
+			return nil, nil, err
+		}
+	}
+	return splits, sets, nil
+}
+
 // FromFiles makes a dataset of TFRecord files whose Examples follow spec.
 func FromFiles(spec *schema.Spec, paths ...string) (*Dataset, error) {
 	shards := make([]Shard, len(paths))
@@ -174,15 +194,13 @@ func FromFiles(spec *schema.Spec, paths ...string) (*Dataset, error) {
 	return newDataset(spec, shards)
 }
 
-// Glob makes a dataset of the TFRecord files matching pattern
-// (filepath.Match syntax, e.g. "out/train-*.tfrecord*").
+// Glob makes a dataset of the TFRecord files matching pattern, local or in
+// a bucket (filepath.Match syntax, e.g. "out/train-*.tfrecord*" or
+// "gs://bucket/out/train-*"; see dataset.Glob).
 func Glob(spec *schema.Spec, pattern string) (*Dataset, error) {
-	paths, err := filepath.Glob(pattern)
+	paths, err := dataset.Glob(context.Background(), []string{pattern})
 	if err != nil {
-		return nil, fmt.Errorf("%w: pattern %q: %v", ErrDataset, pattern, err)
-	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: no file matches %q", ErrDataset, pattern)
+		return nil, fmt.Errorf("%w: %w", ErrDataset, err)
 	}
 	return FromFiles(spec, paths...)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tfprep/tfprep/dataset"
+	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord"
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
@@ -404,4 +407,85 @@ func TestCatUsage(t *testing.T) {
 			t.Errorf("%q: got exit %d and stderr %q, want %d and %q", tt.args, code, stderr, tt.wantCode, tt.want)
 		}
 	}
+}
+
+// describedLine is one line of "tfprep cat" on a dataset's shard.
+type describedLine struct {
+	Record    int64
+	Key       string
+	Image     schema.ImageSummary
+	Labels    []schema.LabelDescription
+	SpecError string `json:"spec_error"`
+	Features  map[string]json.RawMessage
+}
+
+// cat on a shard of a converted dataset decodes by the dataset's spec; --raw
+// shows the stored features; --spec names another spec, and records that do
+// not fit it are shown raw with the reason.
+func TestCatDecodesDataset(t *testing.T) {
+	for _, enc := range []string{"uint8", "png"} {
+		dir := writeFixture(t, fixture{encoding: enc})
+		shard := filepath.Join(dir, dataset.ShardName("validation", 0, 1, tfrecord.None))
+		decode := func(args ...string) []describedLine {
+			t.Helper()
+			code, stdout, stderr := runTool(t, append(append([]string{"cat"}, args...), shard)...)
+			if code != ExitOK {
+				t.Fatalf("%s: cat %q: exit %d: %s", enc, args, code, stderr)
+			}
+			var lines []describedLine
+			for text := range strings.Lines(stdout) {
+				var l describedLine
+				if err := json.Unmarshal([]byte(text), &l); err != nil {
+					t.Fatalf("%s: %v: %s", enc, err, text)
+				}
+				lines = append(lines, l)
+			}
+			return lines
+		}
+		lines := decode()
+		if len(lines) != 2 {
+			t.Fatalf("%s: got %d lines, want 2", enc, len(lines))
+		}
+		for i, l := range lines {
+			row := fixtureRows[5+i]
+			img := fixturePixels(5+i, fixtureW, fixtureH)
+			lo, hi := uint8(255), uint8(0)
+			var sum float64
+			for p := 0; p < len(img.Pix); p += 4 {
+				for _, v := range img.Pix[p : p+3] {
+					lo, hi, sum = min(lo, v), max(hi, v), sum+float64(v)
+				}
+			}
+			want := describedLine{Record: int64(i), Key: row.key,
+				Image: schema.ImageSummary{Feature: "image", Encoding: enc, Bytes: l.Image.Bytes, Shape: []int{fixtureH, fixtureW, 3},
+					Min: float32(lo), Max: float32(hi), Mean: float32(sum / float64(fixtureW*fixtureH*3))},
+				Labels: []schema.LabelDescription{
+					{Feature: "weather_labels", Values: row.weather, Names: setNames(row.weather, "clear", "cloudy", "haze", "partly_cloudy")},
+					{Feature: "ground_labels", Values: row.ground, Names: setNames(row.ground, "agriculture", "primary", "water")},
+				}}
+			if diff := cmp.Diff(want, l); diff != "" {
+				t.Errorf("%s: record %d (-want +got):\n%s", enc, i, diff)
+			}
+		}
+		if raw := decode("--raw"); len(raw) != 2 || raw[0].Features == nil || raw[0].Key != "" {
+			t.Errorf("%s: --raw: got %+v, want the stored features", enc, raw)
+		}
+		if other := decode("--spec", "planet"); len(other) != 2 || !strings.Contains(other[0].SpecError, "image") || other[0].Features == nil {
+			t.Errorf("%s: --spec planet: got %+v, want the stored features with a spec_error", enc, other)
+		}
+	}
+	if code, _, stderr := runTool(t, "cat", "--raw", "--spec", "planet", "x.tfrecord"); code != ExitUsage || !strings.Contains(stderr, "exclude") {
+		t.Errorf("--raw --spec: got exit %d, %s; want a usage error", code, stderr)
+	}
+}
+
+// setNames returns the names of the set (non-zero) values.
+func setNames(values []float32, names ...string) []string {
+	out := []string{}
+	for i, v := range values {
+		if v != 0 {
+			out = append(out, names[i])
+		}
+	}
+	return out
 }

@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
@@ -123,7 +120,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if err := spec.Validate(); err != nil {
 			return &usageError{err}
 		}
-		w, err := write.parse()
+		w, err := write.parse(env)
 		if err != nil {
 			return err
 		}
@@ -150,7 +147,13 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if cfg.MaxErrors, err = pipeline.ParseErrorLimit(*maxErrors); err != nil {
 			return &usageError{err}
 		}
-		return runConvert(ctx, env, cfg, *quiet)
+		err = runConvert(ctx, env, cfg, *quiet)
+		specGiven := false
+		fs.Visit(func(f *flag.Flag) { specGiven = specGiven || f.Name == "spec" })
+		if herr := (*schema.HeaderError)(nil); !specGiven && errors.As(err, &herr) {
+			return fmt.Errorf("%w (no --spec was given, so the default spec %q was assumed)", err, *specName)
+		}
+		return err
 	}
 }
 
@@ -190,7 +193,9 @@ func runConvert(ctx context.Context, env *Env, cfg pipeline.Config, quiet bool) 
 		return nil
 	}
 	if !quiet {
-		printSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
+		if err := pipeline.WriteSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start)); err != nil {
+			return err
+		}
 	}
 	if m.Rows.Rejected > 0 {
 		return partialf("%d of %d rows rejected; see %s", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)
@@ -207,7 +212,7 @@ func showProgress(w io.Writer, start time.Time) (stop func()) {
 		defer close(finished)
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
-		var rate rateWindow
+		var rate pipeline.RateWindow
 		for {
 			select {
 			case <-done:
@@ -215,8 +220,8 @@ func showProgress(w io.Writer, start time.Time) (stop func()) {
 				return
 			case now := <-tick.C:
 				p := pipeline.CurrentProgress()
-				r := rate.add(now.Sub(start), p.ImagesWritten+p.Rejected)
-				fmt.Fprintf(w, "\r\033[K%s", progressLine(p, r))
+				r := rate.Add(now.Sub(start), p.ImagesWritten+p.Rejected)
+				fmt.Fprintf(w, "\r\033[K%s", p.Line(r))
 			}
 		}
 	}()
@@ -224,159 +229,6 @@ func showProgress(w io.Writer, start time.Time) (stop func()) {
 		close(done)
 		<-finished
 	}
-}
-
-// rateWindow is a moving-window rate: rows done per second over the last
-// rateSpan of samples, so the rate follows the conversion as it is now.
-type rateWindow struct {
-	samples []rateSample
-}
-
-type rateSample struct {
-	at   time.Duration
-	done int64
-}
-
-const rateSpan = 10 * time.Second
-
-// add records done rows at elapsed time at and returns the rate over the
-// window (0 until two samples are apart).
-func (r *rateWindow) add(at time.Duration, done int64) float64 {
-	r.samples = append(r.samples, rateSample{at, done})
-	for len(r.samples) > 2 && at-r.samples[1].at >= rateSpan {
-		r.samples = r.samples[1:]
-	}
-	first := r.samples[0]
-	if at <= first.at {
-		return 0
-	}
-	return float64(done-first.done) / (at - first.at).Seconds()
-}
-
-// progressLine formats p with the current rate (rows done per second):
-// rows done (written + rejected) of the total once the CSV has been read,
-// the percentage, the rate, the ETA at that rate, the megabytes of shards
-// written and the rows rejected.
-func progressLine(p pipeline.Progress, rate float64) string {
-	done := p.ImagesWritten + p.Rejected
-	total, percent, eta := "?", "reading CSV", "ETA -"
-	if p.CSVDone {
-		total = group(p.RowsRead)
-		percent = fmt.Sprintf("%.1f%%", 100*float64(done)/float64(max(p.RowsRead, 1)))
-		if rate > 0 {
-			eta = "ETA " + formatDuration(time.Duration(float64(max(p.RowsRead-done, 0))/rate*float64(time.Second)))
-		}
-	}
-	return fmt.Sprintf("images %s / %s (%s)  %s/s  %s  %s MB written  %s rejected",
-		group(done), total, percent, group(int64(math.Round(rate))), eta, megabytes(p.BytesWritten), group(p.Rejected))
-}
-
-// formatDuration rounds d to the second (to the millisecond under 10 s)
-// in Go's notation: 1m5s, 2h0m3s, 4.217s.
-func formatDuration(d time.Duration) string {
-	if d < 10*time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(time.Second).String()
-}
-
-// megabytes formats n bytes in MB (10^6), one decimal, with thousands
-// separators.
-func megabytes(n int64) string {
-	tenths := (n + 50_000) / 100_000
-	return fmt.Sprintf("%s.%d", group(tenths/10), tenths%10)
-}
-
-// printSummary writes the per-split table: records, shards, megabytes and
-// the time spent writing the split's shards summed over its shards ("-"
-// when the workers ran elsewhere), then the wall time of the whole run, the
-// row accounting and any warnings.
-func printSummary(w io.Writer, out string, m *dataset.Manifest, p pipeline.Progress, elapsed time.Duration) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "split\trecords\tshards\tsize (MB)\tshard writing time (summed over shards)\t")
-	var records, shards, size int64
-	var busy time.Duration
-	timed := false
-	for _, sp := range m.Splits {
-		t := "-"
-		if d, ok := p.SplitTime[sp.Name]; ok {
-			t, busy, timed = formatDuration(d), busy+d, true
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", sp.Name, group(sp.Records), len(sp.Shards), megabytes(sp.Bytes), t)
-		records += sp.Records
-		shards += int64(len(sp.Shards))
-		size += sp.Bytes
-	}
-	total := "-"
-	if timed {
-		total = formatDuration(busy)
-	}
-	fmt.Fprintf(tw, "total\t%s\t%d\t%s\t%s\t\n", group(records), shards, megabytes(size), total)
-	tw.Flush()
-	r := m.Rows
-	fmt.Fprintf(w, "wall time: %s (shards are written in parallel, so their summed time may exceed it)\n", formatDuration(elapsed))
-	fmt.Fprintf(w, "rows: %s read = %s written + %s rejected", group(r.Read), group(r.Written), group(r.Rejected))
-	if r.Rejected > 0 {
-		var parts []string
-		for _, s := range dataset.Stages {
-			if n := r.RejectedByStage[s]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", s, n))
-			}
-		}
-		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
-	}
-	fmt.Fprintln(w)
-	if r.Warned > 0 {
-		fmt.Fprintf(w, "warning: %s rows kept with doubtful labels or repeated keys (listed in dataset.json; a spec with strict: true, or --duplicate-keys=reject, rejects them)", group(r.Warned))
-		if len(r.Warnings) > 0 {
-			fmt.Fprintf(w, ", first: line %d (%s): %s", r.Warnings[0].Line, r.Warnings[0].Key, r.Warnings[0].Reason)
-		}
-		fmt.Fprintln(w)
-	}
-	fmt.Fprintf(w, "wrote %s (decoder %s, %s images/s over the wall time)\n", out, m.Decoder, group(int64(math.Round(float64(r.Written)/max(elapsed.Seconds(), 1e-3)))))
-}
-
-// group formats n with thousands separators.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-// parseSize parses a byte size: a number with an optional unit B, KB, MB,
-// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), case-insensitive.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		scale  float64
-	}{
-		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
-		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"b", 1},
-	}
-	lower := strings.ToLower(strings.TrimSpace(s))
-	scale := 1.0
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(lower, u.suffix); ok {
-			lower, scale = strings.TrimSpace(num), u.scale
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(lower, 64)
-	if err != nil || !(v*scale >= 1) || v*scale > 1<<50 {
-		return 0, fmt.Errorf("%q is not a size such as 128MiB", s)
-	}
-	return int64(v * scale), nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -6,19 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tfprep/tfprep/dataset"
-	"github.com/tfprep/tfprep/pipeline"
 )
 
 // TestMain initialises Beam as main does: convert runs Beam pipelines, and
@@ -123,78 +120,6 @@ func TestConvertSummary(t *testing.T) {
 	}
 }
 
-func TestProgressLine(t *testing.T) {
-	tests := []struct {
-		p    pipeline.Progress
-		rate float64
-		want string
-	}{
-		{pipeline.Progress{RowsRead: 1000}, 0, "images 0 / ? (reading CSV)  0/s  ETA -  0.0 MB written  0 rejected"},
-		{pipeline.Progress{RowsRead: 40479, CSVDone: true, ImagesWritten: 4000, Rejected: 479, BytesWritten: 312_549_999},
-			2000.4, "images 4,479 / 40,479 (11.1%)  2,000/s  ETA 18s  312.5 MB written  479 rejected"},
-		{pipeline.Progress{RowsRead: 2_000_000, CSVDone: true, ImagesWritten: 100, BytesWritten: 1_234_567_890_123},
-			10, "images 100 / 2,000,000 (0.0%)  10/s  ETA 55h33m10s  1,234,567.9 MB written  0 rejected"},
-		{pipeline.Progress{RowsRead: 5, CSVDone: true, ImagesWritten: 5}, 0, "images 5 / 5 (100.0%)  0/s  ETA -  0.0 MB written  0 rejected"},
-	}
-	for _, tt := range tests {
-		if got := progressLine(tt.p, tt.rate); got != tt.want {
-			t.Errorf("got  %q\nwant %q", got, tt.want)
-		}
-	}
-}
-
-func TestRateWindow(t *testing.T) {
-	var r rateWindow
-	steps := []struct {
-		at   time.Duration
-		done int64
-		want float64
-	}{
-		{0, 0, 0},
-		{time.Second, 100, 100},
-		{5 * time.Second, 900, 180},
-		// After 10 s the first sample leaves the window: a slowdown shows.
-		{12 * time.Second, 1000, 900.0 / 11},
-		{20 * time.Second, 1010, 110.0 / 15},
-	}
-	for _, s := range steps {
-		if got := r.add(s.at, s.done); math.Abs(got-s.want) > 1e-9 {
-			t.Errorf("at %v: got rate %v, want %v", s.at, got, s.want)
-		}
-	}
-}
-
-func TestFormatDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		4217 * time.Microsecond:  "4ms",
-		4217 * time.Millisecond:  "4.217s",
-		19373 * time.Millisecond: "19s",
-		60457 * time.Millisecond: "1m0s",
-	} {
-		if got := formatDuration(d); got != want {
-			t.Errorf("%v: got %q, want %q", d, got, want)
-		}
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"128MiB", 128 << 20, true}, {"100MB", 100e6, true}, {"1.5GiB", 3 << 29, true}, {"4096", 4096, true},
-		{"64 kb", 64000, true}, {"1b", 1, true},
-		{"", 0, false}, {"0", 0, false}, {"-1MiB", 0, false}, {"12XB", 0, false}, {"MiB", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
 // TestConvertDataflowDryRun builds the Dataflow job offline and checks that
 // it is printed; nothing is submitted and nothing is converted.
 func TestConvertDataflowDryRun(t *testing.T) {
@@ -284,18 +209,22 @@ func TestConvertSummaryWarnings(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"rows: 2 read = 2 written + 0 rejected", "warning: 1 rows kept with doubtful labels", "first: line 3 (synth_00001)"} {
+	for _, want := range []string{"rows: 2 read = 2 written + 0 rejected", "warning: 1 row kept with doubtful labels",
+		`first: line 3 (synth_00001): column "weather_labels"`} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
+	}
+	if n := strings.Count(stdout, "line 3"); n != 1 {
+		t.Errorf("the summary names line 3 %d times, want once:\n%s", n, stdout)
 	}
 	m, err := dataset.ReadManifest(filepath.Join(dir, "out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := m.Rows; r.Warned != 1 || len(r.Warnings) != 1 || r.Warnings[0].Line != 3 || r.Warnings[0].Key != "synth_00001" ||
-		!strings.Contains(r.Warnings[0].Reason, "weather_labels") {
-		t.Errorf("got manifest rows %+v, want one warning for line 3, synth_00001, column weather_labels", r)
+		!strings.Contains(r.Warnings[0].Reason, "weather_labels") || strings.Contains(r.Warnings[0].Reason, "line") {
+		t.Errorf("got manifest rows %+v, want one warning for line 3, synth_00001, column weather_labels, the line not repeated in the reason", r)
 	}
 	if err := os.WriteFile(csvPath+".clean", []byte(header+first+second), 0o644); err != nil {
 		t.Fatal(err)
@@ -350,5 +279,72 @@ func TestConvertDuplicateKeys(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "convert", "--csv", csv, "--images", images, "--out", out, "--duplicate-keys", "drop"); code != ExitUsage {
 		t.Errorf("--duplicate-keys drop: got exit %d, want usage; stderr:\n%s", code, stderr)
+	}
+}
+
+// A CSV that does not fit the planet spec: without --spec the message says
+// that planet was assumed as the default and how to describe another CSV;
+// with --spec planet given it does not claim an assumption.
+func TestConvertDefaultSpecAssumed(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "labels.csv")
+	if err := os.WriteFile(csvPath, []byte("file,label\na.jpg,cat\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	images, _ := filepath.Abs(filepath.Join(convertData, "images"))
+	for _, explicit := range []bool{false, true} {
+		args := []string{"convert", "--csv", csvPath, "--images", images, "--out", filepath.Join(dir, "out"), "--quiet"}
+		if explicit {
+			args = append(args, "--spec", "planet")
+		}
+		code, _, stderr := runCLI(t, args...)
+		if code == ExitOK {
+			t.Fatalf("explicit %v: got exit 0 for a CSV without the planet columns", explicit)
+		}
+		for _, want := range []string{`missing columns "image_name"`, "tfprep spec init --csv"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("explicit %v: stderr lacks %q:\n%s", explicit, want, stderr)
+			}
+		}
+		assumed := `no --spec was given, so the default spec "planet" was assumed`
+		if got := strings.Contains(stderr, assumed); got == explicit {
+			t.Errorf("explicit %v: stderr says %q: %v, want %v:\n%s", explicit, assumed, got, !explicit, stderr)
+		}
+	}
+}
+
+// --splits weights that do not sum to 1 are normalised with a note giving
+// the fractions used; fractions are recorded rounded (0.1, not
+// 0.10000000000000002) and weights that sum to 1 need no note.
+func TestConvertSplitFractions(t *testing.T) {
+	images, _ := filepath.Abs(filepath.Join(convertData, "images"))
+	tests := []struct {
+		splits   string
+		note     string // "" for none
+		fraction map[string]float64
+	}{
+		{"train=3,validation=1", "--splits weights sum to 4, not 1; the splits get these fractions of the keys: train=0.75,validation=0.25",
+			map[string]float64{"train": 0.75, "validation": 0.25}},
+		{"train=0.6,validation=0.3,test=0.1", "", map[string]float64{"train": 0.6, "validation": 0.3, "test": 0.1}},
+	}
+	for _, tt := range tests {
+		out := filepath.Join(t.TempDir(), "out")
+		code, _, stderr := runCLI(t, "convert", "--csv", filepath.Join(convertData, "good.csv"), "--images", images,
+			"--out", out, "--size", "16", "--splits", tt.splits, "--quiet")
+		if code != ExitOK {
+			t.Fatalf("%s: got exit %d, want 0; stderr:\n%s", tt.splits, code, stderr)
+		}
+		if got := strings.Contains(stderr, "--splits weights"); got != (tt.note != "") || !strings.Contains(stderr, tt.note) {
+			t.Errorf("%s: got stderr %q, want the note %q", tt.splits, stderr, tt.note)
+		}
+		m, err := dataset.ReadManifest(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sp := range m.Splits {
+			if sp.Fraction != tt.fraction[sp.Name] {
+				t.Errorf("%s: split %s: got fraction %v, want %v", tt.splits, sp.Name, sp.Fraction, tt.fraction[sp.Name])
+			}
+		}
 	}
 }

@@ -71,32 +71,22 @@ func runPreview(ctx context.Context, env *Env, cfg *previewConfig, args []string
 	if cfg.split != "" {
 		splits = []string{cfg.split}
 	}
-	picks, damage, err := preview.Sample(ctx, ds, splits, cfg.n, cfg.seed)
-	if err != nil {
-		return err
+	sheet, tiles, damage, err := preview.Sheet(ctx, ds, splits, cfg.n, cfg.seed, cfg.cols)
+	for _, d := range damage {
+		env.notef("damaged, skipped: %s", d)
 	}
-	reportDamage(env, "preview", damage)
-	if len(picks) == 0 {
+	switch {
+	case err != nil:
+		return err
+	case sheet == nil:
 		return fmt.Errorf("%s: no records to draw", args[0])
 	}
-	tiles, err := preview.Tiles(ds.Spec, picks)
-	if err != nil {
-		return err
-	}
-	sheet := preview.Draw(tiles, cfg.cols)
 	if err := preview.WritePNG(cfg.out, sheet); err != nil {
 		return err
 	}
-	env.notef("%d examples -> %s (%dx%d)", len(tiles), cfg.out, sheet.Bounds().Dx(), sheet.Bounds().Dy())
+	env.notef("%d examples -> %s (%dx%d)", tiles, cfg.out, sheet.Bounds().Dx(), sheet.Bounds().Dy())
 	if len(damage) > 0 {
-		return partialf("%d damaged byte ranges skipped; the sheet shows readable records only", len(damage))
+		return partialf("damaged byte ranges skipped: %d; the sheet shows readable records only", len(damage))
 	}
 	return nil
-}
-
-// reportDamage lists skipped byte ranges on stderr.
-func reportDamage(env *Env, command string, damage []dataset.ShardDamage) {
-	for _, d := range damage {
-		fmt.Fprintf(env.Stderr, "tfprep %s: damaged, skipped: %s\n", command, d)
-	}
 }

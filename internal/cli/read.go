@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/tfprep/tfprep/dataset"
@@ -113,20 +112,12 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) erro
 		}
 		sources = append(sources, source{"csv", ds})
 	case cfg.csv == "" && len(args) == 1:
-		names := splitList(cfg.splits)
-		if len(names) == 0 {
-			m, err := dataset.ReadManifest(args[0])
-			if err != nil {
-				return err
-			}
-			names = m.SplitNames()
+		names, sets, err := trainer.OpenSplits(args[0], splitList(cfg.splits)...)
+		if err != nil {
+			return err
 		}
-		for _, name := range names {
-			ds, err := trainer.Open(args[0], name)
-			if err != nil {
-				return err
-			}
-			sources = append(sources, source{name, ds})
+		for i, name := range names {
+			sources = append(sources, source{name, sets[i]})
 		}
 	default:
 		return usagef("want one dataset directory, or --csv and --images without one")
@@ -148,7 +139,9 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) erro
 		err = writeJSON(env.Stdout, map[string]any{"options": optionsJSON(cfg.opts), "splits": digests})
 	} else {
 		for _, d := range digests {
-			printDigest(env.Stdout, d)
+			if err = d.WriteText(env.Stdout); err != nil {
+				break
+			}
 		}
 	}
 	if err == nil && failed {
@@ -173,28 +166,4 @@ func optionsJSON(o trainer.Options) map[string]any {
 		"global_shuffle": o.GlobalShuffle, "seed": o.Seed, "cycle": o.CycleLength, "block": o.BlockLength,
 		"workers": o.NumWorkers, "worker_index": o.WorkerIndex, "dtype": o.ImageType.String(),
 	}
-}
-
-func printDigest(w io.Writer, d trainer.Digest) {
-	records := "unknown"
-	if d.Records >= 0 {
-		records = fmt.Sprint(d.Records)
-	}
-	fmt.Fprintf(w, "split %s: %d shards, %s records for this worker\n", d.Split, d.Shards, records)
-	for _, e := range d.Epochs {
-		fmt.Fprintf(w, "  epoch %d: %d examples, %d distinct keys, key multiset hash %s\n", e.Epoch, e.Examples, e.Distinct, e.KeyHash)
-	}
-	fmt.Fprintf(w, "  verdict: %s\n", d.Verdict)
-	for _, l := range d.Labels {
-		fmt.Fprintf(w, "  %s:", l.Feature)
-		for i, name := range l.Names {
-			fmt.Fprintf(w, " %s=%g", name, l.Values[i])
-		}
-		fmt.Fprintln(w)
-	}
-	for _, s := range d.Skipped {
-		fmt.Fprintf(w, "  skipped: %s\n", s)
-	}
-	fmt.Fprintf(w, "  read %d examples in %d batches, %.1f MB in %.2fs: %.0f examples/s, %.1f MB/s (memory bound %.1f MB)\n",
-		d.Examples, d.Batches, float64(d.Bytes)/1e6, d.Seconds, d.ExamplesPS, d.MBPS, float64(d.MemoryBound)/1e6)
 }

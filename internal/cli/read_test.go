@@ -111,7 +111,7 @@ func TestReadText(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"split train: 3 shards, 30 records", "split validation: 1 shards, 10 records", "verdict: exactly once", "weather_labels: clear=", "examples/s"} {
+	for _, want := range []string{"split train: 3 shards, 30 records", "split validation: 1 shard, 10 records", "verdict: exactly once", "weather_labels: clear=", "examples/s"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/imageprep"
-	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/serving"
 )
 
@@ -101,7 +99,7 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 		// let "value for value" silently not hold.
 		env.notef("warning: %s was converted with %s, this build decodes with %s; pixels may differ slightly", cfg.spec, m.Decoder, imageprep.DecoderName())
 	}
-	heads, err := outputHeads(spec, cfg.outputs)
+	heads, err := serving.ParseHeads(spec.LabelFeatures(), cfg.outputs)
 	if err != nil {
 		return &usageError{err}
 	}
@@ -138,18 +136,4 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 		fmt.Fprintln(env.Stdout, p)
 	}
 	return nil
-}
-
-// outputHeads pairs the spec's label features with model output names: the
-// comma-separated list given, or each feature's name without "_labels".
-func outputHeads(spec *schema.Spec, outputs string) ([]serving.Head, error) {
-	labels := spec.LabelFeatures()
-	var names []string
-	if outputs != "" {
-		names = strings.Split(outputs, ",")
-		if len(names) != len(labels) {
-			return nil, fmt.Errorf("--outputs names %d outputs, but the spec has %d label features", len(names), len(labels))
-		}
-	}
-	return serving.Heads(labels, names), nil
 }

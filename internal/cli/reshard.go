@@ -84,7 +84,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		case name == "merge" && len(args) < 3:
 			return usagef("want at least two sources and DST, got %d arguments", len(args))
 		}
-		w, err := write.parse()
+		w, err := write.parse(env)
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 			return nil
 		}
 		if !*quiet {
-			printSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
+			pipeline.WriteSummary(env.Stdout, cfg.Out, m, pipeline.CurrentProgress(), time.Since(start))
 		}
 		if m.Rows.Rejected > 0 {
 			return partialf("%d of %d records rejected; see %s", m.Rows.Rejected, m.Rows.Read, strings.TrimSuffix(cfg.Out, "/")+"/"+dataset.ErrorsName)

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -107,7 +105,11 @@ func runSpec(env *Env, opts specOptions, args []string) error {
 			return usagef("%s wants one spec, got %d arguments", sub, len(operands))
 		}
 		if sub == "python" {
-			return specPython(env, operands[0], opts.inputName)
+			code, err := dataset.Python(context.Background(), operands[0], opts.inputName)
+			if err == nil {
+				_, err = io.WriteString(env.Stdout, code)
+			}
+			return err
 		}
 		switch opts.format {
 		case "", "yaml", "json":
@@ -176,57 +178,16 @@ func specShow(env *Env, arg, format string) error {
 	return nil
 }
 
-// specPython prints the tf.data code for a spec or, given a converted
-// dataset's directory, for that dataset: its spec, compression and splits.
-func specPython(env *Env, arg, inputName string) error {
-	ctx := context.Background()
-	opts := schema.PythonOptions{InputName: inputName}
-	var s *schema.Spec
-	var err error
-	if dataset.IsDataset(ctx, arg) {
-		ds, err := dataset.Open(ctx, arg)
-		if err != nil {
-			return err
-		}
-		s, opts = ds.Spec, ds.PythonOptions(inputName)
-	} else if s, err = dataset.ResolveSpec(ctx, arg); err != nil {
-		return err
-	}
-	code, err := s.Python(opts)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprint(env.Stdout, code); err != nil {
-		return err
-	}
-	return nil
-}
-
-// specInit prints a spec drafted from a CSV file, the notes on what was
-// guessed first, as YAML comments.
+// specInit prints a spec drafted from a CSV file, local or in a bucket.
 func specInit(env *Env, csvPath string, rows int) error {
-	f, err := os.Open(csvPath)
+	f, err := dataset.OpenFile(context.Background(), csvPath)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	name := strings.TrimSuffix(filepath.Base(csvPath), filepath.Ext(csvPath))
-	s, notes, err := schema.DraftCSV(name, f, rows)
-	if err != nil {
-		return fmt.Errorf("%s: %w", csvPath, err)
+	out, err := schema.DraftYAML(csvPath, f, rows)
+	if err == nil {
+		_, err = env.Stdout.Write(out)
 	}
-	out, err := s.YAML()
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Drafted by \"tfprep spec init\" from %q. Check it, then\n# \"tfprep spec validate\" it and convert with --spec:\n", csvPath)
-	for _, n := range notes {
-		b.WriteString("#   " + n + "\n")
-	}
-	b.Write(out)
-	if _, err := io.WriteString(env.Stdout, b.String()); err != nil {
-		return err
-	}
-	return nil
+	return err
 }

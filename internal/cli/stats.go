@@ -3,10 +3,6 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
-	"io"
-	"strconv"
-	"strings"
 
 	"github.com/tfprep/tfprep/dataset"
 )
@@ -71,81 +67,11 @@ func runStats(ctx context.Context, env *Env, cfg *statsConfig, args []string) er
 	if err != nil {
 		return err
 	}
-	if cfg.json {
-		if err := writeJSON(env.Stdout, st); err != nil {
-			return err
-		}
-	} else {
-		printStats(env.Stdout, st)
+	if err := writeReport(env.Stdout, st, cfg.json); err != nil {
+		return err
 	}
 	if st.Damaged > 0 {
 		return partialf("damaged byte ranges skipped: %d; the counts cover the readable records only", st.Damaged)
 	}
 	return nil
-}
-
-func printStats(w io.Writer, st *dataset.Statistics) {
-	for i, ss := range st.Splits {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		mark := ""
-		if ss.Records != ss.ManifestRecords {
-			mark = " !"
-		}
-		fmt.Fprintf(w, "split %s: %d records in %d shards (dataset.json: %d)%s\n", ss.Name, ss.Records, ss.Shards, ss.ManifestRecords, mark)
-		for _, d := range ss.Damage {
-			fmt.Fprintf(w, "  damaged: %s\n", d)
-		}
-		// One left column wide enough for every row name of the split.
-		width := len("pixels (0..1)")
-		for _, ls := range ss.Labels {
-			width = max(width, len(ls.Feature))
-			for _, name := range ls.Names {
-				width = max(width, len(name)+2)
-			}
-		}
-		fmt.Fprintf(w, "  %-*s", width, "pixels (0..1)")
-		for _, c := range ss.Pixels.Channels {
-			fmt.Fprintf(w, " %7s", c)
-		}
-		for _, row := range []struct {
-			name   string
-			values []float64
-		}{{"  mean", ss.Pixels.Mean}, {"  std", ss.Pixels.Std}} {
-			fmt.Fprintf(w, "\n  %-*s", width, row.name)
-			for _, v := range row.values {
-				fmt.Fprintf(w, " %7.4f", v)
-			}
-		}
-		fmt.Fprintln(w)
-		for _, ls := range ss.Labels {
-			fmt.Fprintf(w, "  %-*s %7s %13s\n", width, ls.Feature, "count", "dataset.json")
-			for j, name := range ls.Names {
-				recorded, mark := "-", ""
-				if ls.ManifestCounts != nil {
-					recorded = "?"
-					if j < len(ls.ManifestCounts) {
-						recorded = strconv.FormatInt(ls.ManifestCounts[j], 10)
-					}
-					if recorded != strconv.FormatInt(ls.Counts[j], 10) {
-						mark = " !"
-					}
-				}
-				fmt.Fprintf(w, "    %-*s %7d %13s%s\n", width-2, name, ls.Counts[j], recorded, mark)
-			}
-		}
-	}
-	fmt.Fprintln(w)
-	switch {
-	case !st.KeysStored:
-		fmt.Fprintln(w, "duplicate keys: unknown (the spec does not store keys)")
-	case len(st.Duplicates) == 0:
-		fmt.Fprintln(w, "duplicate keys: none")
-	default:
-		fmt.Fprintf(w, "duplicate keys: %d\n", len(st.Duplicates))
-		for _, d := range st.Duplicates {
-			fmt.Fprintf(w, "  %q: %s\n", d.Key, strings.Join(d.Where, ", "))
-		}
-	}
 }

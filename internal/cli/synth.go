@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/tfprep/tfprep/internal/synth"
@@ -61,19 +60,12 @@ Examples:
 }
 
 func runSynth(ctx context.Context, env *Env, n int, csvPath, out string, opts synth.Options) error {
-	var rows []synth.Row
+	rows := synth.SampleRows(n, opts.Seed)
 	if csvPath != "" {
-		f, err := os.Open(csvPath)
-		if err != nil {
+		var err error
+		if rows, err = synth.ReadCSVFile(csvPath); err != nil {
 			return err
 		}
-		rows, err = synth.ReadCSV(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", csvPath, err)
-		}
-	} else {
-		rows = synth.SampleRows(n, opts.Seed)
 	}
 	start := time.Now()
 	images, csvOut, err := synth.WriteFolder(ctx, out, rows, opts)

@@ -14,30 +14,26 @@ func init() {
 		Name:  "train",
 		Args:  "[flags] DIR",
 		Short: "train a tiny two-headed model on a dataset and compare it with image-blind baselines",
-		Long: `Train is a demonstration of the reading side: it streams the training split of a
-converted dataset through the trainer package (shuffled, batched, several epochs) into
-a small pure-Go network with one head per label feature (softmax and categorical
-cross-entropy for a one-hot label such as Planet's weather, sigmoid and binary
-cross-entropy for a multi-hot one such as ground), trained with Adam.
+		Long: `Train demonstrates the reading side: it streams the training split of a converted dataset
+through the trainer package (shuffled, batched, several epochs) into a small pure-Go network
+with one head per label feature, trained with Adam: softmax and categorical cross-entropy for
+a one-hot label (Planet's weather), sigmoid and binary cross-entropy for a multi-hot one
+(ground). Images may be stored in any of the spec's encodings and sizes (at least --pool
+pixels a side); the model sees a --pool x --pool grid of block means plus per-channel contrast
+and texture.
 
-It validates on the split named by --validation; by default on the split "validation"
-when the dataset has one, otherwise on a part of the training split held out by a
-seeded hash of each example's key (--holdout, 10% by default): the same examples in
-every run, never also trained on.
+It validates on the split --validation names; by default on "validation" when the dataset has
+it, otherwise on a part of the training split held out by a seeded hash of each example's key
+(--holdout, 10% by default): the same examples in every run, never also trained on.
 
-Per epoch it prints a Keras-style line: loss and one loss per head, then each head's
-metric (accuracy for a one-hot head, macro-averaged F1 at threshold 0.5 for a multi-hot
-one), for the training batches and, prefixed val_, for the validation examples. At the
-end it compares the validation scores with image-blind baselines: always predicting
-the most frequent training class (one-hot), and predicting each label's training
-majority (multi-hot; what the model predicts if it learns nothing from the images),
-and lists precision, recall, F1 and support per label of each multi-hot head.
-
-On images whose content depends on their labels (tfprep synth), the model clearly
-beats the baselines; that proves images and labels stayed together from the CSV
-through conversion and shards to the batches. Images may be stored in any of the
-spec's encodings and sizes (at least --pool pixels a side); the model sees a --pool x
---pool grid of block means plus per-channel contrast and texture.` + trainExamples,
+Per epoch it prints a Keras-style line: the loss and each head's, then each head's metric
+(accuracy for one-hot, macro-averaged F1 at threshold 0.5 for multi-hot), for the training
+batches and, prefixed val_, for the validation examples. At the end it compares the validation
+scores with image-blind baselines (the most frequent training class; each label's training
+majority, what a model that learns nothing from the images predicts) and lists precision,
+recall, F1 and support per label of each multi-hot head. On images whose content depends on
+their labels (tfprep synth) the model clearly beats the baselines, which proves images and
+labels stayed together from the CSV through conversion and shards to the batches.` + trainExamples,
 		Flags: trainFlags,
 	})
 }
@@ -102,56 +98,6 @@ func runTrain(ctx context.Context, env *Env, cfg *trainConfig, args []string) er
 	if data.ValidationSplit == "" {
 		what = fmt.Sprintf("held out from it (%g%% of keys by hash, seed %d)", 100*cfg.holdout.Fraction, cfg.holdout.Seed)
 	}
-	var shape []int // the image's [H, W, C]
-	for _, f := range data.Train.Spec().Features() {
-		if f.Role == "image" {
-			shape = f.Shape
-		}
-	}
-	cfg.model.Seed = cfg.seed
-	model, err := tinynet.New(cfg.model, shape[0], shape[1], shape[2], tinynet.HeadsFor(data.Train))
-	if err != nil {
-		return err
-	}
-	vit, err := data.Validation.Iter(ctx, trainer.Options{BatchSize: 256})
-	if err != nil {
-		return err
-	}
-	valSet, err := model.Load(vit)
-	vit.Close()
-	if err != nil {
-		return err
-	}
-	if valSet.Len() == 0 {
-		return fmt.Errorf("no validation examples in %s; hold out a larger fraction (--holdout)", what)
-	}
-	opts := trainer.Options{BatchSize: cfg.batch, Shuffle: cfg.shuffle, Epochs: cfg.epochs, Seed: cfg.seed}
-	it, err := data.Train.Iter(ctx, opts)
-	if err != nil {
-		return err
-	}
-	trainCount := data.Train.Examples()
-	if data.Total >= 0 {
-		trainCount = data.Total - int64(valSet.Len())
-	}
-	fmt.Fprintf(env.Stdout, "Train on %s examples of split %q, validate on %d %s\n",
-		countString(trainCount), cfg.split, valSet.Len(), what)
-	var last tinynet.Epoch
-	freq, err := tinynet.Fit(model, it, valSet, func(e tinynet.Epoch) {
-		tinynet.WriteEpoch(env.Stdout, e, cfg.epochs)
-		last = e
-	})
-	it.Close()
-	if err != nil {
-		return err
-	}
-	tinynet.WriteValidation(env.Stdout, data.Train.Spec().LabelFeatures(), last, freq)
-	return nil
-}
-
-func countString(n int64) string {
-	if n < 0 {
-		return "an unknown number of"
-	}
-	return fmt.Sprint(n)
+	return tinynet.Run(ctx, env.Stdout, cfg.split, data, tinynet.RunOptions{Model: cfg.model, Epochs: cfg.epochs,
+		Batch: cfg.batch, Shuffle: cfg.shuffle, Seed: cfg.seed, Validation: what})
 }

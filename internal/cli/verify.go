@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
+	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/tfrecord"
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
@@ -16,26 +16,31 @@ func init() {
 		Name:  "verify",
 		Args:  "[--recover] [--all] [--json] FILE|GLOB... | DIR",
 		Short: "check TFRecord files, or a converted dataset against its manifest",
-		Long: `Given TFRecord files (uncompressed, GZIP or ZLIB, detected from the content), verify reads
-every record, checks the CRC-32C of every length and every payload, and parses every
-payload as a tf.train.Example. Payloads that are not Examples (a TFRecord file may hold any
-bytes) are counted as raw records, not errors; a payload counts as an Example when it parses
-and has at least one feature. It prints, per file, the records, Examples, raw records,
-payload bytes, compression and size on disk.
+		Long: `Given TFRecord files (uncompressed, GZIP or ZLIB, detected from the content; local paths,
+gs:// or s3:// URLs, or globs of them), verify reads every record, checks the CRC-32C of every
+length and payload, and parses every payload as a tf.train.Example. A payload that does not
+parse or has no feature (a TFRecord file may hold any bytes) counts as raw, not as an error.
+It prints, per file, the records, Examples, raw records, payload bytes, compression and size.
 
-At the first damaged record it stops and exits 1, naming file:offset (record N): the byte
-offset where the record starts, in the uncompressed stream for GZIP and ZLIB files, and
-the number of records before it. --all goes on to the other files and names the first
-problem of each. --recover goes further: inside a damaged file it skips to the next
-record whose checksums verify, lists every skipped byte range and reads every other
-record (it still exits 1, since damage was found). A compressed stream cannot be
-resynchronised after damage; the rest of such a file is reported lost.
+At the first damaged record it stops and exits 1, naming file:offset (record N): where the
+record starts, in the uncompressed stream for GZIP and ZLIB files, and the records before
+it. --all goes on to the other files and names the first problem of each. --recover goes
+further: inside a damaged file it skips to the next record whose checksums verify, lists
+every skipped byte range and reads every other record (still exit 1). A compressed stream
+cannot be resynchronised after damage; the rest of such a file is reported lost.
 
-` + verifyDatasetHelp + `
+Given a converted dataset directory (one holding dataset.json), verify checks it against
+its manifest: the row accounting (rows read = written + rejected, records of splits and
+shards add up); every shard's size, SHA-256, record framing and record count; every record
+a tf.train.Example with the spec's features (names, kinds, byte lengths), which the
+manifest's feature list describes; index sidecars' record counts; label counts per split;
+errors.csv against the rejected rows per stage; and no shard file left in the directory
+that the manifest does not list (a glob such as "train-*" would pick it up). It stops at
+the first discrepancy, names it and exits 1; --all lists every one.
 
 Examples:
   tfprep verify data.tfrecord
-  tfprep verify 'out/train-*' 'out/validation-*'
+  tfprep verify 'out/train-*' 'gs://bucket/out/validation-*'
   tfprep verify --recover --json damaged.tfrecord
   tfprep verify out/planet`,
 		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
@@ -54,68 +59,42 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 	if len(args) == 0 {
 		return usagef("no files or directory given")
 	}
-	if len(args) == 1 && isDatasetDir(args[0]) {
+	if len(args) == 1 && dataset.IsDataset(ctx, args[0]) {
 		if opts.Recover {
 			return usagef("--recover is for TFRecord files, not a dataset directory")
 		}
 		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
 	}
-	paths, err := tfrecord.Glob(args)
+	paths, err := dataset.Glob(ctx, args)
 	if err != nil {
-		return fmt.Errorf("%w (a dataset directory, with dataset.json, is verified on its own)", err)
+		return fmt.Errorf("%w (a dataset directory, with %s, is verified on its own)", err, dataset.ManifestName)
 	}
 	var parsed example.Parsed
 	opts.IsExample = func(rec []byte) bool { return example.ParseInto(&parsed, rec, true) == nil && len(parsed.Features) > 0 }
+	opts.Open = openSized
 	r, err := tfrecord.VerifyFiles(ctx, paths, opts)
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		err = writeJSON(env.Stdout, r)
-	} else {
-		printFilesReport(env.Stdout, r)
+	return writeVerdict(env, r, r.OK, asJSON)
+}
+
+// runVerifyDataset is "tfprep verify DIR" for a dataset directory: anything
+// that differs from the manifest fails it (errFailed).
+func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON bool) error {
+	r, err := dataset.Verify(ctx, dir, all)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
 	}
-	if err == nil && !r.OK {
+	return writeVerdict(env, r, r.OK, asJSON)
+}
+
+// writeVerdict prints a verification report; one that is not ok fails the
+// command (errFailed).
+func writeVerdict(env *Env, r interface{ WriteText(io.Writer) error }, ok, asJSON bool) error {
+	err := writeReport(env.Stdout, r, asJSON)
+	if err == nil && !ok {
 		err = errFailed
 	}
 	return err
-}
-
-// printFilesReport writes the verdict for people: a table of files, then
-// each problem.
-func printFilesReport(w io.Writer, r *tfrecord.FilesReport) {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tSTATUS\tRECORDS\tEXAMPLES\tRAW\tBYTES\tCOMPRESSION\tSIZE")
-	for _, f := range r.Files {
-		status := "ok"
-		switch {
-		case f.Compression == "":
-			status = "UNREADABLE"
-		case len(f.Damage) > 0:
-			status = "DAMAGED"
-		}
-		compression := f.Compression
-		if compression == "" {
-			compression = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\n", f.File, status, f.Records, f.Examples, f.Raw, f.Bytes, compression, f.FileBytes)
-	}
-	tw.Flush()
-	for _, f := range r.Files {
-		for _, d := range f.Damage {
-			fmt.Fprintln(w, d)
-		}
-	}
-	files := fmt.Sprintf("%d files", len(r.Files))
-	if len(r.Files) == 1 {
-		files = "1 file"
-	}
-	switch {
-	case r.OK:
-		fmt.Fprintf(w, "ok: %s, %d records (%d Examples, %d raw), %d payload bytes\n", files, r.Records, r.Examples, r.Raw, r.Bytes)
-	case !r.Complete:
-		fmt.Fprintf(w, "FAILED at the first problem, in file %d of %d (--all checks every file, --recover reads past damage)\n", len(r.Files), r.Paths)
-	default:
-		fmt.Fprintf(w, "FAILED: %s, %d intact records (%d Examples, %d raw), %d payload bytes\n", files, r.Records, r.Examples, r.Raw, r.Bytes)
-	}
 }

@@ -52,17 +52,21 @@ type writeLayout struct {
 	RejectDuplicateKeys bool
 }
 
-// parse checks the flags; its errors are usage errors.
-func (w *writeFlags) parse() (writeLayout, error) {
+// parse checks the flags; its errors are usage errors. Weights of --splits
+// that do not sum to 1 are noted with the fractions they give.
+func (w *writeFlags) parse(env *Env) (writeLayout, error) {
 	l := writeLayout{Shards: *w.shards, Seed: *w.seed, Index: *w.index, Overwrite: *w.overwrite}
 	var err error
 	if *w.splits != "" {
 		if l.Splits, err = pipeline.ParseSplits(*w.splits); err != nil {
 			return l, &usageError{err}
 		}
+		if note := pipeline.FractionsNote(l.Splits); note != "" {
+			env.notef("%s", note)
+		}
 	}
 	if l.Shards == 0 {
-		if l.ShardSize, err = parseSize(*w.shardSize); err != nil {
+		if l.ShardSize, err = pipeline.ParseSize(*w.shardSize); err != nil {
 			return l, usagef("--shard-size: %w", err)
 		}
 	}

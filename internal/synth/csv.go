@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -88,6 +89,21 @@ func ParseList(s string, dst []uint8) error {
 		dst[i] = uint8(v)
 	}
 	return nil
+}
+
+// ReadCSVFile reads the rows of the CSV file at path (see ReadCSV); errors
+// name the file.
+func ReadCSVFile(path string) ([]Row, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := ReadCSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rows, nil
 }
 
 // ReadCSV reads rows in the seed's format. The header must name the columns
