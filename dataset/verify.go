@@ -35,6 +35,9 @@ type VerifyReport struct {
 	Shards        int           `json:"shards"`
 	Records       int64         `json:"records"` // read and checked
 	Rows          Rows          `json:"rows"`    // as the manifest records them
+	// Decoders are the distinct JPEG decoders the shards record (the
+	// manifest's decoder for a manifest whose shards name none), sorted.
+	Decoders []string `json:"decoders"`
 	Discrepancies []Discrepancy `json:"discrepancies"`
 }
 
@@ -101,6 +104,9 @@ func (v *verifier) run(ctx context.Context) error {
 		}
 	}
 	if err := v.features(m, spec); err != nil {
+		return err
+	}
+	if err := v.decoders(m); err != nil {
 		return err
 	}
 	listed := map[string]bool{}
@@ -180,6 +186,50 @@ func (v *verifier) features(m *Manifest, spec *schema.Spec) error {
 	}
 	if !bytes.Equal(got, want) {
 		return v.fail(ManifestName, "features", "feature list %s does not match the spec's %s", got, want)
+	}
+	return nil
+}
+
+// decoders checks that the manifest's decoder tells the truth about its
+// shards' (one decoder, or "mixed" and the list), and flags every shard made
+// by a decoder whose pixels are not PIL-identical: a spec promises the
+// pixels of Keras' load_img, which only libjpeg-turbo gives.
+func (v *verifier) decoders(m *Manifest) error {
+	var names []string
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			names = append(names, sh.Decoder)
+		}
+	}
+	decoder, list := shardDecoders(names, m.Decoder)
+	v.report.Decoders = list
+	if list == nil {
+		v.report.Decoders = []string{decoder}
+	}
+	if decoder != m.Decoder || !slices.Equal(list, m.Decoders) {
+		want := decoder
+		if list != nil {
+			want = fmt.Sprintf("%s %q", decoder, list)
+		}
+		if err := v.fail(ManifestName, "decoder", "decoder %q, decoders %q; the shards record %s", m.Decoder, m.Decoders, want); err != nil {
+			return err
+		}
+	}
+	const promise = "the spec promises PIL-identical pixels, which need libjpeg-turbo (a cgo build, or --worker_binary on clusters)"
+	flagged := false
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			if sh.Decoder == "" || PILIdentical(sh.Decoder) {
+				continue
+			}
+			flagged = true
+			if err := v.fail(sh.File, "decoder", "made by %s: %s", sh.Decoder, promise); err != nil {
+				return err
+			}
+		}
+	}
+	if !flagged && list == nil && decoder != "" && !PILIdentical(decoder) {
+		return v.fail(ManifestName, "decoder", "made by %s: %s", decoder, promise)
 	}
 	return nil
 }
