@@ -28,16 +28,16 @@ func (d Discrepancy) String() string { return fmt.Sprintf("%s: %s: %s", d.File, 
 
 // VerifyReport is the result of Verify.
 type VerifyReport struct {
-	Dir           string        `json:"dir"`
-	OK            bool          `json:"ok"`
-	Complete      bool          `json:"complete"` // false: stopped at the first discrepancy
-	Splits        int           `json:"splits"`
-	Shards        int           `json:"shards"`
-	Records       int64         `json:"records"` // read and checked
-	Rows          Rows          `json:"rows"`    // as the manifest records them
+	Dir      string `json:"dir"`
+	OK       bool   `json:"ok"`
+	Complete bool   `json:"complete"` // false: stopped at the first discrepancy
+	Splits   int    `json:"splits"`
+	Shards   int    `json:"shards"`
+	Records  int64  `json:"records"` // read and checked
+	Rows     Rows   `json:"rows"`    // as the manifest records them
 	// Decoders are the distinct JPEG decoders the shards record (the
 	// manifest's decoder for a manifest whose shards name none), sorted.
-	Decoders []string `json:"decoders"`
+	Decoders      []string      `json:"decoders"`
 	Discrepancies []Discrepancy `json:"discrepancies"`
 }
 
