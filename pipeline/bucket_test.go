@@ -87,7 +87,7 @@ func TestConvertBuckets(t *testing.T) {
 			upload(t, in, "images", local.Images)
 			upload(t, in, ".", "testdata")
 			cfg := local
-			cfg.CSV = withName(in, "bad.csv")
+			cfg.CSV = []string{withName(in, "bad.csv")}
 			cfg.Images = withName(in, "images")
 			cfg.Out = loc("out")
 			m, err := Convert(ctx, cfg)
@@ -143,14 +143,14 @@ func TestPreflightBuckets(t *testing.T) {
 	upload(t, in, ".", "testdata")
 
 	cfg := testConfig(t, "good.csv")
-	cfg.CSV = in + "/missing.csv"
+	cfg.CSV = []string{in + "/missing.csv"}
 	cfg.Images = in + "/images"
 	_, err := Convert(ctx, cfg)
-	if !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), cfg.CSV) {
-		t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, cfg.CSV)
+	if !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), cfg.CSV[0]) {
+		t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, cfg.CSV[0])
 	}
 
-	cfg.CSV = in + "/good.csv"
+	cfg.CSV = []string{in + "/good.csv"}
 	cfg.Images = in + "/imgs"
 	_, err = Convert(ctx, cfg)
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), cfg.Images) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ type launch struct {
 func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, error) {
 	l := &launch{runner: runner, opts: cfg.Launch, remote: remoteWorkers(runner)}
 	timeout := cmp.Or(cfg.Launch.StorageTimeout, DefaultStorageTimeout)
-	paths := []string{cfg.CSV, cfg.Images, cfg.Out}
+	paths := append(slices.Clone(cfg.CSV), cfg.Images, cfg.Out)
 	if strings.HasPrefix(strings.ToLower(runner), "dataflow") {
 		// The Dataflow runner itself reads the staging bucket's policy.
 		for _, name := range []string{"staging_location", "temp_location"} {
@@ -90,7 +91,7 @@ func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, err
 		}
 	}
 	for i, path := range paths {
-		if err := reachable(ctx, timeout, path, i > 0); err != nil {
+		if err := reachable(ctx, timeout, path, i >= len(cfg.CSV)); err != nil {
 			return nil, err
 		}
 	}

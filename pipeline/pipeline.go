@@ -4,18 +4,22 @@
 //
 // The graph, one composite per step:
 //
-//	ReadRows     CSV file → csvRecord (+ csv-stage rejects, + readCount)
+//	ReadRows     CSV files, in byte ranges read in parallel → csvRecord
+//	             (+ csv-stage rejects, + readCount per range)
 //	DecodeRows   csvRecord → splitRow via the spec (+ label-stage rejects)
 //	AssignSplit  splitRow.Split = seeded hash of the key into TFX-style buckets
-//	CountRows    rows per split (for shard sizing and Finalize)
-//	AssignShard  splitRow.Shard, keyed "split/shard", in batches of rows
+//	CountRows    rows per split, a combiner (for shard sizing and Finalize)
+//	AssignShard  splitRow.Shard, keyed "split/shard", in batches of rows;
+//	             with size-based sharding each split's rows are spread over
+//	             shardBuckets groups, each joined with the split's count
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt
 //	             (+ image- and io-stage rejects; repeated keys, which
 //	             land in the same shard, warned about or rejected)
 //	Finalize     one step waiting on everything: row invariant, --max-errors,
-//	             rename to final names, errors.csv, the manifest last
+//	             rename to final names, errors.csv, the manifest last; rows
+//	             read and warnings reach it through combiners
 //
 // Image payloads never go through a GroupByKey: only rows (key, image path,
 // labels) are shuffled, and each shard's images are read by the step that
@@ -33,6 +37,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,7 +69,11 @@ var (
 // Config is one conversion.
 type Config struct {
 	Spec   *schema.Spec // validated
-	CSV    string       // the CSV file: local path, gs:// or s3://
+	// CSV names the CSV files: paths or URLs (gs://, s3://), each a file or
+	// a glob whose last element has path.Match wildcards (gs://b/rows-*.csv).
+	// Every file must have the same header; their rows are read in
+	// parallel, in byte ranges.
+	CSV    []string
 	Images string       // the images root the spec's image paths are relative to
 	Out    string       // the output directory
 
@@ -181,12 +190,12 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	if err := cfg.check(); err != nil {
 		return nil, "", nil, err
 	}
-	header, err := readHeader(ctx, cfg.CSV)
+	files, header, err := csvInputs(ctx, cfg.CSV)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
-		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
+		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", files[0].Path, err)
 	}
 	if err := checkImages(ctx, cfg.Images); err != nil {
 		return nil, "", nil, err
@@ -223,8 +232,16 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		compression = tfrecord.None
 	}
 	p, s := beam.NewPipelineWithRoot()
-	records, csvRejects, reads := readRows(s, beam.Create(s, cfg.CSV), header)
-	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, records)
+	ranges := csvRanges(files)
+	csvRangesLeft.Store(int64(len(ranges)))
+	var names []string // the files' names in reasons, when there are several
+	if len(files) > 1 {
+		for _, f := range files {
+			names = append(names, f.Path)
+		}
+	}
+	records, csvRejects, reads := readRows(s, beam.CreateList(s, ranges), header)
+	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, names, records)
 	rows = assignSplit(s, cfg.Seed, splits, rows)
 	counts := countRows(s, rows)
 	keyed := assignShard(s, cfg.Seed, sharding, rows, counts)
@@ -237,6 +254,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
 
+		Files:                 names,
 		RejectDuplicateKeys:   cfg.RejectDuplicateKeys,
 		FollowSymlinksOutside: cfg.FollowSymlinksOutside,
 	}, keyed)
@@ -268,7 +286,7 @@ func (cfg *Config) check() error {
 	switch {
 	case cfg.Spec == nil:
 		return fmt.Errorf("%w: no spec", ErrConfig)
-	case cfg.CSV == "":
+	case len(cfg.CSV) == 0 || slices.Contains(cfg.CSV, ""):
 		return fmt.Errorf("%w: no CSV file (--csv)", ErrConfig)
 	case cfg.Images == "":
 		return fmt.Errorf("%w: no images root (--images)", ErrConfig)

@@ -38,7 +38,8 @@ func init() {
 // splitRow is a decoded CSV row on its way to a shard: small (no pixels), so rows
 // may be grouped and shuffled freely.
 type splitRow struct {
-	Line   int         // line of the input where the record starts
+	File   int         // position of the row's CSV file among the input files
+	Line   int         // line of that file where the record starts
 	Key    string      // the key column (image name)
 	Image  string      // image path relative to the images root, slash separated, cleaned
 	Labels [][]float32 // one vector per spec label, in spec order
@@ -51,14 +52,17 @@ type splitRow struct {
 // whose cells are invalid (stage label): malformed labels, empty keys,
 // image paths that escape the images root, and PCollection<dataset.Warning>
 // of rows kept (they are also in rows) although a label is doubtful.
-func decodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
+// With several input files, files names them, and reasons start with the
+// file's name.
+func decodeRows(s beam.Scope, specJSON string, header, files []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
 	s = s.Scope("DecodeRows")
-	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header}, records)
+	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header, Files: files}, records)
 }
 
 type decodeFn struct {
 	Spec   string   // canonical spec JSON
 	Header []string // the CSV header
+	Files  []string // the input files when there are several
 
 	decoder        *schema.RowDecoder
 	keyColumn      int // index of the key in a record, for rejected rows
@@ -89,7 +93,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec csvRecord, emit func(
 		if key == "" && f.keyColumn >= 0 && f.keyColumn < len(rec.Fields) {
 			key = rec.Fields[f.keyColumn]
 		}
-		reject(dataset.ErrorRecord{Line: rec.Line, Key: key, Stage: dataset.StageLabel, Reason: err.Error()})
+		reject(dataset.ErrorRecord{Line: rec.Line, Key: key, Stage: dataset.StageLabel, Reason: inFile(f.Files, rec.File, err.Error())})
 		return
 	}
 	if len(warnings) > 0 {
@@ -99,13 +103,22 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec csvRecord, emit func(
 		for i, w := range warnings {
 			reasons[i] = w.String()
 		}
-		warn(dataset.Warning{Line: rec.Line, Key: row.Key, Reason: strings.Join(reasons, "; ")})
+		warn(dataset.Warning{Line: rec.Line, Key: row.Key, Reason: inFile(f.Files, rec.File, strings.Join(reasons, "; "))})
 	}
 	labels := make([][]float32, len(row.Labels))
 	for i, l := range row.Labels {
 		labels[i] = l.Values
 	}
-	emit(splitRow{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
+	emit(splitRow{File: rec.File, Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
+}
+
+// inFile prefixes reason with the name of file number file when there are
+// several files (files is nil for one): errors.csv's line is that file's.
+func inFile(files []string, file int, reason string) string {
+	if file < len(files) {
+		return files[file] + ": " + reason
+	}
+	return reason
 }
 
 func parseSpec(specJSON string) (*schema.Spec, error) {

@@ -240,14 +240,14 @@ func formatKeyedRows(key string, batch rowBatch, emit func(string)) {
 
 func TestDuplicateKeys(t *testing.T) {
 	rows := []splitRow{{Line: 2, Key: "a"}, {Line: 5, Key: "a"}, {Line: 9, Key: "a"}, {Line: 3, Key: "b"}, {Line: 4, Key: "c"}, {Line: 7, Key: "c"}}
-	kept, rejected, warnings := duplicateKeys(slices.Clone(rows), false)
+	kept, rejected, warnings := duplicateKeys(slices.Clone(rows), nil, false)
 	if len(kept) != 6 || len(rejected) != 0 || len(warnings) != 3 {
 		t.Fatalf("warn: got %d kept, %d rejected, %d warnings; want 6, 0, 3", len(kept), len(rejected), len(warnings))
 	}
 	if w := warnings[1]; w.Line != 9 || !strings.Contains(w.Reason, "first at line 2") {
 		t.Errorf("got warning %+v, want line 9, first at line 2", w)
 	}
-	kept, rejected, warnings = duplicateKeys(slices.Clone(rows), true)
+	kept, rejected, warnings = duplicateKeys(slices.Clone(rows), nil, true)
 	var keptLines, rejectedLines []int
 	for _, r := range kept {
 		keptLines = append(keptLines, r.Line)

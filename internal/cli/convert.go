@@ -26,7 +26,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "convert",
-		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags]",
+		Args:  "--spec planet|FILE --csv PATH[,PATH...] --images DIR --out DIR [flags]",
 		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
 		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
 label columns the spec names), reads and preprocesses every image as the spec says
@@ -56,7 +56,11 @@ The pipeline runs on Apache Beam. By default it runs here, on the in-process Pri
 with nothing to install or start. Beam's flags choose another runner:
   --runner=universal --endpoint=HOST:PORT   a portable job server (Flink, Spark, Prism)
   --runner=dataflow --project=P --region=R --staging_location=gs://... [--dry_run]
---csv, --images and --out may be local paths, gs:// or s3:// URLs.
+--csv, --images and --out may be local paths, gs:// or s3:// URLs. --csv may name several
+files (repeat it, or separate them with commas) and globs whose last element has wildcards
+(--csv 'gs://b/rows-*.csv', quoted so that the shell leaves it alone): every file must have
+the same header; they are read in parallel, in byte ranges, and a rejected row's reason
+names its file (errors.csv's line is that file's line).
 
 A progress line (rows done / total, percent, current rate, ETA, MB written, rejected) is
 shown on stderr when it is a terminal and the workers run in this process; a summary table
@@ -77,10 +81,27 @@ Examples:
       --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
       --worker_binary=bin/tfprep-linux-amd64`
 
+// csvList is --csv: repeated, each value a comma-separated list of files and
+// globs.
+type csvList []string
+
+func (l *csvList) String() string { return strings.Join(*l, ",") }
+
+func (l *csvList) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			return fmt.Errorf("empty file name in %q", s)
+		}
+		*l = append(*l, part)
+	}
+	return nil
+}
+
 func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
 	specName := fs.String("spec", "planet", "dataset spec: a preset ("+strings.Join(schema.PresetNames(), ", ")+") or a YAML/JSON spec file")
-	csvPath := fs.String("csv", "", "the CSV of image names and labels (required)")
+	var csvPaths csvList
+	fs.Var(&csvPaths, "csv", "the CSV of image names and labels: a file or a glob; repeat it or separate with commas for several (required)")
 	images := fs.String("images", "", "directory the spec's image paths are relative to (required)")
 	out := fs.String("out", "", "output directory; must be empty unless --overwrite (required)")
 	splits := fs.String("splits", "", "splits and their weights, e.g. train=0.9,validation=0.1 (default: all rows in train)")
@@ -103,7 +124,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if len(args) > 0 {
 			return usagef("unexpected arguments %q", args)
 		}
-		if *csvPath == "" || *images == "" || *out == "" {
+		if len(csvPaths) == 0 || *images == "" || *out == "" {
 			return usagef("--csv, --images and --out are required")
 		}
 		spec, err := dataset.ResolveSpec(ctx, *specName)
@@ -124,7 +145,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		}
 		cfg := pipeline.Config{
 			Spec:        spec,
-			CSV:         *csvPath,
+			CSV:         csvPaths,
 			Images:      *images,
 			Out:         *out,
 			Shards:      *shards,
