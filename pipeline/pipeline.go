@@ -68,14 +68,14 @@ var (
 
 // Config is one conversion.
 type Config struct {
-	Spec   *schema.Spec // validated
+	Spec *schema.Spec // validated
 	// CSV names the CSV files: paths or URLs (gs://, s3://), each a file or
 	// a glob whose last element has path.Match wildcards (gs://b/rows-*.csv).
 	// Every file must have the same header; their rows are read in
 	// parallel, in byte ranges.
 	CSV    []string
-	Images string       // the images root the spec's image paths are relative to
-	Out    string       // the output directory
+	Images string // the images root the spec's image paths are relative to
+	Out    string // the output directory
 
 	Splits    []SplitWeight // nil: one split, "train"
 	Shards    int           // shards per split; 0: from ShardSize
