@@ -232,6 +232,15 @@ func (a *Assembly) AddWarning(w Warning) {
 	}
 }
 
+// AddWarnings records total warnings of which ws are some (a combiner's
+// choice, such as the MaxWarnings of the lowest lines).
+func (a *Assembly) AddWarnings(total int64, ws []Warning) {
+	for _, w := range ws {
+		a.AddWarning(w)
+	}
+	a.warned += total - int64(len(ws))
+}
+
 // lowestLines returns the n warnings of the lowest CSV lines, in line order.
 func lowestLines(ws []Warning, n int) []Warning {
 	slices.SortFunc(ws, func(a, b Warning) int { return cmp.Compare(a.Line, b.Line) })
