@@ -262,3 +262,22 @@ func TestDuplicateKeys(t *testing.T) {
 		t.Errorf("reject: kept lines %v, rejected %v, %d warnings; want [2 3 4], [5 9 7], 0", keptLines, rejectedLines, len(warnings))
 	}
 }
+
+// Size-based shard assignment spreads a split over shardBuckets groups: the
+// largest holds a small part of the split, not all of it.
+func TestShardBucketsSpread(t *testing.T) {
+	const n = 1_000_000
+	sizes := map[string]int{}
+	fn := &bucketOfRowFn{Seed: 7}
+	for i := range n {
+		key, _ := fn.ProcessElement(splitRow{Key: fmt.Sprintf("row_%07d", i), Split: "train"})
+		sizes[key]++
+	}
+	largest := 0
+	for _, size := range sizes {
+		largest = max(largest, size)
+	}
+	if len(sizes) != shardBuckets || largest > 2*n/shardBuckets {
+		t.Errorf("got %d groups, the largest with %d rows, want %d groups of about %d rows", len(sizes), largest, shardBuckets, n/shardBuckets)
+	}
+}
