@@ -187,6 +187,10 @@ type Assembly struct {
 	ToolVersion string
 	Created     time.Time // zero: when Commit runs, to the second
 	Splits      []SplitLayout
+	// Decoder is the manifest's decoder when no shard names the decoder
+	// that made it (records copied, not decoded: reshard, merge); "" means
+	// this process's imageprep.DecoderName.
+	Decoder string
 	// Limit, when set, may refuse the rejected rows once errors.csv is
 	// written (at errorsFile): its error fails Commit before any shard gets
 	// its final name.
@@ -229,6 +233,15 @@ func (a *Assembly) AddWarning(w Warning) {
 	if len(a.warnings) > 2*MaxWarnings {
 		a.warnings = lowestLines(a.warnings, MaxWarnings)
 	}
+}
+
+// AddWarnings records total warnings of which ws are some (a combiner's
+// choice, such as the MaxWarnings of the lowest lines).
+func (a *Assembly) AddWarnings(total int64, ws []Warning) {
+	for _, w := range ws {
+		a.AddWarning(w)
+	}
+	a.warned += total - int64(len(ws))
 }
 
 // lowestLines returns the n warnings of the lowest CSV lines, in line order.
@@ -285,7 +298,6 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 		CommandLine:   a.CommandLine,
 		Spec:          specJSON,
 		Features:      a.Spec.Features(),
-		Decoder:       imageprep.DecoderName(),
 		Seed:          a.Seed,
 		Compression:   c.String(),
 		Index:         a.Index,
@@ -335,6 +347,7 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	}
 	stage(stagedErrors, ErrorsName, int64(buf.Len()))
 	pending := maps.Clone(a.shards)
+	var decoders []string
 	empty := &ShardWriter{Compression: c, Index: a.Index}
 	for _, layout := range a.Splits {
 		split := Split{Name: layout.Name, Fraction: layout.Fraction}
@@ -353,7 +366,8 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			if a.Index {
 				stage(r.Index, IndexName(name), -1)
 			}
-			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, SHA256: r.SHA256})
+			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, SHA256: r.SHA256, Decoder: r.Decoder})
+			decoders = append(decoders, r.Decoder)
 			split.Records += r.Records
 			split.Bytes += r.Bytes
 			labels.merge(r.Labels)
@@ -364,6 +378,7 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	for k := range pending {
 		return fail(fmt.Errorf("dataset: shard %s is outside the split's shard count", k))
 	}
+	m.Decoder, m.Decoders = shardDecoders(decoders, cmp.Or(a.Decoder, imageprep.DecoderName()))
 	m.Created = a.Created
 	if m.Created.IsZero() {
 		m.Created = time.Now().UTC().Truncate(time.Second)

@@ -35,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tfprep/tfprep/schema"
@@ -75,8 +77,13 @@ type Manifest struct {
 	Features []schema.FeatureInfo `json:"features"`
 	// Decoder is the JPEG decoder that produced the pixels, with its
 	// version, e.g. "libjpeg-turbo 2.1.5 (cgo)". Pixels of different
-	// decoders can differ by a few levels.
+	// decoders can differ by a few levels. Each shard records its own
+	// (Shard.Decoder); when they differ, Decoder is DecoderMixed and
+	// Decoders lists them.
 	Decoder string `json:"decoder"`
+	// Decoders lists, sorted, the distinct decoders of the shards when
+	// there is more than one; absent otherwise.
+	Decoders []string `json:"decoders,omitempty"`
 	// Seed seeds the split assignment and the write-time shuffle; the same
 	// input converted with the same seed gives byte-identical shards.
 	Seed int64 `json:"seed"`
@@ -118,6 +125,39 @@ type Shard struct {
 	Bytes int64 `json:"bytes"`
 	// SHA256 is the lowercase hex SHA-256 of the file's bytes.
 	SHA256 string `json:"sha256"`
+	// Decoder is the JPEG decoder of the process that wrote the shard
+	// (imageprep.DecoderName on that worker); absent for a shard with no
+	// record and for shards copied without decoding (reshard, merge).
+	Decoder string `json:"decoder,omitempty"`
+}
+
+// DecoderMixed is Manifest.Decoder when the shards were made by different
+// decoders (Manifest.Decoders lists them).
+const DecoderMixed = "mixed"
+
+// PILIdentical reports whether pixels made by decoder, as a manifest names
+// it, are bit-identical to Keras/PIL's: libjpeg-turbo through cgo is, the
+// pure-Go build's image/jpeg is not (a few levels off).
+func PILIdentical(decoder string) bool { return strings.HasPrefix(decoder, "libjpeg-turbo ") }
+
+// shardDecoders returns the manifest's decoder fields for shards made by
+// decoders (empty names ignored): the one decoder, or DecoderMixed and the
+// sorted list; fallback when no shard names one.
+func shardDecoders(decoders []string, fallback string) (string, []string) {
+	var distinct []string
+	for _, d := range decoders {
+		if d != "" && !slices.Contains(distinct, d) {
+			distinct = append(distinct, d)
+		}
+	}
+	switch len(distinct) {
+	case 0:
+		return fallback, nil
+	case 1:
+		return distinct[0], nil
+	}
+	slices.Sort(distinct)
+	return DecoderMixed, distinct
 }
 
 // LabelCount is the label frequency table of one label feature.

@@ -103,6 +103,9 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.features(m, spec); err != nil {
 		return err
 	}
+	if err := v.decoders(m); err != nil {
+		return err
+	}
 	listed := map[string]bool{}
 	var written int64
 	allRead := true
@@ -180,6 +183,43 @@ func (v *verifier) features(m *Manifest, spec *schema.Spec) error {
 	}
 	if !bytes.Equal(got, want) {
 		return v.fail(ManifestName, "features", "feature list %s does not match the spec's %s", got, want)
+	}
+	return nil
+}
+
+// decoders checks that the manifest's decoder tells the truth about its
+// shards' (one decoder, or "mixed" and the list), and flags every shard made
+// by a decoder whose pixels are not PIL-identical: a spec promises the
+// pixels of Keras' load_img, which only libjpeg-turbo gives. A manifest whose
+// shards name no decoder (written before shards recorded theirs, or by
+// reshard and merge, which copy records) is taken at its word.
+func (v *verifier) decoders(m *Manifest) error {
+	var names []string
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			names = append(names, sh.Decoder)
+		}
+	}
+	decoder, list := shardDecoders(names, m.Decoder)
+	if decoder != m.Decoder || !slices.Equal(list, m.Decoders) {
+		want := decoder
+		if list != nil {
+			want = fmt.Sprintf("%s %q", decoder, list)
+		}
+		if err := v.fail(ManifestName, "decoder", "decoder %q, decoders %q; the shards record %s", m.Decoder, m.Decoders, want); err != nil {
+			return err
+		}
+	}
+	const promise = "the spec promises PIL-identical pixels, which need libjpeg-turbo (a cgo build, or --worker_binary on clusters)"
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			if sh.Decoder == "" || PILIdentical(sh.Decoder) {
+				continue
+			}
+			if err := v.fail(sh.File, "decoder", "made by %s: %s", sh.Decoder, promise); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/tfrecord"
 )
 
@@ -91,5 +94,99 @@ func TestStatsWritten(t *testing.T) {
 	}
 	if len(st.Duplicates) != 0 || !st.KeysStored {
 		t.Errorf("got duplicates %v (keys stored %v), want none", st.Duplicates, st.KeysStored)
+	}
+}
+
+// pureGo is how a pure-Go build names its decoder.
+const pureGo = "image/jpeg go1.26.0 (pure Go)"
+
+func TestShardDecoders(t *testing.T) {
+	dir, m := writeSample(t, tfrecord.None, false)
+	if m.Decoder != imageprep.DecoderName() || m.Decoders != nil {
+		t.Errorf("got decoder %q, decoders %q, want %q alone", m.Decoder, m.Decoders, imageprep.DecoderName())
+	}
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			want := imageprep.DecoderName()
+			if sh.Records == 0 {
+				want = "" // nothing decoded
+			}
+			if sh.Decoder != want {
+				t.Errorf("%s: got decoder %q, want %q", sh.File, sh.Decoder, want)
+			}
+		}
+	}
+	r, err := Verify(context.Background(), dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != imageprep.PILIdentical {
+		t.Errorf("got ok %v (%v), want ok %v", r.OK, r.Discrepancies, imageprep.PILIdentical)
+	}
+
+	// A shard written by a pure-Go worker: the manifest says "mixed" and
+	// lists both, and verify flags that shard.
+	dir = filepath.Join(t.TempDir(), "out")
+	a := sampleAssembly(t, dir, tfrecord.None, false, false, 2)
+	res := a.shards["train/00001"]
+	res.Decoder = pureGo
+	a.shards["train/00001"] = res
+	m, err = a.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{imageprep.DecoderName(), pureGo}
+	slices.Sort(want)
+	if m.Decoder != DecoderMixed || !slices.Equal(m.Decoders, want) {
+		t.Errorf("got decoder %q, decoders %q, want mixed %q", m.Decoder, m.Decoders, want)
+	}
+	if m.Splits[0].Shards[1].Decoder != pureGo {
+		t.Errorf("got shard decoder %q, want %q", m.Splits[0].Shards[1].Decoder, pureGo)
+	}
+	r, err = Verify(context.Background(), dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flagged []string
+	for _, d := range r.Discrepancies {
+		if d.Check == "decoder" {
+			flagged = append(flagged, d.File)
+			if !strings.Contains(d.Detail, pureGo) || !strings.Contains(d.Detail, "libjpeg-turbo") {
+				t.Errorf("got %q, want the decoder named and what the spec needs", d.Detail)
+			}
+		}
+	}
+	wantFlagged := []string{"train-00001-of-00002.tfrecord"}
+	if !imageprep.PILIdentical {
+		wantFlagged = []string{"train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord", "validation-00000-of-00002.tfrecord"}
+	}
+	if !slices.Equal(flagged, wantFlagged) {
+		t.Errorf("got flagged %q, want %q", flagged, wantFlagged)
+	}
+}
+
+func TestVerifyDecoderUntrue(t *testing.T) {
+	for name, edit := range map[string]func(*Manifest){
+		"one decoder, not the shards'": func(m *Manifest) { m.Decoder = "libjpeg-turbo 9.9.9 (cgo)" },
+		"mixed, shards agree":          func(m *Manifest) { m.Decoder, m.Decoders = DecoderMixed, []string{"a", "b"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, m := writeSample(t, tfrecord.None, false)
+			edit(m)
+			if err := WriteManifest(dir, m); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Verify(context.Background(), dir, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, d := range r.Discrepancies {
+				found = found || d.File == ManifestName && d.Check == "decoder" && strings.Contains(d.Detail, imageprep.DecoderName())
+			}
+			if !found || r.OK {
+				t.Errorf("got %v, want a decoder discrepancy of dataset.json naming %q", r.Discrepancies, imageprep.DecoderName())
+			}
+		})
 	}
 }

@@ -349,6 +349,10 @@ type ShardResult struct {
 	SHA256  string
 	Labels  [][]int64 // per label feature and index: records with that label set
 	Nanos   int64     // time spent writing the shard
+	// Decoder is the JPEG decoder that made the shard's pixels
+	// (imageprep.DecoderName of the process that wrote it); "" when the
+	// shard has no record or its records were copied, not decoded.
+	Decoder string
 }
 
 // WriteTemp writes rows, in order, as shard number shard of split to a
@@ -365,6 +369,9 @@ func (w *ShardWriter) WriteTemp(ctx context.Context, tempDir, split string, shar
 	})
 	if err != nil {
 		return ShardResult{}, nil, err
+	}
+	if res.Records > 0 {
+		res.Decoder = imageprep.DecoderName()
 	}
 	return res, rejected, nil
 }

@@ -25,7 +25,7 @@ var errRowBatch = errors.New("pipeline: malformed row batch")
 // are stored sparsely:
 //
 //	batch  = uvarint(rows) row*
-//	row    = uvarint(line) string(key) string(image) string(split)
+//	row    = uvarint(file) uvarint(line) string(key) string(image) string(split)
 //	         uvarint(shard) uvarint(vectors) vector*
 //	vector = uvarint(len) uvarint(nonzero) entry*
 //	entry  = uvarint(gap<<1 | one) [float32 bits, little endian, unless one]
@@ -38,6 +38,7 @@ var errRowBatch = errors.New("pipeline: malformed row batch")
 func encodeRowBatch(b rowBatch) []byte {
 	buf := binary.AppendUvarint(nil, uint64(len(b.Rows)))
 	for _, r := range b.Rows {
+		buf = binary.AppendUvarint(buf, uint64(r.File))
 		buf = binary.AppendUvarint(buf, uint64(r.Line))
 		buf = appendString(buf, r.Key)
 		buf = appendString(buf, r.Image)
@@ -107,6 +108,9 @@ func (d *batchDecoder) uvarint(what string, limit uint64) uint64 {
 
 func (d *batchDecoder) string(what string) string {
 	n := d.uvarint(what+" length", uint64(len(d.data)-d.off))
+	if d.err == nil && n > uint64(len(d.data)-d.off) {
+		d.fail("truncated " + what)
+	}
 	if d.err != nil {
 		return ""
 	}
@@ -117,16 +121,17 @@ func (d *batchDecoder) string(what string) string {
 
 func decodeRowBatch(data []byte) (rowBatch, error) {
 	d := &batchDecoder{data: data}
-	// Every row takes at least 6 bytes and every non-zero entry one, which
+	// Every row takes at least 7 bytes and every non-zero entry one, which
 	// bounds the counts by the input's length before anything is allocated.
 	// Zeros take no bytes at all, so label values in total are capped at
 	// 1024 per input byte (a one-hot vector of 10,000 classes is ~5 bytes).
 	remaining := func() uint64 { return uint64(len(data) - d.off) }
 	valueBudget := 1<<16 + 1024*uint64(len(data))
-	n := d.uvarint("row count", remaining()/6)
+	n := d.uvarint("row count", remaining()/7)
 	rows := make([]splitRow, 0, n)
 	for range n {
 		var r splitRow
+		r.File = int(d.uvarint("file", math.MaxInt32))
 		r.Line = int(d.uvarint("line", math.MaxInt32))
 		r.Key = d.string("key")
 		r.Image = d.string("image")

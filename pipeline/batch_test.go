@@ -16,7 +16,7 @@ var batchSamples = []rowBatch{
 	{Rows: []splitRow{
 		{Line: 2, Key: "train_0", Image: "train_0.jpg", Split: "train", Shard: 3,
 			Labels: [][]float32{{0, 1, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}}},
-		{Line: 40480, Key: "ключ", Image: "a/b c.jpg", Split: "validation", Shard: 99998,
+		{File: 3, Line: 40480, Key: "ключ", Image: "a/b c.jpg", Split: "validation", Shard: 99998,
 			Labels: [][]float32{{0.5, -1, float32(math.Inf(1)), float32(math.Copysign(0, -1))}, {}, {1}}},
 		{Line: 7, Key: "", Image: "x.jpg", Split: "test", Labels: [][]float32{make([]float32, 10000)}},
 	}},
@@ -59,9 +59,9 @@ func TestRowBatchCoderErrors(t *testing.T) {
 		{"truncated", good[:len(good)/2]},
 		{"trailing", append(append([]byte(nil), good...), 0)},
 		{"too many rows", []byte{0xff, 0x7f}},
-		{"huge vector", []byte{1, 2, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}},
-		{"index past vector", []byte{1, 2, 0, 0, 0, 0, 1, 2, 1, 5}},
-		{"stored zero", []byte{1, 2, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0, 0, 0}},
+		{"huge vector", []byte{1, 0, 2, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0}},
+		{"index past vector", []byte{1, 0, 2, 0, 0, 0, 0, 1, 2, 1, 5}},
+		{"stored zero", []byte{1, 0, 2, 0, 0, 0, 0, 1, 2, 1, 0, 0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

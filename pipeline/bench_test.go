@@ -3,15 +3,11 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -102,7 +98,7 @@ func datasetOf(b testing.TB, n int, csvRows []synth.Row) (csvPath, images string
 func benchConfig(b testing.TB, csvPath, images string) Config {
 	return Config{
 		Spec:   planetSpec(b),
-		CSV:    csvPath,
+		CSV:    []string{csvPath},
 		Images: images,
 		Out:    filepath.Join(b.TempDir(), "out"),
 		Splits: []SplitWeight{{"train", 0.9}, {"validation", 0.1}},
@@ -154,12 +150,12 @@ func BenchmarkConvertPlain(b *testing.B) {
 // returns the number of records written.
 func convertPlain(b testing.TB, cfg Config) int64 {
 	ctx := context.Background()
-	data, err := os.ReadFile(cfg.CSV)
+	data, err := os.ReadFile(cfg.CSV[0])
 	if err != nil {
 		b.Fatal(err)
 	}
 	var records []csvRecord
-	header, err := scanCSV(cfg.CSV, data, func(line int, record []string, err error) {
+	header, err := scanCSV(cfg.CSV[0], data, func(line int, record []string, err error) {
 		if err == nil {
 			records = append(records, csvRecord{Line: line, Fields: record})
 		}
@@ -265,35 +261,17 @@ func BenchmarkPeakRSS(b *testing.B) {
 
 // childResult is what a TestConvertChild process used.
 type childResult struct {
-	cpu time.Duration // user + system
-	rss int64         // peak resident set, bytes
+	cpu     time.Duration // user + system
+	rss     int64         // peak resident set, bytes
+	seconds float64       // the conversion's wall time, when the child prints it
 }
 
 // runChild converts csvPath in a child process on in-process Prism, with
 // shards shards per split (0: 128 MiB shards), and the benchmark's -cpu as
 // its GOMAXPROCS.
 func runChild(b *testing.B, csvPath, images string, shards int) childResult {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestConvertChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "TFPREP_CHILD_CSV="+csvPath, "TFPREP_CHILD_IMAGES="+images,
-		"TFPREP_CHILD_OUT="+filepath.Join(b.TempDir(), "out"), "TFPREP_CHILD_SHARDS="+strconv.Itoa(shards),
-		"GOMAXPROCS="+strconv.Itoa(runtime.GOMAXPROCS(0)))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("child converting %s: %v\n%s", csvPath, err, out)
-	}
-	res := childResult{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	for line := range strings.Lines(string(out)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			res.rss = kb << 10
-			return res
-		}
-	}
-	b.Fatalf("child printed no VmHWM:\n%s", out)
-	return res
+	return runTestChild(b, "TestConvertChild", "TFPREP_CHILD_CSV="+csvPath, "TFPREP_CHILD_IMAGES="+images,
+		"TFPREP_CHILD_OUT="+filepath.Join(b.TempDir(), "out"), "TFPREP_CHILD_SHARDS="+strconv.Itoa(shards))
 }
 
 // TestConvertChild is the child process of BenchmarkConvertPrism and
@@ -313,17 +291,7 @@ func TestConvertChild(t *testing.T) {
 	if _, err := Convert(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	status, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer status.Close()
-	s := bufio.NewScanner(status)
-	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "VmHWM:") {
-			fmt.Println(s.Text())
-		}
-	}
+	printPeakRSS(t)
 }
 
 // BenchmarkConvertPlanetCSV converts the real 40,479-row Kaggle Planet CSV

@@ -87,7 +87,7 @@ func TestConvertBuckets(t *testing.T) {
 			upload(t, in, "images", local.Images)
 			upload(t, in, ".", "testdata")
 			cfg := local
-			cfg.CSV = withName(in, "bad.csv")
+			cfg.CSV = []string{withName(in, "bad.csv")}
 			cfg.Images = withName(in, "images")
 			cfg.Out = loc("out")
 			m, err := Convert(ctx, cfg)
@@ -145,14 +145,14 @@ func TestPreflightBuckets(t *testing.T) {
 			upload(t, in, ".", "testdata")
 
 			cfg := testConfig(t, "good.csv")
-			cfg.CSV = withName(in, "missing.csv")
+			cfg.CSV = []string{withName(in, "missing.csv")}
 			cfg.Images = withName(in, "images")
 			_, err := Convert(ctx, cfg)
-			if missing, _, _ := strings.Cut(cfg.CSV, "?"); !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+			if missing, _, _ := strings.Cut(cfg.CSV[0], "?"); !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 				t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, missing)
 			}
 
-			cfg.CSV = withName(in, "good.csv")
+			cfg.CSV = []string{withName(in, "good.csv")}
 			cfg.Images = withName(in, "imgs")
 			_, err = Convert(ctx, cfg)
 			if imgs, _, _ := strings.Cut(cfg.Images, "?"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), imgs) {

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,7 @@ type launch struct {
 func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, error) {
 	l := &launch{runner: runner, opts: cfg.Launch, remote: remoteWorkers(runner)}
 	timeout := cmp.Or(cfg.Launch.StorageTimeout, DefaultStorageTimeout)
-	paths := []string{cfg.CSV, cfg.Images, cfg.Out}
+	paths := append(slices.Clone(cfg.CSV), cfg.Images, cfg.Out)
 	if strings.HasPrefix(strings.ToLower(runner), "dataflow") {
 		// The Dataflow runner itself reads the staging bucket's policy.
 		for _, name := range []string{"staging_location", "temp_location"} {
@@ -93,7 +94,7 @@ func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, err
 		}
 	}
 	for i, path := range paths {
-		if err := reachable(ctx, timeout, path, i > 0); err != nil {
+		if err := reachable(ctx, timeout, path, i >= len(cfg.CSV)); err != nil {
 			return nil, err
 		}
 	}

@@ -39,7 +39,7 @@ func TestRemoteWorkers(t *testing.T) {
 // whose workers are other processes is refused unless approximate pixels are accepted.
 func TestPrepareLaunchWorkerBinary(t *testing.T) {
 	setFlags(t, map[string]string{"environment_type": "PROCESS", "endpoint": "localhost:1", "worker_binary": "", "job_name": ""})
-	cfg := Config{CSV: "in.csv", Images: "images", Out: "out"}
+	cfg := Config{CSV: []string{"in.csv"}, Images: "images", Out: "out"}
 	_, err := prepareLaunch(context.Background(), cfg, "universal")
 	if !errors.Is(err, ErrWorkerBinary) || !errors.Is(err, ErrConfig) {
 		t.Fatalf("got %v, want ErrWorkerBinary (an ErrConfig)", err)
@@ -107,7 +107,7 @@ func TestReachable(t *testing.T) {
 	if !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "gs://tfprep-test/out did not answer within 300ms") {
 		t.Errorf("got %v, want ErrStorage naming gs://tfprep-test/out", err)
 	}
-	cfg := Config{CSV: "gs://tfprep-test/planet.csv", Images: "gs://tfprep-test/train-jpg", Out: t.TempDir(),
+	cfg := Config{CSV: []string{"gs://tfprep-test/planet.csv"}, Images: "gs://tfprep-test/train-jpg", Out: t.TempDir(),
 		Launch: LaunchOptions{StorageTimeout: 300 * time.Millisecond}}
 	if _, err := prepareLaunch(context.Background(), cfg, "prism"); !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "planet.csv") {
 		t.Errorf("got %v, want ErrStorage naming the CSV", err)

@@ -32,7 +32,7 @@ func planetSpec(t testing.TB) *schema.Spec {
 func testConfig(t testing.TB, csvName string) Config {
 	return Config{
 		Spec:        planetSpec(t),
-		CSV:         filepath.Join("testdata", csvName),
+		CSV:         []string{filepath.Join("testdata", csvName)},
 		Images:      filepath.Join("testdata", "images"),
 		Out:         filepath.Join(t.TempDir(), "out"),
 		Splits:      []SplitWeight{{"train", 0.75}, {"validation", 0.25}},

@@ -42,7 +42,7 @@ func ExampleConvert() {
 	defer os.RemoveAll(out)
 	m, err := pipeline.Convert(context.Background(), pipeline.Config{
 		Spec:   spec,
-		CSV:    filepath.Join("testdata", "bad.csv"),
+		CSV:    []string{filepath.Join("testdata", "bad.csv")},
 		Images: filepath.Join("testdata", "images"),
 		Out:    out,
 		Shards: 1,

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,8 +18,10 @@ import (
 )
 
 func init() {
-	register.DoFn7x1[context.Context, int, func(*dataset.ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*readCount) bool, func(*splitCount) bool, func(*dataset.Warning) bool, error](&finalizeFn{})
-	register.Iter1[dataset.Warning]()
+	register.DoFn7x1[context.Context, int, func(*dataset.ShardResult) bool, func(*dataset.ErrorRecord) bool, func(*readCount) bool, func(*splitCount) bool, func(*warningSummary) bool, error](&finalizeFn{})
+	register.Function2x1[readCount, readCount, readCount](addReads)
+	register.Combiner3[warningSummary, dataset.Warning, warningSummary](&warningsFn{})
+	register.Iter1[warningSummary]()
 	register.Iter1[dataset.ShardResult]()
 	register.Iter1[dataset.ErrorRecord]()
 	register.Iter1[readCount]()
@@ -99,10 +103,13 @@ type finalizeConfig struct {
 }
 
 // finalize is the single step that commits a conversion once every shard is
-// written: it waits on PCollection<dataset.ShardResult>, PCollection<
-// dataset.ErrorRecord>, PCollection<readCount>, PCollection<splitCount> and
-// PCollection<dataset.Warning>, brought together under one fixed key by a
-// CoGroupByKey, and hands them to a dataset.Assembly, whose Commit checks
+// written: it waits on PCollection<dataset.ShardResult> (one per shard),
+// PCollection<dataset.ErrorRecord> (every rejected row, for errors.csv),
+// PCollection<readCount> and PCollection<dataset.Warning>, each reduced to
+// one element by a combiner (the rows read; the number of warnings and the
+// dataset.MaxWarnings of the lowest lines, all the manifest keeps), and
+// PCollection<splitCount> (a combiner's, one per split), brought together
+// under one fixed key by a CoGroupByKey, and hands them to a dataset.Assembly, whose Commit checks
 // the row invariant, writes errors.csv, enforces MaxErrors, renames the
 // shards to their final names and writes the manifest last.
 //
@@ -114,9 +121,53 @@ type finalizeConfig struct {
 // always holds one readCount per CSV file, so the group is never empty.
 func finalize(s beam.Scope, cfg finalizeConfig, results, rejected, reads, counts, warnings beam.PCollection) {
 	s = s.Scope("Finalize")
+	reads = beam.Combine(s, addReads, reads)
+	warned := beam.Combine(s, &warningsFn{}, warnings)
 	grouped := beam.CoGroupByKey(s, beam.AddFixedKey(s, results), beam.AddFixedKey(s, rejected),
-		beam.AddFixedKey(s, reads), beam.AddFixedKey(s, counts), beam.AddFixedKey(s, warnings))
+		beam.AddFixedKey(s, reads), beam.AddFixedKey(s, counts), beam.AddFixedKey(s, warned))
 	beam.ParDo0(s, &finalizeFn{Config: cfg}, grouped)
+}
+
+// addReads is the combiner of the rows read.
+func addReads(a, b readCount) readCount { return readCount{Rows: a.Rows + b.Rows} }
+
+// warningSummary is what the manifest keeps of the warnings: how many, and
+// the dataset.MaxWarnings of the lowest lines.
+type warningSummary struct {
+	Count  int64
+	Lowest []dataset.Warning
+}
+
+// warningsFn combines warnings into a warningSummary.
+type warningsFn struct{}
+
+func (warningsFn) CreateAccumulator() warningSummary { return warningSummary{} }
+
+func (warningsFn) AddInput(a warningSummary, w dataset.Warning) warningSummary {
+	a.Count++
+	a.Lowest = append(a.Lowest, w)
+	if len(a.Lowest) > 2*dataset.MaxWarnings {
+		a.Lowest = lowestWarnings(a.Lowest)
+	}
+	return a
+}
+
+func (warningsFn) MergeAccumulators(a, b warningSummary) warningSummary {
+	return warningSummary{Count: a.Count + b.Count, Lowest: lowestWarnings(append(a.Lowest, b.Lowest...))}
+}
+
+func (warningsFn) ExtractOutput(a warningSummary) warningSummary {
+	a.Lowest = lowestWarnings(a.Lowest)
+	return a
+}
+
+// lowestWarnings returns the dataset.MaxWarnings warnings of the lowest
+// lines (then keys, then reasons: the same whatever the order they came in).
+func lowestWarnings(ws []dataset.Warning) []dataset.Warning {
+	slices.SortFunc(ws, func(a, b dataset.Warning) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Reason, b.Reason))
+	})
+	return ws[:min(len(ws), dataset.MaxWarnings)]
 }
 
 type finalizeFn struct {
@@ -124,7 +175,7 @@ type finalizeFn struct {
 }
 
 // ProcessElement receives the one group of AddFixedKey's key 0.
-func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*dataset.ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*readCount) bool, counts func(*splitCount) bool, warnings func(*dataset.Warning) bool) error {
+func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*dataset.ShardResult) bool, rejects func(*dataset.ErrorRecord) bool, reads func(*readCount) bool, counts func(*splitCount) bool, warnings func(*warningSummary) bool) error {
 	cfg := f.Config
 	if cfg.LeaseRun != "" {
 		defer dataset.ReleaseLease(context.WithoutCancel(ctx), cfg.Out, cfg.LeaseRun)
@@ -175,9 +226,10 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 	for counts(&sc) {
 		splitRows[sc.Split] = sc.Rows
 	}
-	var w dataset.Warning
+	var w warningSummary
 	for warnings(&w) {
-		a.AddWarning(w)
+		a.AddWarnings(w.Count, w.Lowest)
+		w = warningSummary{}
 	}
 	fractions := Fractions(cfg.Splits)
 	for i, sp := range cfg.Splits {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,7 +74,7 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf(attempts[1:]), iterOf(rejected),
 		iterOf([]readCount{{File: "t.csv", Rows: 3}}), iterOf([]splitCount{{Split: "train", Rows: 3}}),
-		iterOf([]dataset.Warning{{Line: 4, Key: "c", Reason: "all zero"}, {Line: 2, Key: "a", Reason: "all zero"}}))
+		iterOf([]warningSummary{combineWarnings([]dataset.Warning{{Line: 4, Key: "c", Reason: "all zero"}}, []dataset.Warning{{Line: 2, Key: "a", Reason: "all zero"}})}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestFinalizeInvariant(t *testing.T) {
 		Splits: []SplitWeight{{"train", 1}}, Sharding: shardPlan{Shards: 1}, Compression: "none",
 	}}
 	err = final.ProcessElement(ctx, 0, iterOf([]dataset.ShardResult(nil)), iterOf([]dataset.ErrorRecord(nil)),
-		iterOf([]readCount{{File: "t.csv", Rows: 5}}), iterOf([]splitCount(nil)), iterOf([]dataset.Warning(nil)))
+		iterOf([]readCount{{File: "t.csv", Rows: 5}}), iterOf([]splitCount(nil)), iterOf([]warningSummary(nil)))
 	if !errors.Is(err, dataset.ErrInvariant) {
 		t.Fatalf("got %v, want ErrInvariant", err)
 	}
@@ -150,4 +151,36 @@ func TestEmptySplitGetsShards(t *testing.T) {
 		t.Errorf("split test at %d, want 1 (the --splits order)", got)
 	}
 	readShards(t, cfg.Out, m, cfg.Spec)
+}
+
+// combineWarnings runs warningsFn as a runner does: one accumulator per
+// bundle, merged.
+func combineWarnings(bundles ...[]dataset.Warning) warningSummary {
+	var fn warningsFn
+	acc := fn.CreateAccumulator()
+	for _, ws := range bundles {
+		a := fn.CreateAccumulator()
+		for _, w := range ws {
+			a = fn.AddInput(a, w)
+		}
+		acc = fn.MergeAccumulators(acc, a)
+	}
+	return fn.ExtractOutput(acc)
+}
+
+func TestWarningsCombiner(t *testing.T) {
+	n := 3*dataset.MaxWarnings + 7
+	var all []dataset.Warning
+	for i := range n {
+		all = append(all, dataset.Warning{Line: (i*7919)%n + 2, Key: fmt.Sprint(i), Reason: "r"})
+	}
+	got := combineWarnings(all[:n/3], all[n/3:], nil)
+	if got.Count != int64(n) || len(got.Lowest) != dataset.MaxWarnings {
+		t.Fatalf("got %d warnings, %d kept, want %d, %d", got.Count, len(got.Lowest), n, dataset.MaxWarnings)
+	}
+	for i, w := range got.Lowest {
+		if w.Line != i+2 {
+			t.Fatalf("kept warning %d has line %d, want the lowest lines in order", i, w.Line)
+		}
+	}
 }

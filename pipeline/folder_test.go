@@ -194,7 +194,7 @@ func TestConvertImageFolder(t *testing.T) {
 func TestConvertImageFolderRefusals(t *testing.T) {
 	root, _ := folderTree(t)
 	cfg := folderConfig(t, root)
-	cfg.CSV = filepath.Join("testdata", "good.csv")
+	cfg.CSV = []string{filepath.Join("testdata", "good.csv")}
 	if _, err := Convert(context.Background(), cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--csv") {
 		t.Errorf("imagefolder with --csv: got %v, want ErrConfig naming --csv", err)
 	}

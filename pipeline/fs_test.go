@@ -59,7 +59,7 @@ func TestConvertSymlinks(t *testing.T) {
 	for _, follow := range []bool{false, true} {
 		t.Run(map[bool]string{false: "refused", true: "followed"}[follow], func(t *testing.T) {
 			cfg := testConfig(t, "good.csv")
-			cfg.CSV, cfg.Images = symlinkImages(t)
+			cfg.CSV[0], cfg.Images = symlinkImages(t)
 			cfg.FollowSymlinksOutside = follow
 			m, err := Convert(context.Background(), cfg)
 			if err != nil {

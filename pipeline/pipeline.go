@@ -4,20 +4,24 @@
 //
 // The graph, one composite per step:
 //
-//	ReadRows     CSV file → csvRecord (+ csv-stage rejects, + readCount);
-//	             for an image folder, ReadFolder: the listing of --images →
-//	             csvRecord{path, class} (folder.go)
+//	ReadRows     CSV files, in byte ranges read in parallel → csvRecord
+//	             (+ csv-stage rejects, + readCount per range); for an image
+//	             folder, ReadFolder: the listing of --images → csvRecord{path,
+//	             class} (folder.go)
 //	DecodeRows   csvRecord → splitRow via the spec (+ label-stage rejects)
 //	AssignSplit  splitRow.Split = seeded hash of the key into TFX-style buckets
-//	CountRows    rows per split (for shard sizing and Finalize)
-//	AssignShard  splitRow.Shard, keyed "split/shard", in batches of rows
+//	CountRows    rows per split, a combiner (for shard sizing and Finalize)
+//	AssignShard  splitRow.Shard, keyed "split/shard", in batches of rows;
+//	             with size-based sharding each split's rows are spread over
+//	             shardBuckets groups, each joined with the split's count
 //	WriteShards  GroupByKey of the small rows; per shard: order by seeded
 //	             hash, read + preprocess images on a bounded goroutine pool,
 //	             serialise, write to a temporary name unique to the attempt
 //	             (+ image- and io-stage rejects; repeated keys, which
 //	             land in the same shard, warned about or rejected)
 //	Finalize     one step waiting on everything: row invariant, --max-errors,
-//	             rename to final names, errors.csv, the manifest last
+//	             rename to final names, errors.csv, the manifest last; rows
+//	             read and warnings reach it through combiners
 //
 // Image payloads never go through a GroupByKey: only rows (key, image path,
 // labels) are shuffled, and each shard's images are read by the step that
@@ -35,6 +39,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,10 +70,14 @@ var (
 
 // Config is one conversion.
 type Config struct {
-	Spec   *schema.Spec // validated
-	CSV    string       // the CSV file: local path, gs:// or s3://
-	Images string       // the images root the spec's image paths are relative to
-	Out    string       // the output directory
+	Spec *schema.Spec // validated
+	// CSV names the CSV files: paths or URLs (gs://, s3://), each a file or
+	// a glob whose last element has path.Match wildcards (gs://b/rows-*.csv).
+	// Every file must have the same header; their rows are read in
+	// parallel, in byte ranges.
+	CSV    []string
+	Images string // the images root the spec's image paths are relative to
+	Out    string // the output directory
 
 	Splits    []SplitWeight // nil: one split, "train"
 	Shards    int           // shards per split; 0: from ShardSize
@@ -185,16 +194,17 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	}
 	folder := cfg.Spec.Source == schema.SourceImageFolder
 	header := schema.FolderHeader()
+	var files []csvFile
 	if folder {
 		err = cfg.resolveFolder(ctx) // folder.go
 	} else {
-		header, err = readHeader(ctx, cfg.CSV)
+		files, header, err = csvInputs(ctx, cfg.CSV)
 	}
 	if err != nil {
 		return nil, "", nil, err
 	}
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
-		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
+		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", files[0].Path, err)
 	}
 	if err := checkImages(ctx, cfg.Images); err != nil {
 		return nil, "", nil, err
@@ -237,12 +247,20 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	}
 	p, s := beam.NewPipelineWithRoot()
 	var records, csvRejects, reads beam.PCollection
+	var names []string // the files' names in reasons, when there are several
 	if folder {
 		records, csvRejects, reads = readFolder(s, cfg.Spec, cfg.Images)
 	} else {
-		records, csvRejects, reads = readRows(s, beam.Create(s, cfg.CSV), header)
+		ranges := csvRanges(files)
+		csvRangesLeft.Store(int64(len(ranges)))
+		if len(files) > 1 {
+			for _, f := range files {
+				names = append(names, f.Path)
+			}
+		}
+		records, csvRejects, reads = readRows(s, beam.CreateList(s, ranges), header)
 	}
-	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, records)
+	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, names, records)
 	rows = assignSplit(s, cfg.Seed, splits, rows)
 	counts := countRows(s, rows)
 	keyed := assignShard(s, cfg.Seed, sharding, rows, counts)
@@ -255,6 +273,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
 
+		Files:                 names,
 		RejectDuplicateKeys:   cfg.RejectDuplicateKeys,
 		FollowSymlinksOutside: cfg.FollowSymlinksOutside,
 	}, keyed)
@@ -286,10 +305,10 @@ func (cfg *Config) check() error {
 	switch {
 	case cfg.Spec == nil:
 		return fmt.Errorf("%w: no spec", ErrConfig)
-	case cfg.CSV == "" && cfg.Spec.Source != schema.SourceImageFolder:
+	case len(cfg.CSV) == 0 && cfg.Spec.Source != schema.SourceImageFolder, slices.Contains(cfg.CSV, ""):
 		return fmt.Errorf("%w: no CSV file (--csv)", ErrConfig)
-	case cfg.CSV != "" && cfg.Spec.Source == schema.SourceImageFolder:
-		return fmt.Errorf("%w: the spec %s reads an image folder (source: imagefolder): its rows are the files under --images, ROOT/CLASS/IMAGE; --csv %s would not be read, so it is refused (for a CSV, use a spec with source: csv)", ErrConfig, cfg.Spec.Name, cfg.CSV)
+	case len(cfg.CSV) > 0 && cfg.Spec.Source == schema.SourceImageFolder:
+		return fmt.Errorf("%w: the spec %s reads an image folder (source: imagefolder): its rows are the files under --images, ROOT/CLASS/IMAGE; --csv %s would not be read, so it is refused (for a CSV, use a spec with source: csv)", ErrConfig, cfg.Spec.Name, strings.Join(cfg.CSV, ","))
 	case cfg.Images == "":
 		return fmt.Errorf("%w: no images root (--images)", ErrConfig)
 	case cfg.Out == "":

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tfprep/tfprep/dataset"
 )
 
 // scanned is what scanCSV reported for one line: a record or an error.
@@ -161,6 +164,109 @@ func FuzzScanCSV(f *testing.F) {
 		}
 		if diff := cmp.Diff(want, have); diff != "" {
 			t.Fatalf("records differ from encoding/csv (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// readRanges reads the file at path as the pipeline does, without Beam:
+// ScanRanges on every range of rangeBytes, PlanRanges, ReadRanges, and
+// returns what the last reported, in range order.
+func readRanges(t testing.TB, path string, rangeBytes int64, header []string) ([]scanned, int64, error) {
+	ctx := context.Background()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int64) { csvRangeBytes = old }(csvRangeBytes)
+	csvRangeBytes = rangeBytes
+	var scannedRanges []csvRange
+	for _, r := range csvRanges([]csvFile{{Path: path, Size: info.Size()}}) {
+		if err := (&scanRangeFn{Header: header}).ProcessElement(ctx, r, func(_ string, r csvRange) { scannedRanges = append(scannedRanges, r) }); err != nil {
+			return nil, 0, err
+		}
+	}
+	slices.Reverse(scannedRanges) // PlanRanges orders them itself
+	var planned []csvRange
+	next := func(r *csvRange) bool {
+		if len(scannedRanges) == 0 {
+			return false
+		}
+		*r, scannedRanges = scannedRanges[0], scannedRanges[1:]
+		return true
+	}
+	if err := (&planRangesFn{Header: header}).ProcessElement(ctx, path, next, func(r csvRange) { planned = append(planned, r) }); err != nil {
+		return nil, 0, err
+	}
+	var got []scanned
+	var read int64
+	fn := &readRangeFn{Header: header}
+	fn.Setup()
+	for _, r := range planned {
+		err := fn.ProcessElement(ctx, r, func(rec csvRecord) {
+			got = append(got, scanned{Line: rec.Line, Record: rec.Fields})
+		}, func(e dataset.ErrorRecord) {
+			got = append(got, scanned{Line: e.Line, Err: e.Reason})
+		}, func(c readCount) { read += c.Rows })
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return got, read, nil
+}
+
+func TestReadRanges(t *testing.T) {
+	data := "\ufeffk,v\na,1\n\"multi\nline\",2\n\nb\"x,3\nc,\"4\n\"\"q\"\"\n\"\nd,5\ne,\"6\nf,7\ng,8"
+	path := filepath.Join(t.TempDir(), "t.csv")
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	header, want, err := scanAll(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		want[i].Err = strings.Replace(want[i].Err, "t.csv", path, 1)
+	}
+	for size := int64(1); size <= int64(len(data))+1; size++ {
+		got, read, err := readRanges(t, path, size, header)
+		if err != nil {
+			t.Fatalf("ranges of %d bytes: %v", size, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" || read != int64(len(want)) {
+			t.Fatalf("ranges of %d bytes: %d read; records (-whole file +ranges):\n%s", size, read, diff)
+		}
+	}
+}
+
+// FuzzReadRanges: reading a file in ranges of any size reports exactly what
+// one sequential parse of the whole file reports, lines and errors included.
+func FuzzReadRanges(f *testing.F) {
+	f.Add("k,v\na,1\nb,2\n", 3)
+	f.Add("k,v\na,\"1\nb,2\nc,\"3\n\"\n", 5)
+	f.Add("k,v\n\"a\nb\",1\nc\"d,2\n", 7)
+	f.Add("k,v\n\n\n\"x\n\n\",\"\"\"\n\"\ny,z\n", 2)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data string, size int) {
+		if size <= 0 || size > len(data)+1 {
+			return
+		}
+		header, want, err := scanAll(t, data)
+		if err != nil {
+			return // the launcher refuses the file
+		}
+		path := filepath.Join(dir, "t.csv")
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i].Err = strings.Replace(want[i].Err, "t.csv", path, 1)
+		}
+		got, read, err := readRanges(t, path, int64(size), header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" || read != int64(len(want)) {
+			t.Fatalf("ranges of %d bytes: %d read; records (-whole file +ranges):\n%s", size, read, diff)
 		}
 	})
 }

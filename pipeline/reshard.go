@@ -241,7 +241,7 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	}
 	splits := cfg.Splits
 	if len(splits) > 0 {
-		if err := (&Config{Spec: spec, CSV: "-", Images: "-", Out: cfg.Out, Splits: splits}).check(); err != nil {
+		if err := (&Config{Spec: spec, CSV: []string{"-"}, Images: "-", Out: cfg.Out, Splits: splits}).check(); err != nil {
 			return nil, "", err
 		}
 		if spec.Key.Omit {

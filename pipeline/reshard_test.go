@@ -258,7 +258,7 @@ func relabelled(t *testing.T) string {
 func TestMergeDuplicateKeys(t *testing.T) {
 	ctx := context.Background()
 	a := convertForTest(t, "good.csv", nil)
-	b := convertForTest(t, "good.csv", func(cfg *Config) { cfg.CSV = relabelled(t) })
+	b := convertForTest(t, "good.csv", func(cfg *Config) { cfg.CSV = []string{relabelled(t)} })
 	ma, _ := dataset.ReadManifest(a)
 	n := ma.Rows.Written
 

@@ -24,8 +24,9 @@ func init() {
 	register.Function1x2[splitRow, string, int64](splitOfRow)
 	register.Function2x1[string, int64, splitCount](toSplitCount)
 	register.DoFn1x2[splitRow, string, splitRow](&assignFixedShardFn{})
-	register.Function1x2[splitRow, string, splitRow](splitKeyOfRow)
-	register.Function1x2[splitCount, string, splitCount](splitKeyOfCount)
+	register.DoFn1x2[splitRow, string, splitRow](&bucketOfRowFn{})
+	register.Function2x0[splitCount, func(string, splitCount)](bucketsOfCount)
+	register.Emitter2[string, splitCount]()
 	register.DoFn3x0[string, splitRow, func(string, rowBatch)](&batchRowsFn{})
 	register.DoFn4x0[string, func(*rowBatch) bool, func(*splitCount) bool, func(string, rowBatch)](&assignShardFn{})
 	register.Emitter2[string, rowBatch]()
@@ -36,7 +37,8 @@ func init() {
 // splitRow is a decoded CSV row on its way to a shard: small (no pixels), so rows
 // may be grouped and shuffled freely.
 type splitRow struct {
-	Line   int         // line of the input where the record starts
+	File   int         // position of the row's CSV file among the input files
+	Line   int         // line of that file where the record starts
 	Key    string      // the key column (image name)
 	Image  string      // image path relative to the images root, slash separated, cleaned
 	Labels [][]float32 // one vector per spec label, in spec order
@@ -49,14 +51,17 @@ type splitRow struct {
 // whose cells are invalid (stage label): malformed labels, empty keys,
 // image paths that escape the images root, and PCollection<dataset.Warning>
 // of rows kept (they are also in rows) although a label is doubtful.
-func decodeRows(s beam.Scope, specJSON string, header []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
+// With several input files, files names them, and reasons start with the
+// file's name.
+func decodeRows(s beam.Scope, specJSON string, header, files []string, records beam.PCollection) (rows, rejected, warnings beam.PCollection) {
 	s = s.Scope("DecodeRows")
-	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header}, records)
+	return beam.ParDo3(s, &decodeFn{Spec: specJSON, Header: header, Files: files}, records)
 }
 
 type decodeFn struct {
 	Spec   string   // canonical spec JSON
 	Header []string // the CSV header
+	Files  []string // the input files when there are several
 
 	decoder        *schema.RowDecoder
 	keyColumn      int // index of the key in a record, for rejected rows
@@ -87,7 +92,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec csvRecord, emit func(
 		if key == "" && f.keyColumn >= 0 && f.keyColumn < len(rec.Fields) {
 			key = rec.Fields[f.keyColumn]
 		}
-		reject(dataset.ErrorRecord{Line: rec.Line, Key: key, Stage: dataset.StageLabel, Reason: err.Error()})
+		reject(dataset.ErrorRecord{Line: rec.Line, Key: key, Stage: dataset.StageLabel, Reason: inFile(f.Files, rec.File, err.Error())})
 		return
 	}
 	if len(warnings) > 0 {
@@ -97,13 +102,22 @@ func (f *decodeFn) ProcessElement(ctx context.Context, rec csvRecord, emit func(
 		for i, w := range warnings {
 			reasons[i] = w.Detail() // the line is Warning.Line
 		}
-		warn(dataset.Warning{Line: rec.Line, Key: row.Key, Reason: strings.Join(reasons, "; ")})
+		warn(dataset.Warning{Line: rec.Line, Key: row.Key, Reason: inFile(f.Files, rec.File, strings.Join(reasons, "; "))})
 	}
 	labels := make([][]float32, len(row.Labels))
 	for i, l := range row.Labels {
 		labels[i] = l.Values
 	}
-	emit(splitRow{Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
+	emit(splitRow{File: rec.File, Line: rec.Line, Key: row.Key, Image: row.ImagePath, Labels: labels})
+}
+
+// inFile prefixes reason with the name of file number file when there are
+// several files (files is nil for one): errors.csv's line is that file's.
+func inFile(files []string, file int, reason string) string {
+	if file < len(files) {
+		return files[file] + ": " + reason
+	}
+	return reason
 }
 
 func parseSpec(specJSON string) (*schema.Spec, error) {
@@ -299,10 +313,13 @@ const rowBatchSize = 256
 //
 // With a fixed shard count (sharding.Shards > 0) each row is assigned on its
 // own and counts is not read. When the count follows from the shard size,
-// the rows of each split, in batches, are grouped with the split's
-// splitCount from counts (PCollection<splitCount>) by a CoGroupByKey.
-// Neither form reads a side input: on Prism a stage with side inputs keeps
-// the runner's scheduling loop spinning, without sleeping, while that
+// the rows of each split are spread, by another seeded hash of their key,
+// over shardBuckets groups, and each group meets the split's splitCount
+// from counts (PCollection<splitCount>, a combiner's output, copied to
+// every group) in a CoGroupByKey: no group holds more than about
+// 1/shardBuckets of a split, and the shards are those of one group per
+// split. Neither form reads a side input: on Prism a stage with side inputs
+// keeps the runner's scheduling loop spinning, without sleeping, while that
 // stage's bundle waits or runs.
 func assignShard(s beam.Scope, seed int64, sharding shardPlan, rows, counts beam.PCollection) beam.PCollection {
 	s = s.Scope("AssignShard")
@@ -310,14 +327,34 @@ func assignShard(s beam.Scope, seed int64, sharding shardPlan, rows, counts beam
 		keyed := beam.ParDo(s, &assignFixedShardFn{Seed: seed, Shards: sharding.Shards}, rows)
 		return beam.ParDo(s, &batchRowsFn{}, keyed)
 	}
-	bySplit := beam.ParDo(s, &batchRowsFn{}, beam.ParDo(s, splitKeyOfRow, rows))
-	grouped := beam.CoGroupByKey(s, bySplit, beam.ParDo(s, splitKeyOfCount, counts))
+	byBucket := beam.ParDo(s, &batchRowsFn{}, beam.ParDo(s, &bucketOfRowFn{Seed: seed}, rows))
+	grouped := beam.CoGroupByKey(s, byBucket, beam.ParDo(s, bucketsOfCount, counts))
 	return beam.ParDo(s, &assignShardFn{Seed: seed, Sharding: sharding}, grouped)
 }
 
-func splitKeyOfRow(row splitRow) (string, splitRow) { return row.Split, row }
+// shardBuckets is the number of groups a split's rows are spread over while
+// their shards are assigned by size: 1.3 million rows make groups of about
+// 5,000 (0.25 MB of rows).
+const shardBuckets = 256
 
-func splitKeyOfCount(c splitCount) (string, splitCount) { return c.Split, c }
+// bucketKey names group bucket of split: "split/bucket".
+func bucketKey(split string, bucket int) string { return fmt.Sprintf("%s/%03d", split, bucket) }
+
+// bucketOfRowFn keys a row by its split and bucket.
+type bucketOfRowFn struct {
+	Seed int64
+}
+
+func (f *bucketOfRowFn) ProcessElement(row splitRow) (string, splitRow) {
+	return bucketKey(row.Split, int(keyHash(f.Seed, "bucket", row.Key)%shardBuckets)), row
+}
+
+// bucketsOfCount sends a split's count to every bucket of the split.
+func bucketsOfCount(c splitCount, emit func(string, splitCount)) {
+	for b := range shardBuckets {
+		emit(bucketKey(c.Split, b), c)
+	}
+}
 
 // batchRowsFn gathers the KV<string, splitRow> of a bundle into RowBatches per
 // key, emitting a batch when it is full and the rest when the bundle ends.
@@ -357,14 +394,16 @@ func (f *assignFixedShardFn) ProcessElement(row splitRow) (string, splitRow) {
 	return shardKey(row.Split, row.Shard), row
 }
 
-// assignShardFn assigns the rows of one split, whose shard count follows
-// from the split's row count, and batches them by shard.
+// assignShardFn assigns the rows of one bucket of a split ("split/bucket"),
+// whose shard count follows from the split's row count, and batches them by
+// shard.
 type assignShardFn struct {
 	Seed     int64
 	Sharding shardPlan
 }
 
-func (f *assignShardFn) ProcessElement(split string, batches func(*rowBatch) bool, counts func(*splitCount) bool, emit func(string, rowBatch)) {
+func (f *assignShardFn) ProcessElement(bucket string, batches func(*rowBatch) bool, counts func(*splitCount) bool, emit func(string, rowBatch)) {
+	split := bucket[:strings.LastIndexByte(bucket, '/')]
 	var total int64
 	var c splitCount
 	for counts(&c) {

@@ -240,14 +240,14 @@ func formatKeyedRows(key string, batch rowBatch, emit func(string)) {
 
 func TestDuplicateKeys(t *testing.T) {
 	rows := []splitRow{{Line: 2, Key: "a"}, {Line: 5, Key: "a"}, {Line: 9, Key: "a"}, {Line: 3, Key: "b"}, {Line: 4, Key: "c"}, {Line: 7, Key: "c"}}
-	kept, rejected, warnings := duplicateKeys(slices.Clone(rows), false)
+	kept, rejected, warnings := duplicateKeys(slices.Clone(rows), nil, false)
 	if len(kept) != 6 || len(rejected) != 0 || len(warnings) != 3 {
 		t.Fatalf("warn: got %d kept, %d rejected, %d warnings; want 6, 0, 3", len(kept), len(rejected), len(warnings))
 	}
 	if w := warnings[1]; w.Line != 9 || !strings.Contains(w.Reason, "first at line 2") {
 		t.Errorf("got warning %+v, want line 9, first at line 2", w)
 	}
-	kept, rejected, warnings = duplicateKeys(slices.Clone(rows), true)
+	kept, rejected, warnings = duplicateKeys(slices.Clone(rows), nil, true)
 	var keptLines, rejectedLines []int
 	for _, r := range kept {
 		keptLines = append(keptLines, r.Line)
@@ -260,5 +260,24 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 	if !slices.Equal(keptLines, []int{2, 3, 4}) || !slices.Equal(rejectedLines, []int{5, 9, 7}) || len(warnings) != 0 {
 		t.Errorf("reject: kept lines %v, rejected %v, %d warnings; want [2 3 4], [5 9 7], 0", keptLines, rejectedLines, len(warnings))
+	}
+}
+
+// Size-based shard assignment spreads a split over shardBuckets groups: the
+// largest holds a small part of the split, not all of it.
+func TestShardBucketsSpread(t *testing.T) {
+	const n = 1_000_000
+	sizes := map[string]int{}
+	fn := &bucketOfRowFn{Seed: 7}
+	for i := range n {
+		key, _ := fn.ProcessElement(splitRow{Key: fmt.Sprintf("row_%07d", i), Split: "train"})
+		sizes[key]++
+	}
+	largest := 0
+	for _, size := range sizes {
+		largest = max(largest, size)
+	}
+	if len(sizes) != shardBuckets || largest > 2*n/shardBuckets {
+		t.Errorf("got %d groups, the largest with %d rows, want %d groups of about %d rows", len(sizes), largest, shardBuckets, n/shardBuckets)
 	}
 }

@@ -19,7 +19,7 @@ func init() {
 }
 
 // orderRows sorts a shard's rows by a seeded hash of their key (ties, from
-// duplicate keys, by line): the write-time shuffle. The order depends only
+// duplicate keys, by file and line): the write-time shuffle. The order depends only
 // on the seed and the rows, never on how the runner delivered them.
 func orderRows(seed int64, rows []splitRow) {
 	hashes := make(map[string]uint64, len(rows))
@@ -27,38 +27,47 @@ func orderRows(seed int64, rows []splitRow) {
 		hashes[r.Key] = keyHash(seed, "order", r.Key)
 	}
 	slices.SortFunc(rows, func(a, b splitRow) int {
-		return cmp.Or(cmp.Compare(hashes[a.Key], hashes[b.Key]), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Line, b.Line))
+		return cmp.Or(cmp.Compare(hashes[a.Key], hashes[b.Key]), cmp.Compare(a.Key, b.Key), cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 }
 
 // duplicateKeys finds, in rows ordered by orderRows (rows of one key are
-// adjacent, in line order), the rows whose key an earlier line has. With
+// adjacent, in file and line order), the rows whose key an earlier line has
+// (files names the input files when there are several). With
 // reject they are left out of kept and returned as rows rejected at stage
 // label; otherwise every row is kept and each repeat gets a warning.
 //
 // No separate step counts keys: a row's split and shard are seeded hashes
 // of its key, so every row of a key reaches the same shard, and the step
 // that writes a shard sees all of them.
-func duplicateKeys(rows []splitRow, reject bool) (kept []splitRow, rejected []dataset.ErrorRecord, warnings []dataset.Warning) {
+func duplicateKeys(rows []splitRow, files []string, reject bool) (kept []splitRow, rejected []dataset.ErrorRecord, warnings []dataset.Warning) {
 	kept = rows[:0:0]
-	first := 0
+	first := ""
 	for i, r := range rows {
 		if i == 0 || r.Key != rows[i-1].Key {
-			first = r.Line
+			first = inFile(files, r.File, fmt.Sprintf("line %d", r.Line))
 			kept = append(kept, r)
 			continue
 		}
 		switch {
 		case reject:
 			rejected = append(rejected, dataset.ErrorRecord{Line: r.Line, Key: r.Key, Stage: dataset.StageLabel,
-				Reason: fmt.Sprintf("duplicate key %s: first at line %d (--duplicate-keys=reject)", r.Key, first)})
+				Reason: inFile(files, r.File, fmt.Sprintf("duplicate key %s: first at %s (--duplicate-keys=reject)", r.Key, first))})
 		default:
 			kept = append(kept, r)
 			warnings = append(warnings, dataset.Warning{Line: r.Line, Key: r.Key,
-				Reason: fmt.Sprintf("duplicate key %s: first at line %d; both rows are written", r.Key, first)})
+				Reason: inFile(files, r.File, fmt.Sprintf("duplicate key %s: first at %s; both rows are written", r.Key, first))})
 		}
 	}
 	return kept, rejected, warnings
+}
+
+// lineKey finds a row of a shard by its line and key: rows of different
+// files with the same line have different keys, except for duplicate keys,
+// which the writer treats alike.
+type lineKey struct {
+	line int
+	key  string
 }
 
 // datasetRows returns rows as the dataset writer takes them.
@@ -94,6 +103,9 @@ type shardConfig struct {
 	Index       bool   // write DALI index sidecars
 	Seed        int64  // write-time shuffle seed
 	Workers     int    // image goroutines per shard; 0 = GOMAXPROCS
+	// Files names the input files when there are several; reasons then
+	// start with the row's file.
+	Files []string
 	// RejectDuplicateKeys rejects every row whose key an earlier line
 	// has; otherwise they are written with a warning.
 	RejectDuplicateKeys bool
@@ -170,7 +182,7 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 	}
 	orderRows(f.Config.Seed, rows)
 	split, shard := rows[0].Split, rows[0].Shard
-	rows, duplicates, warnings := duplicateKeys(rows, f.Config.RejectDuplicateKeys)
+	rows, duplicates, warnings := duplicateKeys(rows, f.Config.Files, f.Config.RejectDuplicateKeys)
 	res, rejected, err := f.writer.WriteTemp(ctx, f.Config.TempDir, split, shard, datasetRows(rows))
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
@@ -189,7 +201,17 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 	f.bytes.Inc(ctx, res.Bytes)
 	progress.addSplitTime(res.Split, res.Nanos)
 	progress.bytesWritten.Add(res.Bytes)
+	var fileOf map[lineKey]int // the file of a rejected row, when there are several
+	if len(f.Config.Files) > 1 && len(rejected) > 0 {
+		fileOf = make(map[lineKey]int, len(rows))
+		for _, r := range rows {
+			fileOf[lineKey{r.Line, r.Key}] = r.File
+		}
+	}
 	for _, r := range rejected {
+		if fileOf != nil {
+			r.Reason = inFile(f.Config.Files, fileOf[lineKey{r.Line, r.Key}], r.Reason)
+		}
 		if r.Stage == dataset.StageIO {
 			f.badIO.Inc(ctx, 1)
 		} else {

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "convert",
-		Args:  "--spec planet|FILE --csv PATH --images DIR --out DIR [flags] | --spec imagefolder --images ROOT --out DIR [flags]",
+		Args:  "--spec planet|FILE --csv PATH[,PATH...] --images DIR --out DIR [flags] | --spec imagefolder --images ROOT --out DIR [flags]",
 		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
 		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
 label columns the spec names; with --spec imagefolder, no CSV: one row per file of the tree
@@ -53,7 +53,11 @@ The pipeline runs on Apache Beam. By default it runs here, on the in-process Pri
 with nothing to install or start. Beam's flags choose another runner:
   --runner=universal --endpoint=HOST:PORT   a portable job server (Flink, Spark, Prism)
   --runner=dataflow --project=P --region=R --staging_location=gs://... [--dry_run]
---csv, --images and --out may be local paths, gs:// or s3:// URLs.
+--csv, --images and --out may be local paths, gs:// or s3:// URLs. --csv may name several
+files (repeat it, or separate them with commas) and globs whose last element has wildcards
+(--csv 'gs://b/rows-*.csv', quoted so that the shell leaves it alone): every file must have
+the same header; they are read in parallel, in byte ranges, and a rejected row's reason
+names its file (errors.csv's line is that file's line).
 
 A progress line (rows done / total, percent, current rate, ETA, MB written, rejected) is
 shown on stderr when it is a terminal and the workers run in this process; a summary table
@@ -75,10 +79,27 @@ Examples:
       --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
       --worker_binary=bin/tfprep-linux-amd64`
 
+// csvList is --csv: repeated, each value a comma-separated list of files and
+// globs.
+type csvList []string
+
+func (l *csvList) String() string { return strings.Join(*l, ",") }
+
+func (l *csvList) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			return fmt.Errorf("empty file name in %q", s)
+		}
+		*l = append(*l, part)
+	}
+	return nil
+}
+
 func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 	inheritGlobalFlags(fs)
 	specName := fs.String("spec", "planet", "dataset spec: a preset ("+strings.Join(schema.PresetNames(), ", ")+") or a YAML/JSON spec file")
-	csvPath := fs.String("csv", "", "the CSV of image names and labels (required, except for an imagefolder spec)")
+	var csvPaths csvList
+	fs.Var(&csvPaths, "csv", "the CSV of image names and labels: a file or a glob; repeat it or separate with commas for several (required, except for an imagefolder spec)")
 	images := fs.String("images", "", "directory the spec's image paths are relative to (required)")
 	out := fs.String("out", "", "output directory; must be empty unless --overwrite (required)")
 	write := declareWriteFlags(fs, writeUsage{ // writeflags.go
@@ -105,7 +126,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		if err != nil {
 			return err
 		}
-		if *csvPath == "" && spec.Source != schema.SourceImageFolder {
+		if len(csvPaths) == 0 && spec.Source != schema.SourceImageFolder {
 			return usagef("--csv, --images and --out are required: the spec %s reads its rows from a CSV (an image folder ROOT/CLASS/IMAGE needs none: --spec imagefolder)", spec.Name)
 		}
 		if *size != 0 {
@@ -126,7 +147,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 		}
 		cfg := pipeline.Config{
 			Spec:        spec,
-			CSV:         *csvPath,
+			CSV:         csvPaths,
 			Images:      *images,
 			Out:         *out,
 			Splits:      w.Splits,

@@ -401,7 +401,7 @@ train_missing,"[1, 0, 0, 0]","[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]"
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := pipeline.Convert(context.Background(), pipeline.Config{Spec: spec, CSV: csv, Images: images, Out: out, Shards: 1, Seed: 1}); err != nil {
+	if _, err := pipeline.Convert(context.Background(), pipeline.Config{Spec: spec, CSV: []string{csv}, Images: images, Out: out, Shards: 1, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
 	return out
