@@ -17,6 +17,9 @@ func (r *VerifyReport) WriteText(w io.Writer) error {
 	for _, d := range r.Discrepancies {
 		fmt.Fprintf(&b, "%s: %s: %s\n", joinPath(r.Dir, d.File), d.Check, d.Detail)
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "%s: note: %s\n", r.Dir, n)
+	}
 	switch {
 	case r.OK:
 		fmt.Fprintf(&b, "%s: ok: %s, %s, %s; rows read %d = written %d + rejected %d\n",
