@@ -332,7 +332,12 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	}
 	stage(stagedErrors, ErrorsName, int64(buf.Len()))
 	pending := maps.Clone(a.shards)
+	// A shard no row reached is written here; it carries a SHA-256 when
+	// the written shards do (convert --sha256).
 	empty := &ShardWriter{Compression: c, Index: a.Index}
+	for _, r := range a.shards {
+		empty.SHA256 = empty.SHA256 || r.SHA256 != ""
+	}
 	for _, layout := range a.Splits {
 		split := Split{Name: layout.Name, Fraction: layout.Fraction}
 		labels := newLabelCounts(a.Spec)
@@ -350,7 +355,7 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			if a.Index {
 				stage(r.Index, IndexName(name), -1)
 			}
-			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, SHA256: r.SHA256})
+			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, CRC32C: r.CRC32C, SHA256: r.SHA256})
 			split.Records += r.Records
 			split.Bytes += r.Bytes
 			labels.merge(r.Labels)

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"slices"
 	"strconv"
@@ -20,7 +22,7 @@ import (
 // Discrepancy is one way a dataset differs from its manifest.
 type Discrepancy struct {
 	File   string `json:"file"`  // path inside the dataset directory
-	Check  string `json:"check"` // what was checked: "sha256", "records", "crc", "example", ...
+	Check  string `json:"check"` // what was checked: "crc32c", "sha256", "records", "crc", "example", ...
 	Detail string `json:"detail"`
 }
 
@@ -44,7 +46,8 @@ var errStopVerify = errors.New("dataset: verify stopped at the first discrepancy
 // Verify checks the dataset at location against its manifest:
 //
 //   - dataset.json parses, and its row accounting holds;
-//   - every shard listed exists, has the recorded size and SHA-256, every
+//   - every shard listed exists, has the recorded size and checksums
+//     (CRC-32C, SHA-256 or both, whichever the manifest records), every
 //     record's framing verifies, and it holds the recorded number of records;
 //   - every record is an Example with the spec's features, and the
 //     manifest's feature list describes them;
@@ -184,7 +187,7 @@ func (v *verifier) features(m *Manifest, spec *schema.Spec) error {
 	return nil
 }
 
-// shard checks one shard file: size, SHA-256, framing CRCs, record count,
+// shard checks one shard file: size, checksums, framing CRCs, record count,
 // every Example against the spec, and the index sidecar. It returns the
 // number of records read.
 func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, indexed bool, counts *labelCounts) (int64, error) {
@@ -199,9 +202,9 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 			return 0, err
 		}
 	}
-	// One pass: the reader's input also feeds the digest.
-	digest := sha256.New()
-	tee := io.TeeReader(f, digest)
+	// One pass: the reader's input also feeds the checksums.
+	sums := newShardSums(sh)
+	tee := io.TeeReader(f, sums)
 	tr, err := newShardReader(tee, sh.File)
 	if err != nil {
 		return 0, v.fail(sh.File, "crc", "%v", err)
@@ -241,12 +244,10 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		}
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return records, v.fail(sh.File, "sha256", "%v", err)
+		return records, v.fail(sh.File, sums.check(), "%v", err)
 	}
-	if got := hex.EncodeToString(digest.Sum(nil)); got != sh.SHA256 {
-		if err := v.fail(sh.File, "sha256", "file has %s, dataset.json says %s", got, sh.SHA256); err != nil {
-			return records, err
-		}
+	if err := v.sums(sh, sums); err != nil {
+		return records, err
 	}
 	if indexed {
 		if err := v.index(ctx, sh, records); err != nil {
@@ -254,6 +255,59 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		}
 	}
 	return records, nil
+}
+
+// shardSums computes the checksums a shard's manifest entry records, as
+// its bytes are read: CRC-32C and SHA-256, or only the one recorded.
+type shardSums struct {
+	crc    uint32
+	hasCRC bool
+	sha    hash.Hash // nil when the manifest has no SHA-256
+}
+
+func newShardSums(sh Shard) *shardSums {
+	s := &shardSums{hasCRC: sh.CRC32C != ""}
+	if sh.SHA256 != "" {
+		s.sha = sha256.New()
+	}
+	return s
+}
+
+func (s *shardSums) Write(p []byte) (int, error) {
+	if s.hasCRC {
+		s.crc = crc32.Update(s.crc, castagnoli, p)
+	}
+	if s.sha != nil {
+		s.sha.Write(p)
+	}
+	return len(p), nil
+}
+
+// check names the checksum a read failure is reported under.
+func (s *shardSums) check() string {
+	if s.hasCRC {
+		return "crc32c"
+	}
+	return "sha256"
+}
+
+// sums compares a shard's computed checksums with its manifest entry's.
+func (v *verifier) sums(sh Shard, sums *shardSums) error {
+	if sums.hasCRC {
+		if got := FormatCRC32C(sums.crc); got != sh.CRC32C {
+			if err := v.fail(sh.File, "crc32c", "file has %s, dataset.json says %s", got, sh.CRC32C); err != nil {
+				return err
+			}
+		}
+	}
+	if sums.sha != nil {
+		if got := hex.EncodeToString(sums.sha.Sum(nil)); got != sh.SHA256 {
+			if err := v.fail(sh.File, "sha256", "file has %s, dataset.json says %s", got, sh.SHA256); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // index checks that a shard's DALI index sidecar lists its records.

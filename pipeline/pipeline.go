@@ -74,6 +74,7 @@ type Config struct {
 
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
+	SHA256      bool                 // record each shard's SHA-256 besides its CRC-32C
 	Seed        int64
 	MaxErrors   ErrorLimit
 	Overwrite   bool // replace an earlier conversion in Out
@@ -234,6 +235,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		TempDir:     tempDir,
 		Compression: compression.String(),
 		Index:       cfg.Index,
+		SHA256:      cfg.SHA256,
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
 

@@ -48,6 +48,7 @@ type RewriteConfig struct {
 
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
+	SHA256      bool                 // record each shard's SHA-256 besides its CRC-32C
 	Seed        int64                // split assignment, shard assignment and order within a shard
 	Overwrite   bool                 // replace an earlier dataset in Out
 
@@ -265,7 +266,7 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	records, reads := beam.ParDo2(rs, &readSourceShardFn{Spec: string(specJSON)}, beam.Reshuffle(rs, beam.CreateList(rs, shards)))
 	keyed := beam.ParDo(s.Scope("AssignShard"), &assignRecordFn{Seed: cfg.Seed, Splits: cfg.Splits, Shards: layout}, records)
 	ws := s.Scope("WriteShards")
-	results := beam.ParDo(ws, &writeRecordsFn{Spec: string(specJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index, Seed: cfg.Seed}, beam.GroupByKey(ws, keyed))
+	results := beam.ParDo(ws, &writeRecordsFn{Spec: string(specJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index, SHA256: cfg.SHA256, Seed: cfg.Seed}, beam.GroupByKey(ws, keyed))
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
 		TempDir:     tempDir,
@@ -359,6 +360,7 @@ type writeRecordsFn struct {
 	TempDir     string
 	Compression string
 	Index       bool
+	SHA256      bool
 	Seed        int64
 
 	writer  *dataset.RecordWriter
@@ -374,7 +376,7 @@ func (f *writeRecordsFn) Setup() error {
 	if err != nil {
 		return err
 	}
-	f.writer = &dataset.RecordWriter{Spec: spec, Compression: c, Index: f.Index}
+	f.writer = &dataset.RecordWriter{Spec: spec, Compression: c, Index: f.Index, SHA256: f.SHA256}
 	f.written = beam.NewCounter("tfprep", "records_written")
 	return nil
 }

@@ -58,6 +58,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 	seed := fs.Int64("seed", 0, "seed of shard assignment, order in a shard and, with --splits, split assignment (default: the first source's)")
 	splits := fs.String("splits", "", "re-split by key hash, e.g. train=0.9,validation=0.1 (default: keep each record's split)")
 	index := fs.Bool("index", false, "write a DALI index sidecar (SHARD.idx) per shard; uncompressed shards only")
+	sha := fs.Bool("sha256", false, "record each shard's SHA-256 in dataset.json besides its CRC-32C")
 	overwrite := fs.Bool("overwrite", false, "replace an earlier dataset in DST")
 	quiet := fs.Bool("quiet", false, "no summary")
 	return func(ctx context.Context, env *Env, args []string) error {
@@ -72,6 +73,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 			Out:         args[len(args)-1],
 			Shards:      *shards,
 			Index:       *index,
+			SHA256:      *sha,
 			Overwrite:   *overwrite,
 			CommandLine: os.Args,
 			ToolVersion: toolVersion(),
