@@ -60,11 +60,27 @@ var errStopVerify = errors.New("dataset: verify stopped at the first discrepancy
 // the report; the error is for failures to check, such as a cancelled
 // context.
 func Verify(ctx context.Context, location string, all bool) (*VerifyReport, error) {
+	return verify(ctx, location, all, false)
+}
+
+// VerifyChecksums is the quick check of a copy ("tfprep verify --quick"):
+// dataset.json parses and its accounting holds, and every shard listed
+// exists with the recorded size and checksums. On Google Cloud Storage the
+// shard's CRC-32C is the one the store keeps with the object (one metadata
+// request per shard, no byte read); elsewhere, or for a manifest that
+// records only SHA-256, the shard is read once and its checksums computed.
+// Records, Examples, labels and errors.csv are not read (Verify does that);
+// the report's Records is the manifest's count of the shards checked.
+func VerifyChecksums(ctx context.Context, location string, all bool) (*VerifyReport, error) {
+	return verify(ctx, location, all, true)
+}
+
+func verify(ctx context.Context, location string, all, quick bool) (*VerifyReport, error) {
 	store, err := storageFor(location)
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{store: store, dir: location, all: all, report: &VerifyReport{Dir: location, Discrepancies: []Discrepancy{}}}
+	v := &verifier{store: store, dir: location, all: all, quick: quick, report: &VerifyReport{Dir: location, Discrepancies: []Discrepancy{}}}
 	err = v.run(ctx)
 	v.report.OK = len(v.report.Discrepancies) == 0
 	v.report.Complete = !errors.Is(err, errStopVerify)
@@ -78,6 +94,7 @@ type verifier struct {
 	store  storage
 	dir    string
 	all    bool
+	quick  bool // VerifyChecksums: sizes and checksums only
 	report *VerifyReport
 }
 
@@ -105,6 +122,9 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	if err := v.features(m, spec); err != nil {
 		return err
+	}
+	if v.quick {
+		return v.checksums(ctx, m)
 	}
 	listed := map[string]bool{}
 	var written int64
@@ -197,8 +217,8 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		return 0, v.fail(sh.File, "missing", "%v", err)
 	}
 	defer f.Close()
-	if size, err := v.store.Size(ctx, path); err == nil && size != sh.Bytes {
-		if err := v.fail(sh.File, "bytes", "file has %d bytes, dataset.json says %d", size, sh.Bytes); err != nil {
+	if size, err := v.store.Size(ctx, path); err == nil {
+		if err := v.size(sh, size); err != nil {
 			return 0, err
 		}
 	}
@@ -255,6 +275,71 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		}
 	}
 	return records, nil
+}
+
+// checksums is VerifyChecksums' pass over the shards.
+func (v *verifier) checksums(ctx context.Context, m *Manifest) error {
+	stored, _ := v.store.(interface {
+		StoredCRC32C(ctx context.Context, path string) (int64, uint32, bool, error)
+	})
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			path := joinPath(v.dir, sh.File)
+			v.report.Shards++
+			if stored != nil && sh.CRC32C != "" {
+				size, crc, ok, err := stored.StoredCRC32C(ctx, path)
+				if err != nil {
+					if err := v.fail(sh.File, "missing", "%v", err); err != nil {
+						return err
+					}
+					continue
+				}
+				if ok {
+					if err := v.size(sh, size); err != nil {
+						return err
+					}
+					if got := FormatCRC32C(crc); got != sh.CRC32C {
+						if err := v.fail(sh.File, "crc32c", "the store's crc32c is %s, dataset.json says %s", got, sh.CRC32C); err != nil {
+							return err
+						}
+					}
+					v.report.Records += sh.Records
+					continue
+				}
+			}
+			if err := v.readSums(ctx, sh); err != nil {
+				return err
+			}
+			v.report.Records += sh.Records
+		}
+	}
+	return nil
+}
+
+// readSums reads a shard once and compares its size and checksums.
+func (v *verifier) readSums(ctx context.Context, sh Shard) error {
+	f, err := v.store.Open(ctx, joinPath(v.dir, sh.File))
+	if err != nil {
+		return v.fail(sh.File, "missing", "%v", err)
+	}
+	defer f.Close()
+	sums := newShardSums(sh)
+	n, err := io.CopyBuffer(sums, struct{ io.Reader }{f}, make([]byte, 1<<20))
+	if err != nil {
+		return v.fail(sh.File, sums.check(), "%v", err)
+	}
+	if err := v.size(sh, n); err != nil {
+		return err
+	}
+	return v.sums(sh, sums)
+}
+
+// size compares a shard's size with the recorded one.
+func (v *verifier) size(sh Shard, size int64) error {
+	if size != sh.Bytes {
+		return v.fail(sh.File, "bytes", "file has %d bytes, dataset.json says %d", size, sh.Bytes)
+	}
+	return nil
 }
 
 // shardSums computes the checksums a shard's manifest entry records, as

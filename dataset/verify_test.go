@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/tfprep/tfprep/tfrecord"
@@ -186,4 +187,39 @@ func verifyFlipped(t *testing.T, dir, file string, at func(size int) int) (*Veri
 		checks[d.Check] = true
 	}
 	return r, checks
+}
+
+// TestVerifyChecksumsLocal checks VerifyChecksums on local disk, where it
+// reads each shard once: a written dataset, one with a changed byte, and
+// the SHA-256-only fixture of the previous format.
+func TestVerifyChecksumsLocal(t *testing.T) {
+	ctx := context.Background()
+	dir, _ := writeSample(t, tfrecord.None, false)
+	r, err := VerifyChecksums(ctx, dir, true)
+	if err != nil || !r.OK || r.Shards != 4 || r.Records != 6 {
+		t.Fatalf("got %+v, %v; want ok with 4 shards of 6 records", r, err)
+	}
+	path := filepath.Join(dir, "train-00001-of-00002.tfrecord")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(data, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err = VerifyChecksums(ctx, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []string
+	for _, d := range r.Discrepancies {
+		checks = append(checks, d.File+" "+d.Check)
+	}
+	if want := []string{"train-00001-of-00002.tfrecord bytes", "train-00001-of-00002.tfrecord crc32c"}; !slices.Equal(checks, want) {
+		t.Errorf("got %v, want %v", checks, want)
+	}
+
+	if r, err := VerifyChecksums(ctx, filepath.Join("testdata", "v1-sha256"), true); err != nil || !r.OK || r.Records != 2 {
+		t.Errorf("sha256-only fixture: got %+v, %v; want ok with 2 records", r, err)
+	}
 }

@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "verify",
-		Args:  "[--recover] [--all] [--json] FILE|GLOB... | DIR",
+		Args:  "[--recover] [--all] [--json] FILE|GLOB... | [--quick] DIR",
 		Short: "check TFRecord files, or a converted dataset against its manifest",
 		Long: `Given TFRecord files (uncompressed, GZIP or ZLIB, detected from the content), verify reads
 every record, checks the CRC-32C of every length and every payload, and parses every
@@ -37,20 +37,22 @@ Examples:
   tfprep verify data.tfrecord
   tfprep verify 'out/train-*' 'out/validation-*'
   tfprep verify --recover --json damaged.tfrecord
-  tfprep verify out/planet`,
+  tfprep verify out/planet
+  tfprep verify --quick gs://bucket/planet`,
 		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 			var opts tfrecord.VerifyOptions
 			fs.BoolVar(&opts.Recover, "recover", false, "files: skip damaged byte ranges, list each, and read every other record")
 			fs.BoolVar(&opts.All, "all", false, "files: report the first problem of every file; DIR: list every discrepancy")
 			asJSON := fs.Bool("json", false, "print the result as a JSON object")
+			quick := fs.Bool("quick", false, "DIR: only each shard's size and checksums (on GCS the stored CRC-32C, nothing read)")
 			return func(ctx context.Context, env *Env, args []string) error {
-				return runVerify(ctx, env, args, opts, *asJSON)
+				return runVerify(ctx, env, args, opts, *quick, *asJSON)
 			}
 		},
 	})
 }
 
-func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.VerifyOptions, asJSON bool) error {
+func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.VerifyOptions, quick, asJSON bool) error {
 	if len(args) == 0 {
 		return usagef("no files or directory given")
 	}
@@ -58,7 +60,10 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 		if opts.Recover {
 			return usagef("--recover is for TFRecord files, not a dataset directory")
 		}
-		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
+		return runVerifyDataset(ctx, env, args[0], opts.All, quick, asJSON)
+	}
+	if quick {
+		return usagef("--quick is for a dataset directory, not TFRecord files")
 	}
 	paths, err := tfrecord.Glob(args)
 	if err != nil {

@@ -15,8 +15,9 @@ its manifest:
 
   - dataset.json parses, and its row accounting holds: rows read = written + rejected,
     each split's records = the sum of its shards', rows written = the sum of the splits'
-  - every shard listed exists, has the recorded size and SHA-256, every record's length
-    and data CRC-32C verify, and it holds the recorded number of records
+  - every shard listed exists, has the recorded size and checksums (CRC-32C, and SHA-256
+    when convert --sha256 recorded it), every record's length and data CRC-32C verify,
+    and it holds the recorded number of records
   - every record is a tf.train.Example with the spec's features: names, kinds and byte
     lengths (tfprep's spec is embedded in dataset.json), and dataset.json's feature
     list, what other readers parse with, describes those features
@@ -27,7 +28,11 @@ its manifest:
     an earlier conversion, it would be picked up by a glob such as "train-*")
 
 It stops at the first discrepancy, names it and exits 1; --all lists every one. --json
-prints the result as a JSON object.`
+prints the result as a JSON object. --quick checks only dataset.json and each shard's
+size and checksums: on Google Cloud Storage against the CRC-32C the store keeps with each
+object (one metadata request per shard, nothing downloaded); elsewhere by reading each
+shard once, without parsing its records. The manifest's crc32c is in GCS's encoding
+(base64 of the 4 big-endian bytes), the value "gcloud storage objects describe" shows.`
 
 // isDatasetDir reports whether path is a dataset directory (one holding
 // a manifest).
@@ -52,8 +57,12 @@ func printDatasetReport(w io.Writer, r *dataset.VerifyReport) {
 // runVerifyDataset is "tfprep verify DIR" for a dataset directory: it
 // prints the report (as JSON with asJSON); anything that differs from the
 // manifest fails it (errFailed).
-func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON bool) error {
-	r, err := dataset.Verify(ctx, dir, all)
+func runVerifyDataset(ctx context.Context, env *Env, dir string, all, quick, asJSON bool) error {
+	verify := dataset.Verify
+	if quick {
+		verify = dataset.VerifyChecksums
+	}
+	r, err := verify(ctx, dir, all)
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
