@@ -131,19 +131,7 @@ func TestVerifyChecksumsGCS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	entries, err := os.ReadDir(local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(local, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.WriteFile(ctx, e.Name(), data, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eachFile(t, local, func(name string, data []byte) error { return dir.WriteFile(ctx, name, data, nil) })
 	// A download of a shard's bytes: a GET naming the shard that is not a
 	// metadata request of the JSON API.
 	shardRead := func(r *http.Request) bool {

@@ -90,21 +90,10 @@ func TestStatsWritten(t *testing.T) {
 // TestVerifyV1SHA256 verifies a dataset written before shards had a
 // CRC-32C: its manifest records only SHA-256, which Verify checks.
 func TestVerifyV1SHA256(t *testing.T) {
-	src := filepath.Join("testdata", "v1-sha256")
 	dir := t.TempDir()
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eachFile(t, filepath.Join("testdata", "v1-sha256"), func(name string, data []byte) error {
+		return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	})
 	d, err := Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -221,5 +210,24 @@ func TestVerifyChecksumsLocal(t *testing.T) {
 
 	if r, err := VerifyChecksums(ctx, filepath.Join("testdata", "v1-sha256"), true); err != nil || !r.OK || r.Records != 2 {
 		t.Errorf("sha256-only fixture: got %+v, %v; want ok with 2 records", r, err)
+	}
+}
+
+// eachFile calls fn with the name and contents of every file of the local
+// directory dir.
+func eachFile(t *testing.T, dir string, fn func(name string, data []byte) error) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(e.Name(), data); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
