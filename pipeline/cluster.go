@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -89,8 +90,15 @@ func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, err
 			}
 		}
 	}
+	// The probes run at once: each is a round trip to a bucket.
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
 	for i, path := range paths {
-		if err := reachable(ctx, timeout, path, i > 0); err != nil {
+		wg.Go(func() { errs[i] = reachable(ctx, timeout, path, i > 0) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -182,14 +182,20 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 	if err := cfg.check(); err != nil {
 		return nil, "", nil, err
 	}
+	// The images root is checked while the header is read (on buckets,
+	// two round trips at once); a CSV error is still reported first.
+	imagesChecked := make(chan error, 1)
+	go func() { imagesChecked <- checkImages(ctx, cfg.Images) }()
 	header, err := readHeader(ctx, cfg.CSV)
 	if err != nil {
+		<-imagesChecked
 		return nil, "", nil, err
 	}
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
+		<-imagesChecked
 		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", cfg.CSV, err)
 	}
-	if err := checkImages(ctx, cfg.Images); err != nil {
+	if err := <-imagesChecked; err != nil {
 		return nil, "", nil, err
 	}
 	specJSON, err := cfg.Spec.Marshal()
