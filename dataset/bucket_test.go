@@ -159,3 +159,56 @@ func TestCommitTransientErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyChecksumsGCS checks that VerifyChecksums compares a GCS shard's
+// stored CRC-32C without reading it (every read of a shard's bytes fails
+// through the proxy, and Verify, which reads them, reports it), and that a
+// replaced object of the same size is caught.
+func TestVerifyChecksumsGCS(t *testing.T) {
+	ctx := context.Background()
+	local, _ := writeSample(t, tfrecord.None, false)
+	g := storagetest.StartGCS(t, "bucket")
+	p := storagetest.NewProxy(t, g.Addr)
+	out := g.Via(p.Addr).Location(t, "bucket", "out")
+	dir, err := objstore.Open(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	eachFile(t, local, func(name string, data []byte) error { return dir.WriteFile(ctx, name, data, nil) })
+	// A download of a shard's bytes: a GET naming the shard that is not a
+	// metadata request of the JSON API.
+	shardRead := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, ".tfrecord") &&
+			(r.URL.Query().Get("alt") == "media" || !strings.Contains(r.URL.Path, "/storage/v1/"))
+	}
+	p.FailNext(1000, http.StatusForbidden, shardRead)
+	r, err := VerifyChecksums(ctx, out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK || r.Shards != 4 || r.Records != 6 {
+		t.Errorf("VerifyChecksums: got %+v, want ok with 4 shards of 6 records, no shard read", r)
+	}
+	if r, err := Verify(ctx, out, false); err != nil || r.OK {
+		t.Errorf("Verify with every shard read failing: got %+v, %v; want a discrepancy", r, err)
+	}
+	p.Clear()
+
+	name := "train-00000-of-00002.tfrecord"
+	data, err := os.ReadFile(filepath.Join(local, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := dir.WriteFile(ctx, name, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err = VerifyChecksums(ctx, out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK || len(r.Discrepancies) != 1 || r.Discrepancies[0].File != name || r.Discrepancies[0].Check != "crc32c" {
+		t.Errorf("got %v, want one crc32c discrepancy in %s", r.Discrepancies, name)
+	}
+}

@@ -348,7 +348,12 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	stage(stagedErrors, ErrorsName, int64(buf.Len()))
 	pending := maps.Clone(a.shards)
 	var decoders []string
+	// A shard no row reached is written here; it carries a SHA-256 when
+	// the written shards do (convert --sha256).
 	empty := &ShardWriter{Compression: c, Index: a.Index}
+	for _, r := range a.shards {
+		empty.SHA256 = empty.SHA256 || r.SHA256 != ""
+	}
 	for _, layout := range a.Splits {
 		split := Split{Name: layout.Name, Fraction: layout.Fraction}
 		labels := newLabelCounts(a.Spec)
@@ -366,7 +371,7 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			if a.Index {
 				stage(r.Index, IndexName(name), -1)
 			}
-			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, SHA256: r.SHA256, Decoder: r.Decoder})
+			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, CRC32C: r.CRC32C, SHA256: r.SHA256, Decoder: r.Decoder})
 			decoders = append(decoders, r.Decoder)
 			split.Records += r.Records
 			split.Bytes += r.Bytes

@@ -192,8 +192,17 @@ func readAll(ctx context.Context, store storage, path string) ([]byte, error) {
 func randomID() string { return rand.Text()[:12] }
 
 // writeAtomic writes data to path through a temporary name renamed into
-// place, so that a reader never sees half a file.
+// place, so that a reader never sees half a file (on object stores, where
+// an upload is all or nothing, in one request).
 func writeAtomic(ctx context.Context, store storage, path string, data []byte) error {
+	if whole, ok := store.(interface {
+		writeWhole(ctx context.Context, path string, data []byte) error
+	}); ok {
+		if err := whole.writeWhole(ctx, path, data); err != nil {
+			return fmt.Errorf("dataset: writing %s: %w", path, err)
+		}
+		return nil
+	}
 	tmp := path + ".tmp-" + randomID()
 	w, err := store.Create(ctx, tmp)
 	if err != nil {

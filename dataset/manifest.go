@@ -18,8 +18,8 @@
 // dataset.json is written after every shard has its final name, so its
 // presence means the conversion finished; a directory without it is a failed
 // or interrupted run and holds no final-named shard. The manifest records, per
-// shard, the file name, record count, byte size and SHA-256, so readers can
-// verify a copy, and it satisfies the invariant
+// shard, the file name, record count, byte size and CRC-32C (and SHA-256 on
+// request), so readers can verify a copy, and it satisfies the invariant
 //
 //	rows.read = rows.written + rows.rejected
 //
@@ -31,6 +31,8 @@ package dataset
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,8 +125,16 @@ type Shard struct {
 	Records int64 `json:"records"`
 	// Bytes is the file size on disk (compressed size when compressed).
 	Bytes int64 `json:"bytes"`
-	// SHA256 is the lowercase hex SHA-256 of the file's bytes.
-	SHA256 string `json:"sha256"`
+	// CRC32C is the CRC-32C (Castagnoli) of the file's bytes, encoded as
+	// Google Cloud Storage reports an object's crc32c: base64 (standard,
+	// padded) of the checksum's 4 bytes in big-endian order, such as
+	// "yZRlqg==". Written by every conversion since it was introduced; a
+	// manifest written before has only SHA256.
+	CRC32C string `json:"crc32c,omitempty"`
+	// SHA256 is the lowercase hex SHA-256 of the file's bytes, written only
+	// on request (convert/reshard/merge --sha256) and by tfprep before
+	// CRC32C existed. A shard has at least one of the two.
+	SHA256 string `json:"sha256,omitempty"`
 	// Decoder is the JPEG decoder of the process that wrote the shard
 	// (imageprep.DecoderName on that worker); absent for a shard with no
 	// record and for shards copied without decoding (reshard, merge).
@@ -318,7 +328,7 @@ func (m *Manifest) Marshal() ([]byte, error) {
 
 // Validate checks that m is self-consistent: a supported format version,
 // well-formed shard names that match their split, position and count and
-// compression, hex digests, unique split names, and the row accounting
+// compression, at least one well-formed checksum per shard, unique split names, and the row accounting
 // (Check).
 func (m *Manifest) Validate() error {
 	bad := func(field, format string, args ...any) error {
@@ -353,7 +363,13 @@ func (m *Manifest) Validate() error {
 			if sh.Records < 0 || sh.Bytes < 0 {
 				return bad(sfield, "negative records or bytes")
 			}
-			if !isHexDigest(sh.SHA256) {
+			if sh.CRC32C == "" && sh.SHA256 == "" {
+				return bad(sfield, "no checksum: neither crc32c nor sha256")
+			}
+			if _, err := ParseCRC32C(sh.CRC32C); sh.CRC32C != "" && err != nil {
+				return bad(sfield+".crc32c", "%v", err)
+			}
+			if sh.SHA256 != "" && !isHexDigest(sh.SHA256) {
 				return bad(sfield+".sha256", "%q is not 64 lowercase hex digits", sh.SHA256)
 			}
 		}
@@ -455,6 +471,21 @@ func (m *Manifest) WriteTo(w io.Writer) (int64, error) {
 	}
 	n, err := w.Write(data)
 	return int64(n), err
+}
+
+// FormatCRC32C encodes a CRC-32C as the manifest and Google Cloud Storage
+// write it: base64 of its 4 bytes, big-endian.
+func FormatCRC32C(sum uint32) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, sum))
+}
+
+// ParseCRC32C decodes FormatCRC32C's encoding.
+func ParseCRC32C(s string) (uint32, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != 4 {
+		return 0, fmt.Errorf("%q is not a CRC-32C: want base64 of 4 bytes, such as \"AAAAAA==\"", s)
+	}
+	return binary.BigEndian.Uint32(b), nil
 }
 
 func isHexDigest(s string) bool {

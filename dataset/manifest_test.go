@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -155,6 +156,13 @@ func TestValidate(t *testing.T) {
 		{"shard compression suffix", func(m *Manifest) { m.Compression = "gzip" }, ErrManifest, "splits[0].shards[0].file"},
 		{"digest", func(m *Manifest) { m.Splits[0].Shards[1].SHA256 = strings.ToUpper(digestA) }, ErrManifest, "splits[0].shards[1].sha256"},
 		{"negative", func(m *Manifest) { m.Splits[0].Shards[1].Bytes = -1 }, ErrManifest, "splits[0].shards[1]"},
+		{"crc32c only", func(m *Manifest) {
+			m.Splits[0].Shards[1].SHA256, m.Splits[0].Shards[1].CRC32C = "", "4waSgw=="
+		}, nil, ""},
+		{"crc32c and sha256", func(m *Manifest) { m.Splits[0].Shards[1].CRC32C = "AAAAAA==" }, nil, ""},
+		{"no checksum", func(m *Manifest) { m.Splits[0].Shards[1].SHA256 = "" }, ErrManifest, "splits[0].shards[1]"},
+		{"crc32c not base64", func(m *Manifest) { m.Splits[0].Shards[1].CRC32C = "4waSgw" }, ErrManifest, "splits[0].shards[1].crc32c"},
+		{"crc32c hex", func(m *Manifest) { m.Splits[0].Shards[1].CRC32C = "e3069283" }, ErrManifest, "splits[0].shards[1].crc32c"},
 		{"label counts", func(m *Manifest) { m.Splits[0].Labels[0].Counts = nil }, ErrManifest, "splits[0].labels[0]"},
 		{"invariant", func(m *Manifest) { m.Rows.Read = 9 }, ErrInvariant, "rows"},
 		{"stage sum", func(m *Manifest) { m.Rows.RejectedByStage[StageIO] = 1 }, ErrInvariant, "rows.rejected_by_stage"},
@@ -191,6 +199,33 @@ func TestValidate(t *testing.T) {
 				t.Errorf("got field %q, want %q (%v)", me.Field, tt.wantField, err)
 			}
 		})
+	}
+}
+
+// TestCRC32CEncoding pins the manifest's encoding of CRC-32C to Google Cloud
+// Storage's: base64 of the 4 big-endian bytes. 0xe3069283 is CRC-32C's check
+// value (the checksum of "123456789", RFC 3720 B.4).
+func TestCRC32CEncoding(t *testing.T) {
+	sum := crc32.Checksum([]byte("123456789"), crc32.MakeTable(crc32.Castagnoli))
+	if sum != 0xe3069283 {
+		t.Fatalf("CRC-32C check value %#x, want 0xe3069283", sum)
+	}
+	if got := FormatCRC32C(sum); got != "4waSgw==" {
+		t.Errorf("FormatCRC32C(%#x) = %q, want 4waSgw==", sum, got)
+	}
+	if got := FormatCRC32C(0); got != "AAAAAA==" {
+		t.Errorf("FormatCRC32C(0) = %q, want AAAAAA== (an empty object's crc32c on GCS)", got)
+	}
+	for _, s := range []string{"4waSgw==", "AAAAAA==", "/////w=="} {
+		v, err := ParseCRC32C(s)
+		if err != nil || FormatCRC32C(v) != s {
+			t.Errorf("ParseCRC32C(%q) = %#x, %v: does not round-trip", s, v, err)
+		}
+	}
+	for _, s := range []string{"", "4waSgw", "4waSgw=", "e3069283", "4waSg5M=", "AAAAAAAA"} {
+		if v, err := ParseCRC32C(s); err == nil {
+			t.Errorf("ParseCRC32C(%q) = %#x, want an error", s, v)
+		}
 	}
 }
 

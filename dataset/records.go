@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 
@@ -21,6 +20,7 @@ type RecordWriter struct {
 	Spec        *schema.Spec
 	Compression tfrecord.Compression // of the written stream
 	Index       bool                 // WriteTemp writes a DALI index sidecar with each shard
+	SHA256      bool                 // add each shard's SHA-256 to its CRC-32C
 }
 
 // Write writes records, in order, as one TFRecord stream to dst and, when
@@ -44,8 +44,7 @@ func sliceRecords(records [][]byte) func() ([]byte, error) {
 
 // writeFrom is Write for records next returns one at a time.
 func (w *RecordWriter) writeFrom(next func() ([]byte, error), dst io.Writer, index io.Writer) (ShardStats, error) {
-	out := newPipelinedWriter(dst)
-	defer out.Close()
+	out := newChecksumWriter(dst, w.SHA256)
 	tw, err := tfrecord.NewWriter(out, &tfrecord.WriterOptions{Compression: w.Compression, Index: index})
 	if err != nil {
 		return ShardStats{}, fmt.Errorf("dataset: %w", err)
@@ -76,10 +75,9 @@ func (w *RecordWriter) writeFrom(next func() ([]byte, error), dst io.Writer, ind
 	if err := tw.Close(); err != nil {
 		return ShardStats{}, fmt.Errorf("dataset: writing shard: %w", err)
 	}
-	if err := out.Close(); err != nil {
-		return ShardStats{}, fmt.Errorf("dataset: writing shard: %w", err)
-	}
-	return ShardStats{Records: tw.Records(), Bytes: out.n, SHA256: hex.EncodeToString(out.h.Sum(nil)), Labels: counts.counts}, nil
+	stats := ShardStats{Records: tw.Records(), Labels: counts.counts}
+	out.stats(&stats)
+	return stats, nil
 }
 
 // WriteTemp writes records, in order, as shard number shard of split to a

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"maps"
 	"slices"
@@ -21,7 +23,7 @@ import (
 // Discrepancy is one way a dataset differs from its manifest.
 type Discrepancy struct {
 	File   string `json:"file"`  // path inside the dataset directory
-	Check  string `json:"check"` // what was checked: "sha256", "records", "crc", "example", ...
+	Check  string `json:"check"` // what was checked: "crc32c", "sha256", "records", "crc", "example", ...
 	Detail string `json:"detail"`
 }
 
@@ -49,7 +51,8 @@ var errStopVerify = errors.New("dataset: verify stopped at the first discrepancy
 // Verify checks the dataset at location against its manifest:
 //
 //   - dataset.json parses, and its row accounting holds;
-//   - every shard listed exists, has the recorded size and SHA-256, every
+//   - every shard listed exists, has the recorded size and checksums
+//     (CRC-32C, SHA-256 or both, whichever the manifest records), every
 //     record's framing verifies, and it holds the recorded number of records;
 //   - every record is an Example with the spec's features, and the
 //     manifest's feature list describes them;
@@ -62,11 +65,27 @@ var errStopVerify = errors.New("dataset: verify stopped at the first discrepancy
 // the report; the error is for failures to check, such as a cancelled
 // context.
 func Verify(ctx context.Context, location string, all bool) (*VerifyReport, error) {
+	return verify(ctx, location, all, false)
+}
+
+// VerifyChecksums is the quick check of a copy ("tfprep verify --quick"):
+// dataset.json parses and its accounting holds, and every shard listed
+// exists with the recorded size and checksums. On Google Cloud Storage the
+// shard's CRC-32C is the one the store keeps with the object (one metadata
+// request per shard, no byte read); elsewhere, or for a manifest that
+// records only SHA-256, the shard is read once and its checksums computed.
+// Records, Examples, labels and errors.csv are not read (Verify does that);
+// the report's Records is the manifest's count of the shards checked.
+func VerifyChecksums(ctx context.Context, location string, all bool) (*VerifyReport, error) {
+	return verify(ctx, location, all, true)
+}
+
+func verify(ctx context.Context, location string, all, quick bool) (*VerifyReport, error) {
 	store, err := storageFor(location)
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{store: store, dir: location, all: all, report: &VerifyReport{Dir: location, Discrepancies: []Discrepancy{}}}
+	v := &verifier{store: store, dir: location, all: all, quick: quick, report: &VerifyReport{Dir: location, Discrepancies: []Discrepancy{}}}
 	err = v.run(ctx)
 	v.report.OK = len(v.report.Discrepancies) == 0
 	v.report.Complete = !errors.Is(err, errStopVerify)
@@ -80,6 +99,7 @@ type verifier struct {
 	store  storage
 	dir    string
 	all    bool
+	quick  bool // VerifyChecksums: sizes and checksums only
 	report *VerifyReport
 }
 
@@ -110,6 +130,9 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	if err := v.decoders(m); err != nil {
 		return err
+	}
+	if v.quick {
+		return v.checksums(ctx, m)
 	}
 	listed := map[string]bool{}
 	var written int64
@@ -231,7 +254,7 @@ func (v *verifier) decoders(m *Manifest) error {
 	return nil
 }
 
-// shard checks one shard file: size, SHA-256, framing CRCs, record count,
+// shard checks one shard file: size, checksums, framing CRCs, record count,
 // every Example against the spec, and the index sidecar. It returns the
 // number of records read.
 func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, indexed bool, counts *labelCounts) (int64, error) {
@@ -241,14 +264,14 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		return 0, v.fail(sh.File, "missing", "%v", err)
 	}
 	defer f.Close()
-	if size, err := v.store.Size(ctx, path); err == nil && size != sh.Bytes {
-		if err := v.fail(sh.File, "bytes", "file has %d bytes, dataset.json says %d", size, sh.Bytes); err != nil {
+	if size, err := v.store.Size(ctx, path); err == nil {
+		if err := v.size(sh, size); err != nil {
 			return 0, err
 		}
 	}
-	// One pass: the reader's input also feeds the digest.
-	digest := sha256.New()
-	tee := io.TeeReader(f, digest)
+	// One pass: the reader's input also feeds the checksums.
+	sums := newShardSums(sh)
+	tee := io.TeeReader(f, sums)
 	tr, err := newShardReader(tee, sh.File)
 	if err != nil {
 		return 0, v.fail(sh.File, "crc", "%v", err)
@@ -288,12 +311,10 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		}
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return records, v.fail(sh.File, "sha256", "%v", err)
+		return records, v.fail(sh.File, sums.check(), "%v", err)
 	}
-	if got := hex.EncodeToString(digest.Sum(nil)); got != sh.SHA256 {
-		if err := v.fail(sh.File, "sha256", "file has %s, dataset.json says %s", got, sh.SHA256); err != nil {
-			return records, err
-		}
+	if err := v.sums(sh, sums); err != nil {
+		return records, err
 	}
 	if indexed {
 		if err := v.index(ctx, sh, records); err != nil {
@@ -301,6 +322,124 @@ func (v *verifier) shard(ctx context.Context, spec *schema.Spec, sh Shard, index
 		}
 	}
 	return records, nil
+}
+
+// checksums is VerifyChecksums' pass over the shards.
+func (v *verifier) checksums(ctx context.Context, m *Manifest) error {
+	stored, _ := v.store.(interface {
+		StoredCRC32C(ctx context.Context, path string) (int64, uint32, bool, error)
+	})
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			path := joinPath(v.dir, sh.File)
+			v.report.Shards++
+			if stored != nil && sh.CRC32C != "" {
+				size, crc, ok, err := stored.StoredCRC32C(ctx, path)
+				if err != nil {
+					if err := v.fail(sh.File, "missing", "%v", err); err != nil {
+						return err
+					}
+					continue
+				}
+				if ok {
+					if err := v.size(sh, size); err != nil {
+						return err
+					}
+					if got := FormatCRC32C(crc); got != sh.CRC32C {
+						if err := v.fail(sh.File, "crc32c", "the store's crc32c is %s, dataset.json says %s", got, sh.CRC32C); err != nil {
+							return err
+						}
+					}
+					v.report.Records += sh.Records
+					continue
+				}
+			}
+			if err := v.readSums(ctx, sh); err != nil {
+				return err
+			}
+			v.report.Records += sh.Records
+		}
+	}
+	return nil
+}
+
+// readSums reads a shard once and compares its size and checksums.
+func (v *verifier) readSums(ctx context.Context, sh Shard) error {
+	f, err := v.store.Open(ctx, joinPath(v.dir, sh.File))
+	if err != nil {
+		return v.fail(sh.File, "missing", "%v", err)
+	}
+	defer f.Close()
+	sums := newShardSums(sh)
+	n, err := io.CopyBuffer(sums, struct{ io.Reader }{f}, make([]byte, 1<<20))
+	if err != nil {
+		return v.fail(sh.File, sums.check(), "%v", err)
+	}
+	if err := v.size(sh, n); err != nil {
+		return err
+	}
+	return v.sums(sh, sums)
+}
+
+// size compares a shard's size with the recorded one.
+func (v *verifier) size(sh Shard, size int64) error {
+	if size != sh.Bytes {
+		return v.fail(sh.File, "bytes", "file has %d bytes, dataset.json says %d", size, sh.Bytes)
+	}
+	return nil
+}
+
+// shardSums computes the checksums a shard's manifest entry records, as
+// its bytes are read: CRC-32C and SHA-256, or only the one recorded.
+type shardSums struct {
+	crc    uint32
+	hasCRC bool
+	sha    hash.Hash // nil when the manifest has no SHA-256
+}
+
+func newShardSums(sh Shard) *shardSums {
+	s := &shardSums{hasCRC: sh.CRC32C != ""}
+	if sh.SHA256 != "" {
+		s.sha = sha256.New()
+	}
+	return s
+}
+
+func (s *shardSums) Write(p []byte) (int, error) {
+	if s.hasCRC {
+		s.crc = crc32.Update(s.crc, castagnoli, p)
+	}
+	if s.sha != nil {
+		s.sha.Write(p)
+	}
+	return len(p), nil
+}
+
+// check names the checksum a read failure is reported under.
+func (s *shardSums) check() string {
+	if s.hasCRC {
+		return "crc32c"
+	}
+	return "sha256"
+}
+
+// sums compares a shard's computed checksums with its manifest entry's.
+func (v *verifier) sums(sh Shard, sums *shardSums) error {
+	if sums.hasCRC {
+		if got := FormatCRC32C(sums.crc); got != sh.CRC32C {
+			if err := v.fail(sh.File, "crc32c", "file has %s, dataset.json says %s", got, sh.CRC32C); err != nil {
+				return err
+			}
+		}
+	}
+	if sums.sha != nil {
+		if got := hex.EncodeToString(sums.sha.Sum(nil)); got != sh.SHA256 {
+			if err := v.fail(sh.File, "sha256", "file has %s, dataset.json says %s", got, sh.SHA256); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // index checks that a shard's DALI index sidecar lists its records.

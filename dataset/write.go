@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -73,6 +73,8 @@ type ShardWriter struct {
 	Compression tfrecord.Compression
 	// Index makes WriteTemp write a DALI index sidecar with each shard.
 	Index bool
+	// SHA256 adds the SHA-256 of each shard to its CRC-32C.
+	SHA256 bool
 	// Progress, when set, is called after each row, from the goroutine
 	// that called Write: written is false for a rejected row.
 	Progress func(written bool)
@@ -86,7 +88,8 @@ const DefaultFetchBytes = 64 << 20
 type ShardStats struct {
 	Records int64
 	Bytes   int64     // bytes written to dst (compressed size when compressed)
-	SHA256  string    // hex SHA-256 of those bytes
+	CRC32C  string    // CRC-32C of those bytes, as FormatCRC32C encodes it
+	SHA256  string    // hex SHA-256 of those bytes; "" unless requested
 	Labels  [][]int64 // per label feature and index: records with that label set
 }
 
@@ -108,8 +111,7 @@ var examplePool = sync.Pool{New: func() any { return new([]byte) }}
 // FetchBytes of undecoded images, so memory stays bounded whatever the shard
 // size.
 func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, index io.Writer) (ShardStats, []ErrorRecord, error) {
-	out := newPipelinedWriter(dst)
-	defer out.Close()
+	out := newChecksumWriter(dst, w.SHA256)
 	tw, err := tfrecord.NewWriter(out, &tfrecord.WriterOptions{Compression: w.Compression, Index: index})
 	if err != nil {
 		return ShardStats{}, nil, fmt.Errorf("dataset: %w", err)
@@ -118,12 +120,8 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		if err := tw.Close(); err != nil {
 			return ShardStats{}, fmt.Errorf("dataset: writing shard: %w", err)
 		}
-		if err := out.Close(); err != nil {
-			return ShardStats{}, fmt.Errorf("dataset: writing shard: %w", err)
-		}
 		stats.Records = tw.Records()
-		stats.Bytes = out.n
-		stats.SHA256 = hex.EncodeToString(out.h.Sum(nil))
+		out.stats(&stats)
 		return stats, nil
 	}
 	if len(rows) == 0 {
@@ -346,7 +344,8 @@ type ShardResult struct {
 	Index   string // full path of the temporary index sidecar, or ""
 	Records int64
 	Bytes   int64
-	SHA256  string
+	CRC32C  string    // FormatCRC32C of the shard's bytes
+	SHA256  string    // hex SHA-256 of the shard's bytes; "" unless requested
 	Labels  [][]int64 // per label feature and index: records with that label set
 	Nanos   int64     // time spent writing the shard
 	// Decoder is the JPEG decoder that made the shard's pixels
@@ -398,7 +397,7 @@ func writeTemp(ctx context.Context, tempDir, split string, shard int, c tfrecord
 		}
 		return ShardResult{}, fmt.Errorf("dataset: shard %s/%05d: %w", split, shard, err)
 	}
-	res.Records, res.Bytes, res.SHA256, res.Labels = stats.Records, stats.Bytes, stats.SHA256, stats.Labels
+	res.Records, res.Bytes, res.CRC32C, res.SHA256, res.Labels = stats.Records, stats.Bytes, stats.CRC32C, stats.SHA256, stats.Labels
 	res.Nanos = time.Since(start).Nanoseconds()
 	return res, nil
 }
@@ -431,92 +430,47 @@ func writeFiles(ctx context.Context, store storage, path, indexPath string, writ
 	return stats, err
 }
 
-// pipelinedWriter hands every write to two goroutines, one writing to dst
-// and one computing the SHA-256, so that neither runs on the shard's
-// single writer loop: hashing and writing 196 KB per Planet example were a
-// third of the CPU time, done serially, and capped the image pool's
-// speed-up. Write copies p; the error of a failed write to dst is returned by
-// a later Write and by Close, which must always be called.
-type pipelinedWriter struct {
-	toFile, toHash chan *chunk
-	wg             sync.WaitGroup
-	h              hash.Hash
-	n              int64
-	closeOnce      sync.Once
-
-	mu  sync.Mutex
-	err error
+// checksumWriter writes to dst and computes, as the bytes pass, their count,
+// CRC-32C and, when sha is set, SHA-256. It writes synchronously and keeps
+// no copy: the caller may reuse p as soon as Write returns, so a record goes
+// from the Example buffer to the file without being copied again. (CRC-32C
+// runs at tens of GB/s with SSE 4.2, a few microseconds per Planet example;
+// SHA-256, a fifth of a conversion's CPU time on one core, is computed only
+// on request.)
+type checksumWriter struct {
+	dst io.Writer
+	n   int64
+	crc uint32
+	sha hash.Hash // nil unless requested
 }
 
-// chunk is one write, shared by both goroutines; the last to finish with it
-// recycles it.
-type chunk struct {
-	buf  []byte
-	refs atomic.Int32
-}
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
-
-func newPipelinedWriter(dst io.Writer) *pipelinedWriter {
-	pw := &pipelinedWriter{toFile: make(chan *chunk, 4), toHash: make(chan *chunk, 4), h: sha256.New()}
-	pw.wg.Add(2)
-	go func() {
-		defer pw.wg.Done()
-		for c := range pw.toFile {
-			if pw.failed() == nil {
-				if _, err := dst.Write(c.buf); err != nil {
-					pw.mu.Lock()
-					pw.err = err
-					pw.mu.Unlock()
-				}
-			}
-			pw.release(c)
-		}
-	}()
-	go func() {
-		defer pw.wg.Done()
-		for c := range pw.toHash {
-			pw.h.Write(c.buf)
-			pw.release(c)
-		}
-	}()
-	return pw
-}
-
-func (pw *pipelinedWriter) Write(p []byte) (int, error) {
-	if err := pw.failed(); err != nil {
-		return 0, err
+func newChecksumWriter(dst io.Writer, withSHA256 bool) *checksumWriter {
+	cw := &checksumWriter{dst: dst}
+	if withSHA256 {
+		cw.sha = sha256.New()
 	}
-	c := chunkPool.Get().(*chunk)
-	c.buf = append(c.buf[:0], p...)
-	c.refs.Store(2)
-	pw.n += int64(len(p))
-	pw.toFile <- c
-	pw.toHash <- c
-	return len(p), nil
+	return cw
 }
 
-func (pw *pipelinedWriter) release(c *chunk) {
-	if c.refs.Add(-1) == 0 {
-		chunkPool.Put(c)
+func (cw *checksumWriter) Write(p []byte) (int, error) {
+	n, err := cw.dst.Write(p)
+	cw.n += int64(n)
+	cw.crc = crc32.Update(cw.crc, castagnoli, p[:n])
+	if cw.sha != nil {
+		cw.sha.Write(p[:n])
 	}
+	return n, err
 }
 
-func (pw *pipelinedWriter) failed() error {
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	return pw.err
-}
-
-// Close waits until every write reached dst and the hash; it returns the
-// first write error. Later calls do nothing more.
-func (pw *pipelinedWriter) Close() error {
-	pw.closeOnce.Do(func() {
-		close(pw.toFile)
-		close(pw.toHash)
-		pw.wg.Wait()
-	})
-	return pw.failed()
+// stats fills the byte count and checksums of what was written.
+func (cw *checksumWriter) stats(s *ShardStats) {
+	s.Bytes = cw.n
+	s.CRC32C = FormatCRC32C(cw.crc)
+	if cw.sha != nil {
+		s.SHA256 = hex.EncodeToString(cw.sha.Sum(nil))
+	}
 }
 
 // labelCounts counts, per label feature of a spec, the examples with each

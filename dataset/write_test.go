@@ -85,6 +85,18 @@ func sampleAssembly(t testing.TB, dir string, c tfrecord.Compression, index, ove
 // by openImage.
 func sampleAssemblyAt(t testing.TB, dir, images string, openImage func(context.Context, string) (io.ReadCloser, error), c tfrecord.Compression, index, overwrite bool, trainShards int) *Assembly {
 	t.Helper()
+	return sampleAssemblyConfigured(t, dir, images, openImage, c, index, overwrite, trainShards, func(*ShardWriter) {})
+}
+
+// sampleAssemblyWith is sampleAssembly (uncompressed, no index, two train
+// shards) with the ShardWriter changed by configure.
+func sampleAssemblyWith(t testing.TB, dir string, configure func(*ShardWriter)) *Assembly {
+	t.Helper()
+	return sampleAssemblyConfigured(t, dir, "images", openChips, tfrecord.None, false, false, 2, configure)
+}
+
+func sampleAssemblyConfigured(t testing.TB, dir, images string, openImage func(context.Context, string) (io.ReadCloser, error), c tfrecord.Compression, index, overwrite bool, trainShards int, configure func(*ShardWriter)) *Assembly {
+	t.Helper()
 	ctx := context.Background()
 	spec, err := schema.Preset("planet")
 	if err != nil {
@@ -106,6 +118,7 @@ func sampleAssemblyAt(t testing.TB, dir, images string, openImage func(context.C
 		return Row{Line: i + 2, Key: fmt.Sprintf("chip_%d", i), Image: name + ".jpg", Labels: [][]float32{weather, ground}}
 	}
 	w := &ShardWriter{Spec: spec, Images: images, OpenImage: openImage, Compression: c, Index: index, Workers: 2}
+	configure(w)
 	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Compression: c, Index: index, Seed: 7,
 		CommandLine: []string{"test"}, ToolVersion: "(test)", Created: time.Unix(0, 0).UTC(),
 		Splits: []SplitLayout{{Name: "train", Fraction: 0.7, Shards: trainShards}, {Name: "validation", Fraction: 0.3, Shards: 2}}}

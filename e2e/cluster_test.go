@@ -225,7 +225,7 @@ type manifestFacts struct {
 		Records int64  `json:"records"`
 		Shards  []struct {
 			File   string `json:"file"`
-			SHA256 string `json:"sha256"`
+			CRC32C string `json:"crc32c"`
 		} `json:"shards"`
 	} `json:"splits"`
 	Rows struct {

@@ -93,8 +93,15 @@ func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, err
 			}
 		}
 	}
+	// The probes run at once: each is a round trip to a bucket.
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
 	for i, path := range paths {
-		if err := reachable(ctx, timeout, path, i >= len(cfg.CSV)); err != nil {
+		wg.Go(func() { errs[i] = reachable(ctx, timeout, path, i >= len(cfg.CSV)) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -65,8 +65,8 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	if len(attempts) != 2 || attempts[0].Temp == attempts[1].Temp {
 		t.Fatalf("got attempts %+v, want two with distinct temporary names", attempts)
 	}
-	if attempts[0].SHA256 != attempts[1].SHA256 {
-		t.Errorf("attempts wrote different bytes: %s, %s", attempts[0].SHA256, attempts[1].SHA256)
+	if attempts[0].CRC32C != attempts[1].CRC32C || attempts[0].Bytes != attempts[1].Bytes {
+		t.Errorf("attempts wrote different bytes: %s, %s", attempts[0].CRC32C, attempts[1].CRC32C)
 	}
 	final := &finalizeFn{Config: finalizeConfig{
 		Out: out, TempDir: temp, Spec: string(specJSON),
@@ -95,7 +95,7 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 		t.Errorf("output directory (-want +got):\n%s", diff)
 	}
 	shards := m.Splits[0].Shards
-	if shards[0].Records != 2 || shards[0].SHA256 != attempts[1].SHA256 || shards[1].Records != 0 {
+	if shards[0].Records != 2 || shards[0].CRC32C != attempts[1].CRC32C || shards[1].Records != 0 {
 		t.Errorf("got shards %+v, want the second attempt's 2 records and an empty shard", shards)
 	}
 	wantWarnings := []dataset.Warning{{Line: 2, Key: "a", Reason: "all zero"}, {Line: 4, Key: "c", Reason: "all zero"}}

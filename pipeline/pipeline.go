@@ -85,6 +85,7 @@ type Config struct {
 
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
+	SHA256      bool                 // record each shard's SHA-256 besides its CRC-32C
 	Seed        int64
 	MaxErrors   ErrorLimit
 	Overwrite   bool // replace an earlier conversion in Out
@@ -193,20 +194,27 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		return nil, "", nil, err
 	}
 	folder := cfg.Spec.Source == schema.SourceImageFolder
+	// The images root is checked while the inputs are read (on buckets,
+	// round trips at once); an input's error is still reported first.
+	imagesChecked := make(chan error, 1)
+	go func() { imagesChecked <- checkImages(ctx, cfg.Images) }()
 	header := schema.FolderHeader()
 	var files []csvFile
+	source := cfg.Images
 	if folder {
 		err = cfg.resolveFolder(ctx) // folder.go
-	} else {
-		files, header, err = csvInputs(ctx, cfg.CSV)
+	} else if files, header, err = csvInputs(ctx, cfg.CSV); err == nil {
+		source = files[0].Path
 	}
 	if err != nil {
+		<-imagesChecked
 		return nil, "", nil, err
 	}
 	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
-		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", files[0].Path, err)
+		<-imagesChecked
+		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", source, err)
 	}
-	if err := checkImages(ctx, cfg.Images); err != nil {
+	if err := <-imagesChecked; err != nil {
 		return nil, "", nil, err
 	}
 	specJSON, err := cfg.Spec.Marshal()
@@ -270,6 +278,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		TempDir:     tempDir,
 		Compression: compression.String(),
 		Index:       cfg.Index,
+		SHA256:      cfg.SHA256,
 		Seed:        cfg.Seed,
 		Workers:     cfg.Workers,
 

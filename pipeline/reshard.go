@@ -51,6 +51,7 @@ type RewriteConfig struct {
 
 	Compression tfrecord.Compression // None (also the zero value Auto), GZIP or ZLIB
 	Index       bool                 // DALI index sidecars; uncompressed only
+	SHA256      bool                 // record each shard's SHA-256 besides its CRC-32C
 	Seed        int64                // split assignment, shard assignment and order within a shard
 	// Encoding re-encodes the images (float32, uint8 or png) where no pixel
 	// changes (see reencode.go); "" keeps them as they are. The output's
@@ -309,7 +310,7 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	refs, reads := beam.ParDo2(rs, &readSourceShardFn{Spec: string(specJSON), Seed: cfg.Seed, TempDir: tempDir}, beam.Reshuffle(rs, beam.CreateList(rs, shards)))
 	keyed := beam.ParDo(s.Scope("AssignShard"), &assignRecordFn{Seed: cfg.Seed, Splits: cfg.Splits, Shards: layout}, refs)
 	ws := s.Scope("WriteShards")
-	write := &writeRecordsFn{Spec: string(outJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index,
+	write := &writeRecordsFn{Spec: string(outJSON), TempDir: tempDir, Compression: compression.String(), Index: cfg.Index, SHA256: cfg.SHA256,
 		RejectDuplicateKeys: cfg.RejectDuplicateKeys}
 	if spec != sets[0].Spec {
 		write.SourceSpec = string(specJSON)
@@ -478,6 +479,7 @@ type writeRecordsFn struct {
 	TempDir             string
 	Compression         string
 	Index               bool
+	SHA256              bool
 	RejectDuplicateKeys bool
 
 	writer  *dataset.RecordWriter
@@ -503,7 +505,7 @@ func (f *writeRecordsFn) Setup() error {
 	if err != nil {
 		return err
 	}
-	f.writer = &dataset.RecordWriter{Spec: spec, Compression: c, Index: f.Index}
+	f.writer = &dataset.RecordWriter{Spec: spec, Compression: c, Index: f.Index, SHA256: f.SHA256}
 	f.written = beam.NewCounter("tfprep", "records_written")
 	return nil
 }

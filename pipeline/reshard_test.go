@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -341,4 +343,48 @@ func TestReshardCompressedAndBuckets(t *testing.T) {
 	if !reflect.DeepEqual(manifests[0].Splits, manifests[1].Splits) {
 		t.Errorf("the same reshard to a bucket and to disk wrote other shards:\n%v\n%v", manifests[0].Splits, manifests[1].Splits)
 	}
+}
+
+// TestSHA256Option checks that convert and reshard record each shard's
+// SHA-256 (besides its CRC-32C) only when asked, including the shards no
+// record reached, and that the recorded digests are those of the files.
+func TestSHA256Option(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t, "good.csv")
+	cfg.SHA256 = true
+	cfg.Shards = 8 // more shards than some splits have rows: empty shards too
+	if _, err := Convert(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	checkSHA256(t, cfg.Out, true)
+	for _, withSHA := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, err := Rewrite(ctx, RewriteConfig{Sources: []string{cfg.Out}, Out: out, Shards: 2, SHA256: withSHA}); err != nil {
+			t.Fatal(err)
+		}
+		checkSHA256(t, out, withSHA)
+	}
+}
+
+// checkSHA256 checks that every shard of the dataset in dir records its
+// CRC-32C, and its SHA-256 exactly when want is set.
+func checkSHA256(t *testing.T, dir string, want bool) {
+	t.Helper()
+	m, err := dataset.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range m.Splits {
+		for _, sh := range sp.Shards {
+			data, err := os.ReadFile(filepath.Join(dir, sh.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			if wantSHA := map[bool]string{true: hex.EncodeToString(sum[:])}[want]; sh.SHA256 != wantSHA || sh.CRC32C == "" {
+				t.Errorf("%s: sha256 %q crc32c %q, want sha256 %q and a crc32c", sh.File, sh.SHA256, sh.CRC32C, wantSHA)
+			}
+		}
+	}
+	verifyOK(t, dir)
 }

@@ -101,6 +101,7 @@ type shardConfig struct {
 	TempDir     string // directory for temporary shard files
 	Compression string // none, gzip or zlib
 	Index       bool   // write DALI index sidecars
+	SHA256      bool   // record each shard's SHA-256
 	Seed        int64  // write-time shuffle seed
 	Workers     int    // image goroutines per shard; 0 = GOMAXPROCS
 	// Files names the input files when there are several; reasons then
@@ -147,6 +148,7 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 		Workers:     f.Config.Workers,
 		Compression: c,
 		Index:       f.Config.Index,
+		SHA256:      f.Config.SHA256,
 		Progress: func(written bool) {
 			if written {
 				progress.imagesWritten.Add(1)

@@ -157,6 +157,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 			Seed:        w.Seed,
 			Overwrite:   w.Overwrite,
 			Index:       w.Index,
+			SHA256:      w.SHA256,
 			Workers:     *workers,
 			CommandLine: os.Args,
 

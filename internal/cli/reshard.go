@@ -97,6 +97,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 			Compression:         w.Compression,
 			Seed:                w.Seed,
 			Index:               w.Index,
+			SHA256:              w.SHA256,
 			Overwrite:           w.Overwrite,
 			RejectDuplicateKeys: w.RejectDuplicateKeys,
 			Encoding:            *encoding,

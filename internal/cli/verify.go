@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "verify",
-		Args:  "[--recover] [--all] [--json] FILE|GLOB... | DIR",
+		Args:  "[--recover] [--all] [--json] FILE|GLOB... | [--quick] DIR",
 		Short: "check TFRecord files, or a converted dataset against its manifest",
 		Long: `Given TFRecord files (uncompressed, GZIP or ZLIB, detected from the content; local paths,
 gs:// or s3:// URLs, or globs of them), verify reads every record, checks the CRC-32C of every
@@ -31,31 +31,37 @@ cannot be resynchronised after damage; the rest of such a file is reported lost.
 
 Given a converted dataset directory (one holding dataset.json), verify checks it against
 its manifest: the row accounting (rows read = written + rejected, records of splits and
-shards add up); every shard's size, SHA-256, record framing and record count; every record
+shards add up); every shard's size, checksums (CRC-32C; SHA-256 when convert --sha256 recorded
+it), record framing and record count; every record
 a tf.train.Example with the spec's features (names, kinds, byte lengths), which the
 manifest's feature list describes; index sidecars' record counts; label counts per split;
 errors.csv against the rejected rows per stage; and no shard file left in the directory
 that the manifest does not list (a glob such as "train-*" would pick it up). It stops at
-the first discrepancy, names it and exits 1; --all lists every one.
+the first discrepancy, names it and exits 1; --all lists every one. --quick checks only
+dataset.json and each shard's size and checksums: on GCS against the CRC-32C the store keeps
+(one metadata request per shard, nothing downloaded; the manifest's crc32c is in GCS's
+encoding, base64 of the 4 big-endian bytes); elsewhere by reading each shard once, unparsed.
 
 Examples:
   tfprep verify data.tfrecord
   tfprep verify 'out/train-*' 'gs://bucket/out/validation-*'
   tfprep verify --recover --json damaged.tfrecord
-  tfprep verify out/planet`,
+  tfprep verify out/planet
+  tfprep verify --quick gs://bucket/planet`,
 		Flags: func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error {
 			var opts tfrecord.VerifyOptions
 			fs.BoolVar(&opts.Recover, "recover", false, "files: skip damaged byte ranges, list each, and read every other record")
 			fs.BoolVar(&opts.All, "all", false, "files: report the first problem of every file; DIR: list every discrepancy")
 			asJSON := fs.Bool("json", false, "print the result as a JSON object")
+			quick := fs.Bool("quick", false, "DIR: only each shard's size and checksums (on GCS the stored CRC-32C, nothing read)")
 			return func(ctx context.Context, env *Env, args []string) error {
-				return runVerify(ctx, env, args, opts, *asJSON)
+				return runVerify(ctx, env, args, opts, *quick, *asJSON)
 			}
 		},
 	})
 }
 
-func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.VerifyOptions, asJSON bool) error {
+func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.VerifyOptions, quick, asJSON bool) error {
 	if len(args) == 0 {
 		return usagef("no files or directory given")
 	}
@@ -63,7 +69,10 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 		if opts.Recover {
 			return usagef("--recover is for TFRecord files, not a dataset directory")
 		}
-		return runVerifyDataset(ctx, env, args[0], opts.All, asJSON)
+		return runVerifyDataset(ctx, env, args[0], opts.All, quick, asJSON)
+	}
+	if quick {
+		return usagef("--quick is for a dataset directory, not TFRecord files")
 	}
 	paths, err := dataset.Glob(ctx, args)
 	if err != nil {
@@ -81,8 +90,12 @@ func runVerify(ctx context.Context, env *Env, args []string, opts tfrecord.Verif
 
 // runVerifyDataset is "tfprep verify DIR" for a dataset directory: anything
 // that differs from the manifest fails it (errFailed).
-func runVerifyDataset(ctx context.Context, env *Env, dir string, all, asJSON bool) error {
-	r, err := dataset.Verify(ctx, dir, all)
+func runVerifyDataset(ctx context.Context, env *Env, dir string, all, quick, asJSON bool) error {
+	verify := dataset.Verify
+	if quick {
+		verify = dataset.VerifyChecksums
+	}
+	r, err := verify(ctx, dir, all)
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}

@@ -555,7 +555,7 @@ func TestRunVerifyDataset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := exitCode(&stderr, "verify", runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, tt.dir, tt.all, tt.json))
+			code := exitCode(&stderr, "verify", runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, tt.dir, tt.all, false, tt.json))
 			if code != tt.wantCode {
 				t.Fatalf("got exit %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
 			}
@@ -613,5 +613,24 @@ func TestInspectConverted(t *testing.T) {
 		if !strings.Contains(stdout+stderr, m.Splits[0].Shards[0].File) {
 			t.Errorf("damaged %s: output does not name the shard:\n%s%s", tt.args[0], stdout, stderr)
 		}
+	}
+}
+
+// TestRunVerifyDatasetQuick runs "verify --quick DIR": sizes and checksums
+// only (this fixture's manifest records SHA-256, so each shard is read).
+func TestRunVerifyDatasetQuick(t *testing.T) {
+	dir := writeFixture(t, fixture{})
+	var stdout, stderr bytes.Buffer
+	if code := exitCode(&stderr, "verify", runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, dir, true, true, false)); code != ExitOK {
+		t.Fatalf("good: got exit %d, want 0: %s%s", code, stdout.String(), stderr.String())
+	}
+	damageShard(t, filepath.Join(dir, "train-00000-of-00002.tfrecord"))
+	stdout.Reset()
+	code := exitCode(&stderr, "verify", runVerifyDataset(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, dir, true, true, false))
+	if code != ExitError || !strings.Contains(stdout.String(), "train-00000-of-00002.tfrecord: sha256: file has") {
+		t.Errorf("damaged: got exit %d, want 1 naming the shard's sha256:\n%s", code, stdout.String())
+	}
+	if err := runVerify(context.Background(), &Env{Stdout: &stdout, Stderr: &stderr}, []string{filepath.Join(dir, "train-00000-of-00002.tfrecord")}, tfrecord.VerifyOptions{}, true, false); !errors.As(err, new(*usageError)) {
+		t.Errorf("--quick on files: got %v, want a usage error", err)
 	}
 }

@@ -13,7 +13,8 @@
 //
 // Each step repeats the previous ones and adds one: decode (+ RGB), + resize (nearest 128x128,
 // uint8), + float32 /255, + tf.train.Example, + TFRecord framing with CRC-32C (in memory),
-// + write to a file, + SHA-256 of the shard bytes (what a tfprep manifest records). Every image is
+// + write to a file (framed straight into it), + CRC-32C of the shard bytes (what a tfprep
+// manifest records), + SHA-256 of them (convert --sha256). Every image is
 // read from its file at every step, as a conversion does (from the page cache here).
 package main
 
@@ -24,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"image"
 	"io"
 	"os"
@@ -169,20 +171,11 @@ func measure(dir string, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var file *os.File
-	var sum hash.Hash
-	// toFile frames a record into shard and moves the framed bytes to the file (and the hash).
-	toFile := func(data []byte) error {
-		shard.Reset()
-		if err := framer.Write(data); err != nil {
-			return err
-		}
-		if sum != nil {
-			sum.Write(shard.Bytes())
-		}
-		_, err := file.Write(shard.Bytes())
-		return err
-	}
+	// The file steps frame each record straight into the file through sink, as dataset's shard
+	// writer does: no copy between the record and the file; the checksums as the bytes pass.
+	var sink checksums
+	fileFramer, _ := tfrecord.NewWriter(&sink, nil)
+	toFile := func(data []byte) error { return fileFramer.Write(data) }
 	example := func(name string, data []byte, row schema.Row) error {
 		var err error
 		if pix, err = f32.Process(name, data, pix[:0]); err != nil {
@@ -218,6 +211,12 @@ func measure(dir string, out io.Writer) error {
 			}
 			return toFile(record)
 		}},
+		{"crc32c", func(name string, data []byte, row schema.Row) error {
+			if err := example(name, data, row); err != nil {
+				return err
+			}
+			return toFile(record)
+		}},
 		{"sha256", func(name string, data []byte, row schema.Row) error {
 			if err := example(name, data, row); err != nil {
 				return err
@@ -226,12 +225,13 @@ func measure(dir string, out io.Writer) error {
 		}},
 	}
 	for _, s := range steps {
-		sum = nil
-		if s.name == "sha256" {
-			sum = sha256.New()
-		}
-		if file, err = os.Create(filepath.Join(tmp, "shard")); err != nil {
+		file, err := os.Create(filepath.Join(tmp, "shard"))
+		if err != nil {
 			return err
+		}
+		sink = checksums{file: file, crc: s.name == "crc32c" || s.name == "sha256"}
+		if s.name == "sha256" {
+			sink.sha = sha256.New()
 		}
 		start := time.Now()
 		for i, r := range rows {
@@ -244,6 +244,9 @@ func measure(dir string, out io.Writer) error {
 				return err
 			}
 		}
+		if err := fileFramer.Flush(); err != nil {
+			return err
+		}
 		if err := file.Close(); err != nil {
 			return err
 		}
@@ -253,6 +256,28 @@ func measure(dir string, out io.Writer) error {
 		fmt.Fprintln(out, string(line))
 	}
 	return nil
+}
+
+// checksums writes to file and computes, when asked, the CRC-32C (tfprep's manifest) and the
+// SHA-256 (convert --sha256) of the bytes.
+type checksums struct {
+	file *os.File
+	crc  bool
+	sum  uint32
+	sha  hash.Hash
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func (c *checksums) Write(p []byte) (int, error) {
+	n, err := c.file.Write(p)
+	if c.crc {
+		c.sum = crc32.Update(c.sum, castagnoli, p[:n])
+	}
+	if c.sha != nil {
+		c.sha.Write(p[:n])
+	}
+	return n, err
 }
 
 // listCell is a label vector as the CSV writes it: "[0, 1, 0]".
