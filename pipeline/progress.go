@@ -2,12 +2,15 @@ package pipeline
 
 import (
 	"cmp"
+	"io"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 )
@@ -40,6 +43,25 @@ func WorkersInProcess(cfg Config) bool {
 		return strings.EqualFold(*jobopts.EnvironmentType, "loopback")
 	}
 	return false
+}
+
+// RouteLogs points Beam's and Prism's logging (log/slog) where a command
+// wants it while a job of cfg runs, and returns the function that restores
+// it. With the workers in this process their chatter would bury the
+// command's own output and errors, which Convert and Rewrite return anyway:
+// it is discarded. Otherwise (the Dataflow dry run prints the job through
+// it) it goes to w.
+func RouteLogs(cfg Config, w io.Writer) (restore func()) {
+	prev := slog.Default()
+	if WorkersInProcess(cfg) {
+		slog.SetDefault(slog.New(slog.DiscardHandler))
+	} else {
+		slog.SetDefault(slog.New(slog.NewTextHandler(w, nil)))
+		// An in-process worker that ran earlier in this process leaves
+		// Beam logging to its runner; route it back through slog.
+		beamlog.SetLogger(&beamlog.Structural{})
+	}
+	return func() { slog.SetDefault(prev) }
 }
 
 // CurrentProgress returns the progress of the conversion running (or last

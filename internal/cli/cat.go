@@ -39,17 +39,12 @@ kind (bytes_list, float_list, int64_list, or none for a Feature with no list set
 
   {"record":0,"offset":0,"features":{"label":{"kind":"int64_list","values":[3]}, ...}}
 
-  bytes   a JSON string when printable UTF-8 of at most 64 bytes; otherwise
-          {"len":N,"sha256":"<first 16 hex digits>"} plus "format" (jpeg, png, gif) when it
-          starts like an image. --full: printable strings in full, others {"len":N,"base64":...}.
-  float   the shortest JSON number that reads back as the same float32; NaN and infinities
-          as the strings "NaN", "Infinity", "-Infinity".
-  int64   JSON numbers, exact.
-
-A record that is not a tf.train.Example (does not parse, or has no features) is {"record":i,
-"offset":o,"raw_len":N,"raw_base64":"..."}, or without --full, over 64 bytes, "raw_sha256" and
-its first 32 bytes as "raw_hex_prefix". A damaged record ends the output with an error naming
-file:offset (record N), exit 1.
+bytes: a string when printable UTF-8 of at most 64 bytes, else {"len":N,"sha256":"<16 hex>"}
+(+ "format": jpeg, png, gif); --full: all strings, others {"len":N,"base64":...}. float: the
+shortest number that reads back as the same float32 ("NaN", "Infinity"). int64: exact.
+A non-Example record is {"record":i,"offset":o,"raw_len":N,"raw_base64":...} (without --full,
+over 64 bytes: "raw_sha256", "raw_hex_prefix"). A damaged record ends the output with an
+error naming file:offset (record N), exit 1.
 
 Examples:
   tfprep cat --limit 2 out/train-00000-of-00004.tfrecord

@@ -6,13 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
 	"time"
-
-	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/pipeline"
@@ -24,52 +21,37 @@ func init() {
 		Name:  "convert",
 		Args:  "--spec planet|FILE --csv PATH[,PATH...] --images DIR --out DIR [flags] | --spec imagefolder --images ROOT --out DIR [flags]",
 		Short: "convert a CSV + JPEG folder into split, sharded TFRecord files (Apache Beam)",
-		Long: `Convert reads the CSV (one row per image: the key column, the image path and the
-label columns the spec names; with --spec imagefolder, no CSV: one row per file of the tree
---images ROOT/CLASS/IMAGE, the class folders sorted as class names), reads and preprocesses every image as the spec says
-(Keras load_img-identical by default), and writes tf.train.Example records:
+		Long: `Convert reads the CSV (one row per image: key, image path and the label columns the spec
+names; with --spec imagefolder no CSV: one row per file of --images ROOT/CLASS/IMAGE),
+preprocesses every image as the spec says (Keras load_img-identical by default) and writes
+tf.train.Example records:
 
   OUT/{split}-{SSSSS}-of-{NNNNN}.tfrecord[.gz|.zz]   the shards, shuffled at write time
   OUT/errors.csv                                      every rejected row: line,key,stage,reason
   OUT/dataset.json                                    the manifest, written last
 
-Rows are assigned to splits by a seeded hash of their key (the same key always lands in
-the same split) and to shards likewise; inside a shard, records are ordered by a seeded
-hash, so the output is shuffled and byte-identical when the same input is converted again
-with the same --seed. The manifest records, per shard, records, bytes and SHA-256, and
+Splits, shards and the order inside a shard follow seeded hashes of the key: the same key
+always lands in the same split, and the same input and --seed give the same bytes. The
+manifest records each shard's records, bytes and CRC-32C (SHA-256 too with --sha256), and
 rows read = records written + rows rejected ("tfprep verify OUT" checks it all).
 
-Bad rows never fail the conversion by default: a row that does not parse (stage csv),
-whose labels or image path are invalid (label; image paths may not leave --images, by their
-text or through a symbolic link unless --follow-symlinks-outside), whose
-image is corrupt (image) or missing (io) goes to errors.csv and is counted. A key that
-an earlier line has is written with a warning (rows.warned in the manifest, and the
-summary), or rejected (stage label) with --duplicate-keys=reject. --max-errors
-fails the conversion when more rows than that are rejected: no shard gets its final name
-and no manifest is written. A conversion that read rows but wrote none always fails so
-(errors.csv stays, and the message says which stage rejected most rows).
+Bad rows do not fail the conversion: a row that does not parse (stage csv), has invalid
+labels or an image path leaving --images, by text or by a symbolic link (label), a corrupt
+image (image) or a missing one (io) goes to errors.csv and is counted. A repeated key is
+written with a warning, or rejected with --duplicate-keys=reject. Beyond --max-errors
+rejected rows, or with no row written at all, the conversion fails: no shard gets its final
+name and no manifest is written.
 
-The pipeline runs on Apache Beam. By default it runs here, on the in-process Prism runner,
-with nothing to install or start. Beam's flags choose another runner:
-  --runner=universal --endpoint=HOST:PORT   a portable job server (Flink, Spark, Prism)
-  --runner=dataflow --project=P --region=R --staging_location=gs://... [--dry_run]
---csv, --images and --out may be local paths, gs:// or s3:// URLs. --csv may name several
-files (repeat it, or separate them with commas) and globs whose last element has wildcards
-(--csv 'gs://b/rows-*.csv', quoted so that the shell leaves it alone): every file must have
-the same header; they are read in parallel, in byte ranges, and a rejected row's reason
-names its file (errors.csv's line is that file's line).
-
-A progress line (rows done / total, percent, current rate, ETA, MB written, rejected) is
-shown on stderr when it is a terminal and the workers run in this process; a summary table
-(per split, with shard writing time summed over shards, then the wall time) ends the run.
+--csv, --images and --out may be local paths, gs:// or s3:// URLs; --csv may name several
+files with the same header (repeated, comma-separated, or a quoted glob such as
+'gs://b/rows-*.csv'), read in parallel byte ranges. Beam runs the pipeline here on Prism by
+default; Beam's flags choose another runner (--runner=universal --endpoint=HOST:PORT for
+Flink, Spark or a Prism job server; --runner=dataflow --project=P --region=R
+--staging_location=gs://... [--dry_run]). On a terminal a progress line runs on stderr; a
+summary per split ends the run.
 
 Exit codes: 0 converted, no row rejected; 3 converted, some rows rejected (see errors.csv);
-1 failed (nothing usable written); 2 usage error.` + convertExamples,
-		Flags: convertFlags,
-	})
-}
-
-const convertExamples = `
+1 failed (nothing usable written); 2 usage error.
 
 Examples:
   tfprep convert --spec planet --csv planet.csv --images train-jpg --out out/planet \
@@ -77,7 +59,10 @@ Examples:
   tfprep convert --spec imagefolder --images flowers/ --out out/flowers --splits train=0.8,validation=0.2
   tfprep convert --spec planet --csv gs://b/planet.csv --images gs://b/train-jpg --out gs://b/tfr \
       --runner=dataflow --project=P --region=europe-west1 --staging_location=gs://b/staging \
-      --worker_binary=bin/tfprep-linux-amd64`
+      --worker_binary=bin/tfprep-linux-amd64`,
+		Flags: convertFlags,
+	})
+}
 
 // csvList is --csv: repeated, each value a comma-separated list of files and
 // globs.
@@ -170,9 +155,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 			return &usageError{err}
 		}
 		err = runConvert(ctx, env, cfg, *quiet)
-		specGiven := false
-		fs.Visit(func(f *flag.Flag) { specGiven = specGiven || f.Name == "spec" })
-		if herr := (*schema.HeaderError)(nil); !specGiven && errors.As(err, &herr) {
+		if herr := (*schema.HeaderError)(nil); !flagSet(fs, "spec") && errors.As(err, &herr) {
 			return fmt.Errorf("%w (no --spec was given, so the default spec %q was assumed)", err, *specName)
 		}
 		return err
@@ -182,25 +165,10 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 // runConvert runs the conversion, with a progress line while it runs and a
 // summary after it.
 func runConvert(ctx context.Context, env *Env, cfg pipeline.Config, quiet bool) error {
-	local := pipeline.WorkersInProcess(cfg)
-	// Beam and Prism log through slog. Here, for a local run, their
-	// chatter would bury the progress line and the errors, which Convert
-	// returns anyway; for other runners (the Dataflow dry run prints the job
-	// through it) the log goes to the command's stderr.
-	prev := slog.Default()
-	if local {
-		slog.SetDefault(slog.New(slog.DiscardHandler))
-	} else {
-		slog.SetDefault(slog.New(slog.NewTextHandler(env.Stderr, nil)))
-		// An in-process worker that ran earlier in this process leaves
-		// Beam logging to its runner; route it back through slog.
-		beamlog.SetLogger(&beamlog.Structural{})
-	}
-	defer slog.SetDefault(prev)
-
+	defer pipeline.RouteLogs(cfg, env.Stderr)()
 	start := time.Now()
 	stop := func() {}
-	if local && !quiet && isTerminal(env.Stderr) {
+	if pipeline.WorkersInProcess(cfg) && !quiet && isTerminal(env.Stderr) {
 		stop = showProgress(env.Stderr, start)
 	}
 	m, err := pipeline.Convert(ctx, cfg)

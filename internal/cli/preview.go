@@ -15,17 +15,12 @@ func init() {
 		Args:  "[-n N] [--cols C] [--split NAME] [--seed S] [-o FILE] DIR",
 		Short: "draw a contact sheet PNG of examples decoded back from a dataset's shards",
 		Long: `Preview picks N examples at random (reproducibly, from --seed) from the shards of a
-converted dataset, decodes each image feature back to pixels exactly as stored (float32, uint8,
-png or jpeg encodings alike; float32 values are scaled back by 255), and lays them out in a grid,
-each tile captioned with the example's key and below it the names of its labels, one line per
-label feature. Looking at the sheet shows at a glance whether images are upright, colours are
-right (not BGR, not black) and labels belong to their images.
-
-Tiles smaller than 128 pixels are enlarged by an integer factor (nearest neighbour) so captions
-fit. Without a stored key the caption names the shard and record number instead.
-
-A damaged shard does not stop the preview: its readable records are used, the damaged byte
-ranges are reported on stderr and the exit code is 3.` + previewExamples,
+converted dataset, decodes each image back to pixels as stored (float32 scaled back by 255,
+uint8, png, jpeg) and lays them out in a grid, each tile captioned with the key (or shard and
+record) and its label names, enlarged by an integer factor when under 128 pixels. The sheet
+shows at a glance whether images are upright, colours right (not BGR, not black) and labels
+with their images. A damaged shard does not stop it: the damaged byte ranges are reported
+on stderr and the exit code is 3.` + previewExamples,
 		Flags: previewFlags,
 	})
 }

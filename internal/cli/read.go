@@ -151,13 +151,7 @@ func runRead(ctx context.Context, env *Env, cfg *readConfig, args []string) erro
 }
 
 func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func optionsJSON(o trainer.Options) map[string]any {

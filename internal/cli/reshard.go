@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -18,42 +17,24 @@ func init() {
 		Name:  "reshard",
 		Args:  "SRC DST [--shards N | --shard-size S] [--compression C] [--seed N] [--index] [--splits ...] [--duplicate-keys warn|reject] [--encoding float32|uint8|png]",
 		Short: "rewrite a converted dataset with other shards, compression, order, splits or lossless image encoding (no source image read)",
-		Long: `Reshard reads the dataset SRC (a directory written by convert, reshard or merge) and writes
-DST with the same records, byte for byte: only the number and size of the shards, their
-compression, the order of the records and, with --splits, the splits change (and, with
---encoding, the image encoding, see below). No source image is read and, without
---encoding, no image decoded, so it runs at the speed of the storage.
+		Long: `Reshard reads the dataset SRC (written by convert, reshard or merge) and writes DST with
+the same records, byte for byte: only the shards' number, size and compression, the order
+of the records, with --splits the splits, and with --encoding the image encoding change.
+No source image is read, so it runs at the speed of the storage, in bounded memory (records
+are moved by reference and read by offset; a compressed SRC is first copied uncompressed to
+DST's staging directory). It is a Beam pipeline like convert, on the same runners, with the
+same guarantees: dataset.json last, rows read (SRC's records) = records written, the same
+bytes when run again ("tfprep verify DST" checks it).
 
-It is a Beam pipeline like convert, on the same runners (Prism here by default; Beam's
---runner flags choose another), with convert's guarantees: shards under temporary names
-until one final step commits them, dataset.json written last, rows read (SRC's records)
-= records written, and the same DST bytes when run again with the same flags.
-"tfprep verify DST" checks it.
+--seed picks each record's shard and place (default: SRC's). --splits re-assigns records by
+the seeded hash of their key, as convert does (refused when the spec stores no key);
+otherwise each record keeps its split. --encoding changes the image encoding only where no
+pixel changes: float32 from 8-bit pixels (every value checked to be k/255; a record that is
+not fails the run, named), uint8 and png; DST's manifest describes it. JPEG, normalised
+float32 and resizing need the source images: run convert again. Repeated keys are warned
+about, or rejected with --duplicate-keys=reject, as convert does.
 
---seed picks the shard of each record and its place in the shard (default: SRC's seed).
---splits re-assigns every record by the seeded hash of its key, as convert does; it is
-refused when SRC's spec does not store keys (key.omit). Without --splits, each record
-stays in its split.
-
-Only references to the records (file, offset, length, key) are shuffled; the step that
-writes a shard reads its records by offset, one at a time, so memory does not grow with
-the size of the records or of the shards. A compressed SRC is first copied uncompressed
-to DST's staging directory (removed at the commit), since gzip and zlib streams cannot be
-read at an offset.
-
---encoding re-encodes the images without their source images, where no pixel changes:
-float32 written from 8-bit pixels (every value k/255, checked value by value; a record
-that has another value fails the run and is named), uint8 and png become one another. The
-bytes are those convert writes for the same pixels, and DST's manifest describes the new
-encoding, so trainer, cat and "spec python DST" read it. JPEG (stored or asked for),
-normalised float32 (image.mean/std) and resizing are refused: they need the source images,
-so run convert again.
-
-A key that an earlier record has is written with a warning (rows.warned), or rejected
-(errors.csv, stage label) with --duplicate-keys=reject, as convert does.
-
-Exit codes: 0 written; 3 written, some records rejected (see errors.csv); 1 failed
-(nothing written); 2 usage error.
+Exit codes as convert's: 3 when some records were rejected (see errors.csv).
 
 Examples:
   tfprep reshard out/planet out/planet-1000 --shards 1000
@@ -111,13 +92,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 			}
 			cfg.Seed = src.Manifest.Seed
 		}
-		if pipeline.WorkersInProcess(pipeline.Config{}) {
-			// Beam and Prism chatter would bury the errors, which Rewrite
-			// returns anyway.
-			prev := slog.Default()
-			slog.SetDefault(slog.New(slog.DiscardHandler))
-			defer slog.SetDefault(prev)
-		}
+		defer pipeline.RouteLogs(pipeline.Config{}, env.Stderr)()
 		start := time.Now()
 		m, err := pipeline.Rewrite(ctx, cfg)
 		switch {

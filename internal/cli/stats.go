@@ -24,9 +24,7 @@ func init() {
 
 and over all splits the keys that occur more than once, with where they occur.
 
-A damaged shard does not stop the count: its readable records are counted, the damaged
-byte ranges are reported and the exit code is 3. Use "tfprep verify DIR" to check a dataset
-against its manifest.` + statsExamples,
+A damaged shard does not stop the count: the damaged byte ranges are reported, exit code 3.` + statsExamples,
 		Flags: statsFlags,
 	})
 }

@@ -14,23 +14,15 @@ func init() {
 		Name:  "synth",
 		Args:  "--n N | --csv PATH  --out DIR [--seed S] [--size 256] [--layout planet|ycbcr420]",
 		Short: "generate Planet-like labelled JPEG chips and their CSV (tests, demo, benchmarks)",
-		Long: `Writes DIR/planet.csv (image_name,weather_labels,ground_labels, in the format of
-the Kaggle Planet seed's KagglePlanetMCML.csv) and DIR/images/NAME.jpg, one
-256x256 JPEG per row whose colours and textures depend on its labels (haze is a
-grey veil, cloudy mostly white, water blue, roads grey lines, ...).
-
-With --n, N rows named synth_00000 ... are drawn from the real Planet label
-frequencies. With --csv, an image is generated for every row of an existing
-CSV in that format (for example the real 40,479-row KagglePlanetMCML.csv), and
-DIR/planet.csv is its canonical rewrite.
-
-By default the JPEGs are laid out as the real Planet chips are (4 components
-R, G, B, 255 without subsampling, no JFIF or Adobe marker, one quantisation
-table, quality 75): 2.7 times the DCT blocks a decoder handles in the
-3-component YCbCr 4:2:0 JPEGs of --layout ycbcr420.
-
-Every image depends only on --seed, --size, --quality, --layout and its name,
-so the output is identical whatever the parallelism.
+		Long: `Writes DIR/planet.csv (image_name,weather_labels,ground_labels, as the Kaggle Planet
+seed's KagglePlanetMCML.csv) and DIR/images/NAME.jpg, one 256x256 JPEG per row whose colours
+and textures follow its labels (haze a grey veil, cloudy mostly white, water blue, ...).
+--n N samples N rows (synth_00000, ...) from the real Planet label frequencies; --csv draws an
+image for every row of an existing CSV in that format (DIR/planet.csv is its canonical
+rewrite). The JPEGs are laid out as the real chips (4 components R, G, B, 255, no
+subsampling, no JFIF or Adobe marker, quality 75: 2.7 times the DCT blocks of the 3-component
+4:2:0 JPEGs of --layout ycbcr420). Every image depends only on --seed, --size, --quality,
+--layout and its name, whatever the parallelism.
 
 Examples:
   tfprep synth --n 2000 --out /tmp/planet2k

@@ -16,24 +16,17 @@ func init() {
 		Short: "train a tiny two-headed model on a dataset and compare it with image-blind baselines",
 		Long: `Train demonstrates the reading side: it streams the training split of a converted dataset
 through the trainer package (shuffled, batched, several epochs) into a small pure-Go network
-with one head per label feature, trained with Adam: softmax and categorical cross-entropy for
-a one-hot label (Planet's weather), sigmoid and binary cross-entropy for a multi-hot one
-(ground). Images may be stored in any of the spec's encodings and sizes (at least --pool
-pixels a side); the model sees a --pool x --pool grid of block means plus per-channel contrast
-and texture.
-
-It validates on the split --validation names; by default on "validation" when the dataset has
-it, otherwise on a part of the training split held out by a seeded hash of each example's key
-(--holdout, 10% by default): the same examples in every run, never also trained on.
-
-Per epoch it prints a Keras-style line: the loss and each head's, then each head's metric
-(accuracy for one-hot, macro-averaged F1 at threshold 0.5 for multi-hot), for the training
-batches and, prefixed val_, for the validation examples. At the end it compares the validation
-scores with image-blind baselines (the most frequent training class; each label's training
-majority, what a model that learns nothing from the images predicts) and lists precision,
-recall, F1 and support per label of each multi-hot head. On images whose content depends on
-their labels (tfprep synth) the model clearly beats the baselines, which proves images and
-labels stayed together from the CSV through conversion and shards to the batches.` + trainExamples,
+with one head per label feature, trained with Adam (softmax for a one-hot label, sigmoid for
+a multi-hot one), on a --pool x --pool grid of block means plus per-channel contrast and
+texture of images in any of the spec's encodings. It validates on --validation's split
+("validation" when there is one), else on a part of the training split held out by a seeded
+hash of each key (--holdout, 10%): the same examples every run, never trained on.
+Per epoch it prints a Keras-style line: losses and each head's metric (accuracy; macro F1 at
+0.5 for multi-hot), val_ for validation. At the end it compares the validation scores with
+image-blind baselines (the majority class, each label's majority) and lists precision,
+recall, F1 and support per label. On images whose content follows their labels (tfprep
+synth) the model clearly beats the baselines: images and labels stayed together from the
+CSV through conversion and shards to the batches.` + trainExamples,
 		Flags: trainFlags,
 	})
 }
