@@ -200,7 +200,7 @@ func scan(ctx context.Context, tr *tfrecord.Reader, name, path string, fn func(i
 // (schema.Spec.Python): its location, compression and each split's records
 // and shard files; inputName is the model input's name.
 func (d *Dataset) PythonOptions(inputName string) schema.PythonOptions {
-	opts := schema.PythonOptions{Dir: d.Location, Compression: d.Manifest.Compression, InputName: inputName}
+	opts := schema.PythonOptions{Dir: d.Location, Manifest: strings.TrimSuffix(d.Location, "/") + "/" + ManifestName, Compression: d.Manifest.Compression, InputName: inputName}
 	for _, split := range d.Manifest.Splits {
 		files := make([]string, len(split.Shards))
 		for i, shard := range split.Shards {

@@ -12,7 +12,7 @@ import (
 )
 
 // demoDataset is what the cli passes for a converted dataset's manifest.
-var demoDataset = PythonOptions{Dir: "out/demo", Compression: "gzip", Splits: []PythonSplit{
+var demoDataset = PythonOptions{Dir: "out/demo", Manifest: "out/demo/dataset.json", Compression: "gzip", Splits: []PythonSplit{
 	{Name: "train", Records: 30, Files: []string{"train-00000-of-00002.tfrecord.gz", "train-00001-of-00002.tfrecord.gz"}},
 	{Name: "validation", Records: 9, Files: []string{"validation-00000-of-00001.tfrecord.gz"}},
 }}

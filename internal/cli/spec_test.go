@@ -118,7 +118,7 @@ func TestSpecPython(t *testing.T) {
 		opts schema.PythonOptions
 	}{
 		{[]string{"planet"}, planet, schema.PythonOptions{}},
-		{[]string{dir}, fromManifest, schema.PythonOptions{Dir: dir, Compression: "none", Splits: splits}},
+		{[]string{dir}, fromManifest, schema.PythonOptions{Dir: dir, Manifest: dir + "/dataset.json", Compression: "none", Splits: splits}},
 		{[]string{"testdata/spec/good.yaml", "--input-name", "input_1"}, good, schema.PythonOptions{InputName: "input_1"}},
 	}
 	for _, tt := range tests {
