@@ -109,6 +109,23 @@ func TestFileCommandsOnBuckets(t *testing.T) {
 			if out := run(ExitOK, "verify", at("ds")); !strings.Contains(out, "ok: 2 splits, 3 shards, 7 records") {
 				t.Errorf("verify DIR: got %s", out)
 			}
+			// The commands that read a dataset directory print for the bucket
+			// what they print for the same dataset on local disk, but for its
+			// location.
+			for _, args := range [][]string{
+				{"stats"}, {"read", "--batch", "2"}, {"spec", "python"}, {"verify", "--quick"},
+			} {
+				want := sameOutput(local(append(args, fixtureDir)...), "")
+				got := sameOutput(run(ExitOK, append(args, at("ds"))...), at("ds"), fixtureDir)
+				if got != want {
+					t.Errorf("%q on the bucket:\n%s\nwant, as on local disk:\n%s", args, got, want)
+				}
+			}
+			sheet := filepath.Join(t.TempDir(), "sheet.png")
+			run(ExitOK, "preview", "-n", "4", "-o", sheet, at("ds"))
+			if fileSize(t, sheet) == 0 {
+				t.Error("preview of the bucket dataset wrote an empty sheet")
+			}
 			if _, _, stderr := runTool(t, "count", at("corpus/*.nothing")); !strings.Contains(stderr, "no files match") {
 				t.Errorf("count of a glob matching nothing: got %s", stderr)
 			}
@@ -126,4 +143,21 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// sameOutput makes a command's output comparable across locations: the
+// location and its name without a query are replaced by the local directory
+// (pairs of old, new), and lines of measured speed are dropped.
+func sameOutput(out string, replace ...string) string {
+	for i := 0; i+1 < len(replace); i += 2 {
+		base, _, _ := strings.Cut(replace[i], "?")
+		out = strings.ReplaceAll(strings.ReplaceAll(out, replace[i], replace[i+1]), base, replace[i+1])
+	}
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, "examples/s") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
