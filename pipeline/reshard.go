@@ -433,7 +433,7 @@ type assignRecordFn struct {
 	Shards map[string]int // shards per split
 
 	bounds  []uint64
-	batches map[string][]recordRef
+	batches keyedBatches[recordRef]
 }
 
 func (f *assignRecordFn) ProcessElement(r recordRef, emit func(string, refBatch)) {
@@ -444,25 +444,14 @@ func (f *assignRecordFn) ProcessElement(r recordRef, emit func(string, refBatch)
 		r.Split = splitOf(f.Seed, f.Splits, f.bounds, r.Key)
 	}
 	r.Shard = int(r.Place % uint64(f.Shards[r.Split]))
-	if f.batches == nil {
-		f.batches = map[string][]recordRef{}
-	}
 	key := shardKey(r.Split, r.Shard)
-	refs := append(f.batches[key], r)
-	if len(refs) == rowBatchSize {
+	if refs := f.batches.add(key, r); refs != nil {
 		emit(key, refBatch{Refs: refs})
-		refs = nil
 	}
-	f.batches[key] = refs
 }
 
 func (f *assignRecordFn) FinishBundle(emit func(string, refBatch)) {
-	for key, refs := range f.batches {
-		if len(refs) > 0 {
-			emit(key, refBatch{Refs: refs})
-		}
-	}
-	f.batches = nil
+	f.batches.flush(func(key string, refs []recordRef) { emit(key, refBatch{Refs: refs}) })
 }
 
 // writeRecordsFn writes one shard, its records ordered by the seeded hash

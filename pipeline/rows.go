@@ -359,28 +359,44 @@ func bucketsOfCount(c splitCount, emit func(string, splitCount)) {
 // batchRowsFn gathers the KV<string, splitRow> of a bundle into RowBatches per
 // key, emitting a batch when it is full and the rest when the bundle ends.
 type batchRowsFn struct {
-	batches map[string][]splitRow
+	batches keyedBatches[splitRow]
 }
 
 func (f *batchRowsFn) ProcessElement(key string, row splitRow, emit func(string, rowBatch)) {
-	if f.batches == nil {
-		f.batches = map[string][]splitRow{}
-	}
-	rows := append(f.batches[key], row)
-	if len(rows) == rowBatchSize {
+	if rows := f.batches.add(key, row); rows != nil {
 		emit(key, rowBatch{Rows: rows})
-		rows = nil
 	}
-	f.batches[key] = rows
 }
 
 func (f *batchRowsFn) FinishBundle(emit func(string, rowBatch)) {
-	for key, rows := range f.batches {
-		if len(rows) > 0 {
-			emit(key, rowBatch{Rows: rows})
-		}
+	f.batches.flush(func(key string, rows []splitRow) { emit(key, rowBatch{Rows: rows}) })
+}
+
+// keyedBatches gathers a bundle's elements per key into batches of
+// rowBatchSize, so that few, large elements cross a GroupByKey.
+type keyedBatches[T any] map[string][]T
+
+// add appends v to key's batch and returns the batch when it is full (it
+// then starts anew), else nil.
+func (b *keyedBatches[T]) add(key string, v T) []T {
+	if *b == nil {
+		*b = keyedBatches[T]{}
 	}
-	f.batches = nil
+	batch := append((*b)[key], v)
+	if len(batch) == rowBatchSize {
+		delete(*b, key)
+		return batch
+	}
+	(*b)[key] = batch
+	return nil
+}
+
+// flush hands every partial batch to emit and empties b.
+func (b *keyedBatches[T]) flush(emit func(key string, batch []T)) {
+	for key, batch := range *b {
+		emit(key, batch)
+	}
+	*b = nil
 }
 
 // assignFixedShardFn assigns rows to one of Shards shards of their split.
@@ -410,25 +426,19 @@ func (f *assignShardFn) ProcessElement(bucket string, batches func(*rowBatch) bo
 		total += c.Rows
 	}
 	n := uint64(f.Sharding.Count(total))
-	byShard := map[int][]splitRow{}
+	var byShard keyedBatches[splitRow]
 	var batch rowBatch
 	for batches(&batch) {
 		for _, row := range batch.Rows {
 			row.Shard = int(keyHash(f.Seed, "shard", row.Key) % n)
-			rows := append(byShard[row.Shard], row)
-			if len(rows) == rowBatchSize {
-				emit(shardKey(split, row.Shard), rowBatch{Rows: rows})
-				rows = nil
+			key := shardKey(split, row.Shard)
+			if rows := byShard.add(key, row); rows != nil {
+				emit(key, rowBatch{Rows: rows})
 			}
-			byShard[row.Shard] = rows
 		}
 		batch = rowBatch{}
 	}
-	for shard, rows := range byShard {
-		if len(rows) > 0 {
-			emit(shardKey(split, shard), rowBatch{Rows: rows})
-		}
-	}
+	byShard.flush(func(key string, rows []splitRow) { emit(key, rowBatch{Rows: rows}) })
 }
 
 func shardKey(split string, shard int) string { return fmt.Sprintf("%s/%05d", split, shard) }
