@@ -75,6 +75,7 @@ type launch struct {
 	worker  string   // the binary staged on the workers; "" when Beam picks it
 	restore []func() // flag values to put back
 	tripped error    // the watchdog's error, once it cancelled the job
+	working bool     // the watchdog saw a worker of the job report progress
 }
 
 // prepareLaunch checks, before anything is built or submitted, that the
@@ -222,13 +223,41 @@ func (l *launch) run(ctx context.Context, p *beam.Pipeline) error {
 		defer close(watching)
 		l.watch(ctx, cancel, *jobopts.Endpoint, *jobopts.JobName, cmp.Or(l.opts.WorkerTimeout, DefaultWorkerTimeout))
 	}()
+	start := time.Now()
 	_, err := beam.Run(ctx, l.runner, p)
 	cancel(nil)
 	<-watching
 	if l.tripped != nil {
 		return l.tripped
 	}
+	if err != nil && !l.working && !l.progressed(context.WithoutCancel(ctx), *jobopts.Endpoint, *jobopts.JobName) {
+		// The job ended before the watchdog's deadline without a worker at
+		// work: most often the worker command or container failed at once.
+		return fmt.Errorf("%w: the job failed after %s before any worker reported progress; the job server at %s "+
+			"may have started no working SDK worker for job %s (environment %s). Check that the environment can "+
+			"start there (the worker command or container, and that it reaches the job server): %w",
+			ErrNoWorkers, time.Since(start).Round(time.Millisecond), *jobopts.Endpoint, *jobopts.JobName, environment(), err)
+	}
 	return err
+}
+
+// progressed asks the job server once whether a worker of the job named
+// jobName reported progress. It answers false when the server cannot say.
+func (l *launch) progressed(ctx context.Context, endpoint, jobName string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := grpcx.Dial(ctx, endpoint, 5*time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	client := jobpb.NewJobServiceClient(conn)
+	jobID := findJob(ctx, client, jobName)
+	if jobID == "" {
+		return false
+	}
+	_, working := jobStatus(ctx, client, jobID)
+	return working
 }
 
 // failed is the error Convert returns for a failed run.
@@ -274,7 +303,12 @@ func (l *launch) watch(ctx context.Context, stop context.CancelCauseFunc, endpoi
 			if jobID == "" {
 				jobID = findJob(ctx, client, jobName)
 			}
-			if jobID != "" && jobStarted(ctx, client, jobID) {
+			if jobID == "" {
+				continue
+			}
+			ended, working := jobStatus(ctx, client, jobID)
+			l.working = working
+			if ended || working {
 				return
 			}
 		}
@@ -297,9 +331,9 @@ func findJob(ctx context.Context, client jobpb.JobServiceClient, name string) st
 	return ""
 }
 
-// jobStarted reports whether a worker of the job has reported metrics, or
-// the job has ended (the runner then says how).
-func jobStarted(ctx context.Context, client jobpb.JobServiceClient, jobID string) bool {
+// jobStatus reports whether the job has ended (the runner then says how) and
+// whether a worker of the job has reported metrics.
+func jobStatus(ctx context.Context, client jobpb.JobServiceClient, jobID string) (ended, working bool) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	state, err := client.GetState(ctx, &jobpb.GetJobStateRequest{JobId: jobID})
@@ -307,14 +341,14 @@ func jobStarted(ctx context.Context, client jobpb.JobServiceClient, jobID string
 		switch state.GetState() {
 		case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED,
 			jobpb.JobState_DRAINED, jobpb.JobState_UPDATED:
-			return true
+			ended = true
 		}
 	}
 	m, err := client.GetJobMetrics(ctx, &jobpb.GetJobMetricsRequest{JobId: jobID})
 	if err != nil {
-		return false
+		return ended, false
 	}
-	return len(m.GetMetrics().GetAttempted())+len(m.GetMetrics().GetCommitted()) > 0
+	return ended, len(m.GetMetrics().GetAttempted())+len(m.GetMetrics().GetCommitted()) > 0
 }
 
 // environment describes the workers' environment as the flags give it.
