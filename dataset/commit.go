@@ -16,6 +16,7 @@ import (
 	"github.com/tfprep/tfprep/imageprep"
 	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord"
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrOutputExists: the location is not empty and overwriting was not asked
@@ -59,19 +60,19 @@ func prepare(ctx context.Context, location string, overwrite, dry bool) (tempDir
 	if err := checkLease(ctx, store, location); err != nil {
 		return "", err
 	}
-	if !dry {
-		if err := recoverLocation(ctx, store, location); err != nil {
-			return "", err
-		}
-	}
 	all, err := store.ListAll(ctx, location)
 	if err != nil {
 		return "", fmt.Errorf("dataset: listing %s: %w", location, err)
 	}
+	if !dry {
+		if all, err = recoverLocation(ctx, store, location, all); err != nil {
+			return "", err
+		}
+	}
 	var names []string
 	for _, p := range all {
 		name, _, _ := strings.Cut(p, "/")
-		if isLeaseName(name) || (dry && (isLeftover(name) || name == JournalName)) {
+		if isLeaseName(name) || isLeftover(name) || (dry && name == JournalName) {
 			continue
 		}
 		if len(names) == 0 || names[len(names)-1] != name {
@@ -104,20 +105,25 @@ func prepare(ctx context.Context, location string, overwrite, dry bool) (tempDir
 }
 
 // recoverLocation rolls an interrupted commit forward and deletes the
-// leftovers of dead runs: staging directories and temporary files. The
-// caller owns the location (it holds the lease).
-func recoverLocation(ctx context.Context, store storage, location string) error {
-	if j, err := readJournal(ctx, store, location); err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err
+// leftovers of dead runs: staging directories and temporary files, found in
+// all, the location's listing. It returns the listing as it is afterwards
+// (leftovers still in it are gone). The caller owns the location (it holds
+// the lease).
+func recoverLocation(ctx context.Context, store storage, location string, all []string) ([]string, error) {
+	if slices.Contains(all, JournalName) {
+		j, err := readJournal(ctx, store, location)
+		if err == nil {
+			err = rollForward(ctx, store, location, j)
 		}
-	} else if err := rollForward(ctx, store, location, j); err != nil {
-		return err
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if all, err = store.ListAll(ctx, location); err != nil {
+			return nil, fmt.Errorf("dataset: listing %s: %w", location, err)
+		}
 	}
-	all, err := store.ListAll(ctx, location)
-	if err != nil {
-		return fmt.Errorf("dataset: listing %s: %w", location, err)
-	}
+	var g errgroup.Group
+	g.SetLimit(commitParallelism)
 	done := map[string]bool{}
 	for _, p := range all {
 		name, _, nested := strings.Cut(p, "/")
@@ -129,11 +135,14 @@ func recoverLocation(ctx context.Context, store storage, location string) error 
 		if nested {
 			remove = store.RemoveAll
 		}
-		if err := remove(ctx, joinPath(location, name)); err != nil {
-			return fmt.Errorf("dataset: removing %s left by an earlier run: %w", joinPath(location, name), err)
-		}
+		g.Go(func() error {
+			if err := remove(ctx, joinPath(location, name)); err != nil {
+				return fmt.Errorf("dataset: removing %s left by an earlier run: %w", joinPath(location, name), err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return all, g.Wait()
 }
 
 // isLeftover reports whether a base name is a staging directory or a
@@ -314,15 +323,55 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	if err := WriteErrors(&buf, errs); err != nil {
 		return fail(fmt.Errorf("dataset: %w", err))
 	}
+	// A shard no row reached is written here; it carries a SHA-256 when
+	// the written shards do (convert --sha256).
+	empty := &ShardWriter{Compression: c, Index: a.Index}
+	for _, r := range a.shards {
+		empty.SHA256 = empty.SHA256 || r.SHA256 != ""
+	}
+	type shardID struct {
+		split string
+		shard int
+	}
+	var missing []shardID
+	for _, layout := range a.Splits {
+		for i := range layout.Shards {
+			if _, ok := a.shards[shardKey(layout.Name, i)]; !ok {
+				missing = append(missing, shardID{layout.Name, i})
+			}
+		}
+	}
+	// errors.csv, the empty shards and the listing of the location are
+	// independent: on a bucket each is a round trip, so they go at once.
 	stagedErrors := joinPath(a.TempDir, ErrorsName)
-	if err := writeAtomic(ctx, store, stagedErrors, buf.Bytes()); err != nil {
+	emptyShards := make([]ShardResult, len(missing))
+	var old []string
+	// No cancellation on the first error: an upload cancelled mid-way may
+	// still land after fail has cleared the staging directory.
+	var g errgroup.Group
+	g.SetLimit(commitParallelism)
+	g.Go(func() error { return writeAtomic(ctx, store, stagedErrors, buf.Bytes()) })
+	g.Go(func() (err error) {
+		if old, err = store.List(ctx, a.Location); err != nil {
+			return fmt.Errorf("dataset: listing %s: %w", a.Location, err)
+		}
+		return nil
+	})
+	for i, id := range missing {
+		g.Go(func() (err error) {
+			emptyShards[i], _, err = empty.WriteTemp(ctx, a.TempDir, id.split, id.shard, nil)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return fail(err)
 	}
 	// A failed conversion keeps its errors for diagnosis: as errors.csv
 	// where no finished dataset is, as errors.failed.csv beside an earlier
 	// one, which stays untouched.
+	hadManifest := slices.Contains(old, ManifestName)
 	keep := ErrorsName
-	if _, err := store.Size(ctx, joinPath(a.Location, ManifestName)); err == nil {
+	if hadManifest {
 		keep = FailedErrorsName
 	}
 	errorsFile := joinPath(a.Location, keep)
@@ -341,31 +390,23 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 		}
 	}
 
-	j := &journal{Run: strings.TrimPrefix(staging, tempPrefix), Staging: staging}
+	j := &journal{Run: strings.TrimPrefix(staging, tempPrefix), Staging: staging, Fresh: !hadManifest}
 	stage := func(temp, name string, size int64) {
 		j.Moves = append(j.Moves, move{From: staging + "/" + strings.TrimPrefix(temp, a.TempDir+"/"), To: name, Size: size})
 	}
 	stage(stagedErrors, ErrorsName, int64(buf.Len()))
-	pending := maps.Clone(a.shards)
-	var decoders []string
-	// A shard no row reached is written here; it carries a SHA-256 when
-	// the written shards do (convert --sha256).
-	empty := &ShardWriter{Compression: c, Index: a.Index}
-	for _, r := range a.shards {
-		empty.SHA256 = empty.SHA256 || r.SHA256 != ""
+	shards := maps.Clone(a.shards)
+	for i, id := range missing {
+		shards[shardKey(id.split, id.shard)] = emptyShards[i]
 	}
+	var decoders []string
 	for _, layout := range a.Splits {
 		split := Split{Name: layout.Name, Fraction: layout.Fraction}
 		labels := newLabelCounts(a.Spec)
 		for i := range layout.Shards {
 			k := shardKey(layout.Name, i)
-			r, ok := pending[k]
-			if !ok {
-				if r, _, err = empty.WriteTemp(ctx, a.TempDir, layout.Name, i, nil); err != nil {
-					return fail(err)
-				}
-			}
-			delete(pending, k)
+			r := shards[k]
+			delete(shards, k)
 			name := ShardName(layout.Name, i, layout.Shards, c)
 			stage(r.Temp, name, r.Bytes)
 			if a.Index {
@@ -380,7 +421,7 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 		split.Labels = labels.manifest()
 		m.Splits = append(m.Splits, split)
 	}
-	for k := range pending {
+	for k := range shards {
 		return fail(fmt.Errorf("dataset: shard %s is outside the split's shard count", k))
 	}
 	m.Decoder, m.Decoders = shardDecoders(decoders, cmp.Or(a.Decoder, imageprep.DecoderName()))
@@ -388,12 +429,9 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	if m.Created.IsZero() {
 		m.Created = time.Now().UTC().Truncate(time.Second)
 	}
-	if err := writeManifest(ctx, store, a.TempDir, m); err != nil {
+	// The manifest travels in the journal: rollForward writes it last.
+	if j.Manifest, err = m.Marshal(); err != nil {
 		return fail(err)
-	}
-	old, err := store.List(ctx, a.Location)
-	if err != nil {
-		return fail(fmt.Errorf("dataset: listing %s: %w", a.Location, err))
 	}
 	replaced := map[string]bool{}
 	for _, mv := range j.Moves {
@@ -421,11 +459,12 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	return m, nil
 }
 
-// commitFile moves a temporary file to its final name. A retried Commit
+// commitFile gives a temporary file its final name (Place: on buckets the
+// temporary one stays until the staging directory goes). A retried Commit
 // finds the move already done: the temporary file is gone and the final one
 // has the expected size (size < 0 skips the size check).
 func commitFile(ctx context.Context, store storage, temp, final string, size int64) error {
-	err := store.Rename(ctx, temp, final)
+	err := store.Place(ctx, temp, final)
 	if err == nil {
 		return nil
 	}

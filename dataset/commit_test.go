@@ -78,6 +78,13 @@ func (d faultyDisk) Rename(ctx context.Context, from, to string) error {
 	return d.storage.Rename(ctx, from, to)
 }
 
+func (d faultyDisk) Place(ctx context.Context, from, to string) error {
+	if err := d.fault("place", from); err != nil {
+		return err
+	}
+	return d.storage.Place(ctx, from, to)
+}
+
 func (d faultyDisk) Remove(ctx context.Context, path string) error {
 	if err := d.fault("remove", path); err != nil {
 		return err
@@ -227,6 +234,63 @@ func testCommitFaults(t *testing.T, newDir func(t *testing.T) string) {
 			})
 		}
 	}
+}
+
+// failPlace is storage whose Place always fails: a commit stops right after
+// its commit point.
+type failPlace struct{ storage }
+
+func (failPlace) Place(_ context.Context, from, _ string) error {
+	return &fs.PathError{Op: "place", Path: from, Err: syscall.ENOSPC}
+}
+
+// TestRollForwardEarlierJournal: a commit interrupted by an earlier tfprep,
+// whose journal carries no manifest (the staging directory holds it), is
+// finished by the next Create.
+func TestRollForwardEarlierJournal(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := sampleAssembly(t, dir, tfrecord.None, true, true, 3)
+	wrapStorage = func(s storage) storage { return failPlace{s} }
+	_, err := a.Commit(ctx)
+	wrapStorage = nil
+	if !errors.Is(err, ErrCommitInterrupted) {
+		t.Fatalf("got %v, want ErrCommitInterrupted", err)
+	}
+	store, err := storageFor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := readJournal(ctx, store, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Fresh || len(j.Manifest) == 0 {
+		t.Fatalf("journal over an earlier dataset: fresh %v, manifest of %d bytes", j.Fresh, len(j.Manifest))
+	}
+	// Rewrite it as an earlier tfprep did: the manifest staged beside the shards.
+	if err := os.WriteFile(filepath.Join(dir, j.Staging, ManifestName), j.Manifest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j.Manifest = nil
+	data, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), `"manifest"`) || strings.Contains(string(data), `"fresh"`) {
+		t.Fatalf("the rewritten journal still has the new fields: %s", data)
+	}
+	if err := os.WriteFile(filepath.Join(dir, JournalName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(ctx, dir, true); err != nil {
+		t.Fatal(err)
+	}
+	removeStaging(t, dir)
+	verifyClean(t, dir, 3)
 }
 
 // removeStaging removes the staging directory a test's Create made.

@@ -48,6 +48,11 @@ type storage interface {
 	// server-side copy then a delete of the source). Directories are never
 	// renamed, and no multi-file operation is assumed atomic.
 	Rename(ctx context.Context, from, to string) error
+	// Place makes the file to hold from's content, replacing it: a rename
+	// on local disk (from is gone), a server-side copy on an object store
+	// (from stays until its directory is removed: a rename there is a copy
+	// and a delete, and the delete can wait for the rest of a commit).
+	Place(ctx context.Context, from, to string) error
 	// Remove removes a file; removing a missing file is not an error.
 	Remove(ctx context.Context, path string) error
 	// RemoveAll removes dir and everything under it.
@@ -166,6 +171,8 @@ func (localDisk) CreateNew(_ context.Context, path string, data []byte) error {
 }
 
 func (localDisk) Rename(_ context.Context, from, to string) error { return os.Rename(from, to) }
+
+func (localDisk) Place(_ context.Context, from, to string) error { return os.Rename(from, to) }
 
 func (localDisk) Remove(_ context.Context, path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

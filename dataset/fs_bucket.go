@@ -179,15 +179,31 @@ func (b bucketStore) Create(ctx context.Context, path string) (io.WriteCloser, e
 }
 
 func (b bucketStore) Rename(ctx context.Context, from, to string) error {
-	src, err := b.key(from)
-	if err != nil {
-		return err
-	}
-	dst, err := b.key(to)
+	src, dst, err := b.keys(from, to)
 	if err != nil {
 		return err
 	}
 	return b.root.Rename(ctx, dst, src)
+}
+
+// Place copies from to to on the server; from stays.
+func (b bucketStore) Place(ctx context.Context, from, to string) error {
+	src, dst, err := b.keys(from, to)
+	if err != nil {
+		return err
+	}
+	return b.root.Copy(ctx, dst, src)
+}
+
+// keys returns the object keys of a move's source and target.
+func (b bucketStore) keys(from, to string) (src, dst string, err error) {
+	if src, err = b.key(from); err != nil {
+		return "", "", err
+	}
+	if dst, err = b.key(to); err != nil {
+		return "", "", err
+	}
+	return src, dst, nil
 }
 
 func (b bucketStore) Remove(ctx context.Context, path string) error {

@@ -37,6 +37,12 @@ type journal struct {
 	// Delete lists the files of the earlier dataset the new one does not
 	// replace by a move.
 	Delete []string `json:"delete"`
+	// Fresh: the location held no dataset.json when the journal was
+	// written, so there is no old manifest to remove first.
+	Fresh bool `json:"fresh,omitempty"`
+	// Manifest is the new dataset.json, written last. Journals of earlier
+	// tfprep versions lack it: their staging directory holds the manifest.
+	Manifest json.RawMessage `json:"manifest,omitempty"`
 }
 
 // move is one staged file and its final name; Size < 0 skips the size
@@ -75,20 +81,23 @@ func checkNoJournal(ctx context.Context, store storage, location string) error {
 // rollForward carries out a journal's commit; every step is idempotent, so
 // a commit interrupted anywhere is finished by running it again:
 //
-//  1. remove the old dataset.json (the old dataset stops claiming to be
-//     complete);
-//  2. move the staged files to their final names, in parallel, retrying
-//     failures (a move found done — source gone, target of the expected
-//     size — counts as done);
-//  3. delete the old files the new dataset does not replace;
-//  4. write dataset.json, a copy of the staged one;
-//  5. remove the journal, then the staging directory.
+//  1. remove the old dataset.json, if there was one (the old dataset stops
+//     claiming to be complete);
+//  2. place the staged files at their final names and delete the old files
+//     the new dataset does not replace, all in parallel, retrying failures
+//     (a move found done — source gone, target of the expected size —
+//     counts as done);
+//  3. write dataset.json, from the journal, then remove the journal; the
+//     staging directory is removed meanwhile (a staging directory gone
+//     before its journal is a commit whose moves are done).
 func rollForward(ctx context.Context, store storage, location string, j *journal) error {
 	fail := func(err error) error {
 		return fmt.Errorf("%w in %s (run %s): %w; run the same tfprep convert again to finish it", ErrCommitInterrupted, location, j.Run, err)
 	}
-	if err := store.Remove(ctx, joinPath(location, ManifestName)); err != nil {
-		return fail(err)
+	if !j.Fresh {
+		if err := store.Remove(ctx, joinPath(location, ManifestName)); err != nil {
+			return fail(err)
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(commitParallelism)
@@ -99,28 +108,37 @@ func rollForward(ctx context.Context, store storage, location string, j *journal
 			})
 		})
 	}
+	for _, name := range j.Delete {
+		g.Go(func() error {
+			return retry(gctx, func() error { return store.Remove(gctx, joinPath(location, name)) })
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return fail(err)
 	}
-	for _, name := range j.Delete {
-		if err := retry(ctx, func() error { return store.Remove(ctx, joinPath(location, name)) }); err != nil {
+	data := []byte(j.Manifest)
+	if len(data) == 0 {
+		var err error
+		if data, err = readAll(ctx, store, joinPath(location, j.Staging+"/"+ManifestName)); err != nil {
 			return fail(err)
 		}
 	}
-	staged := joinPath(location, j.Staging+"/"+ManifestName)
-	data, err := readAll(ctx, store, staged)
+	// Every staged file is in place: the staging directory goes while the
+	// manifest is written. One that cannot be removed is an orphan the next
+	// run clears.
+	removed := make(chan struct{})
+	go func() {
+		defer close(removed)
+		retry(ctx, func() error { return store.RemoveAll(ctx, joinPath(location, j.Staging)) })
+	}()
+	err := retry(ctx, func() error { return writeAtomic(ctx, store, joinPath(location, ManifestName), data) })
+	if err == nil {
+		err = store.Remove(ctx, joinPath(location, JournalName))
+	}
+	<-removed
 	if err != nil {
 		return fail(err)
 	}
-	if err := retry(ctx, func() error { return writeAtomic(ctx, store, joinPath(location, ManifestName), data) }); err != nil {
-		return fail(err)
-	}
-	if err := store.Remove(ctx, joinPath(location, JournalName)); err != nil {
-		return fail(err)
-	}
-	// The dataset is complete; a staging directory that cannot be removed
-	// is an orphan the next run clears.
-	retry(ctx, func() error { return store.RemoveAll(ctx, joinPath(location, j.Staging)) })
 	return nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	objstore "github.com/tfprep/tfprep/storage"
@@ -72,8 +74,13 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 	if err != nil {
 		return nil, fmt.Errorf("dataset: taking the lease of %s: %w", location, err)
 	}
+	heldHere.Store(location, h.RunID)
 	return &Lease{Location: location, Run: h.RunID, lease: l}, nil
 }
+
+// heldHere maps the locations whose lease this process holds to the run that
+// holds it: checkLease need not read a lease it knows.
+var heldHere sync.Map
 
 // Refresh records that the holder is alive. It fails, wrapping ErrLocked,
 // when the lease was taken over by another run.
@@ -101,6 +108,7 @@ func (l *Lease) KeepAlive(ctx context.Context) {
 
 // Release removes the lease if this run still holds it.
 func (l *Lease) Release(ctx context.Context) error {
+	heldHere.CompareAndDelete(l.Location, l.Run)
 	if err := l.lease.Release(ctx); err != nil && !errors.Is(err, objstore.ErrLeaseLost) {
 		return err
 	}
@@ -115,6 +123,7 @@ func isLeaseName(name string) bool {
 // ReleaseLease removes location's lease if run still holds it: the release
 // by a job's last step when the launcher did not wait for the job.
 func ReleaseLease(ctx context.Context, location, run string) error {
+	heldHere.CompareAndDelete(location, run)
 	d, err := leaseDir(ctx, location)
 	if err != nil {
 		return err
@@ -125,11 +134,14 @@ func ReleaseLease(ctx context.Context, location, run string) error {
 // checkLease refuses a location whose lease a live run of another process
 // holds: its staging directory must not be taken for an orphan.
 func checkLease(ctx context.Context, store storage, location string) error {
+	if _, ok := heldHere.Load(location); ok {
+		return nil // this process holds it
+	}
 	path := joinPath(location, LockName)
-	if _, err := store.Size(ctx, path); err != nil {
+	data, err := readAll(ctx, store, path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	data, err := readAll(ctx, store, path)
 	if err != nil {
 		return fmt.Errorf("dataset: reading the lease %s: %w", path, err)
 	}

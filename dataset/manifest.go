@@ -257,11 +257,15 @@ func ReadManifest(dir string) (*Manifest, error) {
 }
 
 func readManifest(ctx context.Context, store storage, dir string) (*Manifest, error) {
-	if err := checkNoJournal(ctx, store, dir); err != nil {
-		return nil, err
-	}
+	// The journal and the manifest are read at once: on a bucket each is a
+	// round trip. A journal wins over whatever the manifest says.
+	journalChecked := make(chan error, 1)
+	go func() { journalChecked <- checkNoJournal(ctx, store, dir) }()
 	path := joinPath(dir, ManifestName)
 	data, err := readAll(ctx, store, path)
+	if jerr := <-journalChecked; jerr != nil {
+		return nil, jerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w (no finished conversion in %s)", err, dir)
 	}

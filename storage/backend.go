@@ -44,6 +44,10 @@ type writeOptions struct {
 	ifNotExist  bool
 	ifMatch     string
 	stream      bool
+	// written, when not nil, receives the version of the object a
+	// successful commit made, where the store's answer gives it (GCS's
+	// generation); it is left alone otherwise.
+	written *string
 }
 
 type objectReader interface {

@@ -111,6 +111,10 @@ type blobWriter struct {
 	check   func() error
 	unlock  func()
 	ifMatch string
+	// gcs is the GCS writer, whose attributes after Close give the
+	// generation written (into *written).
+	gcs     *storage.Writer
+	written *string
 }
 
 func (b *blobBackend) newWriter(ctx context.Context, key string, o writeOptions) (objectWriter, error) {
@@ -127,7 +131,7 @@ func (b *blobBackend) newWriter(ctx context.Context, key string, o writeOptions)
 	if o.stream && b.beforeStreamWrite != nil {
 		hooks = append(hooks, b.beforeStreamWrite)
 	}
-	bw := &blobWriter{ifMatch: o.ifMatch}
+	bw := &blobWriter{ifMatch: o.ifMatch, written: o.written}
 	if o.ifMatch != "" {
 		switch b.sch {
 		case "gs":
@@ -166,6 +170,13 @@ func (b *blobBackend) newWriter(ctx context.Context, key string, o writeOptions)
 			}
 			bw.unlock = b.mu.Unlock
 		}
+	}
+	if b.sch == "gs" && o.written != nil {
+		// Last: gcsblob makes the writer once the object handle is final.
+		hooks = append(hooks, func(as func(any) bool) error {
+			as(&bw.gcs)
+			return nil
+		})
 	}
 	if len(hooks) > 0 {
 		opts.BeforeWrite = func(as func(any) bool) error {
@@ -206,6 +217,11 @@ func (w *blobWriter) commit() error {
 	err := w.w.Close()
 	if err != nil && w.ifMatch != "" && gcerrors.Code(err) == gcerrors.FailedPrecondition {
 		return fmt.Errorf("%w: %w", errChanged, err)
+	}
+	if err == nil && w.gcs != nil {
+		if a := w.gcs.Attrs(); a != nil {
+			*w.written = strconv.FormatInt(a.Generation, 10)
+		}
 	}
 	return err
 }

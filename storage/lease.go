@@ -104,7 +104,7 @@ func (d *Dir) AcquireLease(ctx context.Context, name string, h Holder, ttl time.
 	if err != nil {
 		return nil, err
 	}
-	err = d.writeKey(ctx, key, data, writeOptions{ifNotExist: true, contentType: "application/json"})
+	err = d.writeKey(ctx, key, data, writeOptions{ifNotExist: true, contentType: "application/json", written: &l.version})
 	if err == nil {
 		return l, l.remember(ctx)
 	}
@@ -165,6 +165,9 @@ func (l *Lease) read(ctx context.Context) (*Holder, *Attributes, error) {
 // remember records the version of the object this holder just wrote. Nobody else can have replaced it in
 // between: a takeover needs it to be stale, and it was just written.
 func (l *Lease) remember(ctx context.Context) error {
+	if l.version != "" {
+		return nil // the write's answer gave it
+	}
 	a, err := l.d.Stat(ctx, l.name)
 	if err != nil {
 		return err
@@ -175,10 +178,12 @@ func (l *Lease) remember(ctx context.Context) error {
 
 // replace writes data over the lease object if it is still at version.
 func (l *Lease) replace(ctx context.Context, data []byte, version string) error {
-	err := l.d.writeKey(ctx, l.key, data, writeOptions{ifMatch: version, contentType: "application/json"})
+	var written string
+	err := l.d.writeKey(ctx, l.key, data, writeOptions{ifMatch: version, contentType: "application/json", written: &written})
 	if err != nil {
 		return err
 	}
+	l.version = written
 	return l.remember(ctx)
 }
 
