@@ -58,7 +58,7 @@ func readFile(ctx context.Context, path string) ([]byte, error) {
 }
 
 // openRead opens a file for reading; closing it also closes its Dir.
-func openRead(ctx context.Context, path string) (io.ReadCloser, error) {
+func openRead(ctx context.Context, path string) (*dirFile, error) {
 	d, name, err := openParent(ctx, path)
 	if err != nil {
 		return nil, err
@@ -68,16 +68,18 @@ func openRead(ctx context.Context, path string) (io.ReadCloser, error) {
 		d.Close()
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	return &dirFile{ReadCloser: r, dir: d}, nil
+	return &dirFile{Reader: r, dir: d}, nil
 }
 
+// dirFile is a file open for reading (Size gives the whole file's) that
+// closes its directory with it.
 type dirFile struct {
-	io.ReadCloser
+	*storage.Reader
 	dir *storage.Dir
 }
 
 func (f *dirFile) Close() error {
-	err := f.ReadCloser.Close()
+	err := f.Reader.Close()
 	f.dir.Close()
 	return err
 }

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -151,11 +152,15 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out string, lease *dataset.Lease, async bool) (*dataset.Manifest, error) {
 	// cleanup must run even after ctx is cancelled.
 	cleanup := context.WithoutCancel(ctx)
+	release := func() {}
 	if !async {
-		defer lease.Release(cleanup)
 		keep, stop := context.WithCancel(cleanup)
-		defer stop()
 		go lease.KeepAlive(keep)
+		release = sync.OnceFunc(func() {
+			stop()
+			lease.Release(cleanup)
+		})
+		defer release()
 	}
 	if launch.runner == "prism" && !launch.remote {
 		if err := useLoopbackPrism(ctx); err != nil {
@@ -178,7 +183,13 @@ func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out 
 	if flagIsTrue("dry_run") || async {
 		return nil, nil
 	}
-	return dataset.ReadManifest(out)
+	// The dataset is complete: the lease goes while its manifest is read
+	// back (on a bucket, two round trips at once).
+	var wg sync.WaitGroup
+	wg.Go(release)
+	m, err := dataset.ReadManifest(out)
+	wg.Wait()
+	return m, err
 }
 
 // ErrInterrupted: the conversion was stopped by its context (a signal).
@@ -266,7 +277,7 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 				names = append(names, f.Path)
 			}
 		}
-		records, csvRejects, reads = readRows(s, beam.CreateList(s, ranges), header)
+		records, csvRejects, reads = readRows(s, ranges, header)
 	}
 	rows, labelRejects, warnings := decodeRows(s, string(specJSON), header, names, records)
 	rows = assignSplit(s, cfg.Seed, splits, rows)

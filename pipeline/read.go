@@ -69,7 +69,7 @@ type csvRange struct {
 	Index     int    // range number in the file; range 0 holds the header
 	Start     int64  // ScanRanges: the first line start in the range; PlanRanges on: the first record's start
 	End       int64  // end of the range (exclusive); the last range's is math.MaxInt64
-	Next      int64  // where the first record at or after End starts (the file's size at its end)
+	Next      int64  // where the first record at or after End starts (the file's size at its end); -1: not scanned, a whole file
 	Lines     int64  // newlines in [Start, Next)
 	Line      int    // PlanRanges on: the file's line at Start
 }
@@ -106,14 +106,31 @@ func csvRanges(files []csvFile) []csvRange {
 	return ranges
 }
 
-// readRows reads the ranges of the CSV files (PCollection<csvRange>, from
-// csvRanges) and returns PCollection<csvRecord> of their data records,
+// readRows reads the ranges of the CSV files (from csvRanges) and returns
+// PCollection<csvRecord> of their data records,
 // PCollection<dataset.ErrorRecord> of records that do not parse (stage csv),
-// and PCollection<readCount>, one per range, for the row accounting. header is the header every file must start with;
-// names, when set, prefixes reasons with the file (several input files).
-func readRows(s beam.Scope, ranges beam.PCollection, header []string) (records, rejected, counts beam.PCollection) {
+// and PCollection<readCount>, one per range, for the row accounting. header
+// is the header every file must start with.
+//
+// A file of one range is read in one pass from its start. A file of several
+// is scanned first (ScanRanges: where each range's first record starts, and
+// its newlines), the scans are put in order (PlanRanges), and then the ranges
+// are read in parallel.
+func readRows(s beam.Scope, ranges []csvRange, header []string) (records, rejected, counts beam.PCollection) {
 	s = s.Scope("ReadRows")
-	scanned := beam.ParDo(s.Scope("ScanRanges"), &scanRangeFn{Header: header}, beam.Reshuffle(s, ranges))
+	whole := true
+	for i, r := range ranges {
+		ranges[i].Line, ranges[i].Next = 1, -1 // the plan of a whole file
+		whole = whole && r.Index == 0 && r.End == math.MaxInt64
+	}
+	if whole {
+		planned := beam.CreateList(s, ranges)
+		if len(ranges) > 1 {
+			planned = beam.Reshuffle(s, planned)
+		}
+		return beam.ParDo3(s.Scope("ReadRanges"), &readRangeFn{Header: header}, planned)
+	}
+	scanned := beam.ParDo(s.Scope("ScanRanges"), &scanRangeFn{Header: header}, beam.Reshuffle(s, beam.CreateList(s, ranges)))
 	planned := beam.ParDo(s.Scope("PlanRanges"), &planRangesFn{Header: header}, beam.GroupByKey(s, scanned))
 	return beam.ParDo3(s.Scope("ReadRanges"), &readRangeFn{Header: header}, beam.Reshuffle(s, planned))
 }
@@ -504,7 +521,7 @@ func (f *readRangeFn) ProcessElement(ctx context.Context, r csvRange, emit func(
 	if !slices.Equal(header, f.Header) {
 		return fmt.Errorf("%w: %s: header changed since the job started: got %q, want %q", ErrCSV, r.File, header, f.Header)
 	}
-	if got := r.Start + int64(next); got != r.Next {
+	if got := r.Start + int64(next); r.Next >= 0 && got != r.Next {
 		return fmt.Errorf("%w: %s changed since the job started: the records of bytes %d-%d end at byte %d, not %d", ErrCSV, r.File, r.Start, r.End, got, r.Next)
 	}
 	rangeDone()
@@ -529,13 +546,18 @@ func csvInputs(ctx context.Context, args []string) ([]csvFile, []string, error) 
 			}
 		}
 	}
+	// The header reads give the sizes listCSV left unknown: one round trip
+	// per file on a bucket.
 	headers := make([][]string, len(files))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for i, f := range files {
+	for i := range files {
 		g.Go(func() error {
-			h, err := readHeader(gctx, f.Path)
+			h, size, err := readHeader(gctx, files[i].Path)
 			headers[i] = h
+			if files[i].Size < 0 {
+				files[i].Size = size
+			}
 			return err
 		})
 	}
@@ -559,11 +581,7 @@ func listCSV(ctx context.Context, arg string) ([]csvFile, error) {
 	}
 	defer d.Close()
 	if !strings.ContainsAny(name, "*?[\\") {
-		a, err := d.Stat(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: %w", err)
-		}
-		return []csvFile{{Path: arg, Size: a.Size}}, nil
+		return []csvFile{{Path: arg, Size: -1}}, nil // readHeader finds its size
 	}
 	if _, err := path.Match(name, ""); err != nil {
 		return nil, fmt.Errorf("%w: --csv %s: %v", ErrConfig, arg, err)
@@ -595,12 +613,13 @@ func listCSV(ctx context.Context, arg string) ([]csvFile, error) {
 // readHeader returns the header record of the CSV file at path (local,
 // gs:// or s3://); the launcher uses it to check the spec's columns before
 // the job starts.
-func readHeader(ctx context.Context, path string) ([]string, error) {
+func readHeader(ctx context.Context, path string) (header []string, size int64, err error) {
 	f, err := openRead(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
+	size = f.Size()
 	br := bufio.NewReader(f)
 	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))
@@ -609,16 +628,16 @@ func readHeader(ctx context.Context, path string) ([]string, error) {
 	// line endings would otherwise surface as a quote error.
 	head, _ := br.Peek(64 << 10)
 	if err := checkLineEndings(path, head); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	r := csv.NewReader(br)
 	r.FieldsPerRecord = -1
-	header, err := r.Read()
+	header, err = r.Read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("%w: %s: empty, want a header line", ErrCSV, path)
+		return nil, 0, fmt.Errorf("%w: %s: empty, want a header line", ErrCSV, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: header: %v", ErrCSV, path, err)
+		return nil, 0, fmt.Errorf("%w: %s: header: %v", ErrCSV, path, err)
 	}
-	return header, nil
+	return header, size, nil
 }

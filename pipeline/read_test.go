@@ -102,7 +102,7 @@ func TestReadHeaderLineEndings(t *testing.T) {
 	if err := os.WriteFile(path, []byte("image_name,tags\rtrain_0,clear\r"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := readHeader(context.Background(), path)
+	_, _, err := readHeader(context.Background(), path)
 	if !errors.Is(err, ErrCSV) || !strings.Contains(err.Error(), "bare carriage return") || !strings.Contains(err.Error(), path) {
 		t.Errorf("got %v, want ErrCSV naming %s and the bare carriage return", err, path)
 	}
