@@ -52,13 +52,17 @@ func TestRetriedShardLeavesNoDuplicate(t *testing.T) {
 	}
 	var attempts []dataset.ShardResult
 	var rejected []dataset.ErrorRecord
-	for range 2 {
+	for range 2 { // two bundles
 		rejected = nil
-		err := fn.ProcessElement(ctx, "train/00000", iterOf([]rowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}),
-			func(r dataset.ShardResult) { attempts = append(attempts, r) },
-			func(e dataset.ErrorRecord) { rejected = append(rejected, e) },
-			func(w dataset.Warning) { t.Errorf("unexpected warning %+v", w) })
+		emit := func(r dataset.ShardResult) { attempts = append(attempts, r) }
+		reject := func(e dataset.ErrorRecord) { rejected = append(rejected, e) }
+		warn := func(w dataset.Warning) { t.Errorf("unexpected warning %+v", w) }
+		fn.StartBundle(ctx, emit, reject, warn)
+		err := fn.ProcessElement(ctx, "train/00000", iterOf([]rowBatch{{Rows: rows[:1]}, {Rows: rows[1:]}}), emit, reject, warn)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn.FinishBundle(ctx, emit, reject, warn); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -125,6 +126,27 @@ type writeShardFn struct {
 	badIO   beam.Counter
 	badImg  beam.Counter
 	dupKeys beam.Counter
+	// running are the shards of this bundle being written: a shard is
+	// written in the background while the next one's rows are gathered and
+	// its first images fetched, so that neither the latency of the first
+	// reads and the final upload of a shard nor the start and end of its
+	// decoding leave the cores or the connections idle.
+	running  int
+	finished chan *shardJob // buffered: shardsInFlight
+}
+
+// shardsInFlight bounds the shards one DoFn instance writes at once: each
+// holds its fetch budget (dataset.DefaultFetchBytes) and its decoders.
+const shardsInFlight = 2
+
+// shardJob is one shard written in the background, and what it found.
+type shardJob struct {
+	rows       []splitRow
+	res        dataset.ShardResult
+	rejected   []dataset.ErrorRecord
+	duplicates []dataset.ErrorRecord
+	warnings   []dataset.Warning
+	err        error
 }
 
 func (f *writeShardFn) Setup(ctx context.Context) error {
@@ -172,6 +194,17 @@ func (f *writeShardFn) Teardown() error {
 	return nil
 }
 
+func (f *writeShardFn) StartBundle(ctx context.Context, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) {
+	if f.finished == nil {
+		f.finished = make(chan *shardJob, shardsInFlight)
+	}
+	// Writes a failed bundle left behind finish before this one starts;
+	// their results were the failed bundle's.
+	for ; f.running > 0; f.running-- {
+		<-f.finished
+	}
+}
+
 func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches func(*rowBatch) bool, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) error {
 	var rows []splitRow
 	var batch rowBatch
@@ -184,17 +217,45 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 	}
 	orderRows(f.Config.Seed, rows)
 	split, shard := rows[0].Split, rows[0].Shard
-	rows, duplicates, warnings := duplicateKeys(rows, f.Config.Files, f.Config.RejectDuplicateKeys)
-	res, rejected, err := f.writer.WriteTemp(ctx, f.Config.TempDir, split, shard, datasetRows(rows))
-	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+	j := &shardJob{}
+	j.rows, j.duplicates, j.warnings = duplicateKeys(rows, f.Config.Files, f.Config.RejectDuplicateKeys)
+	for f.running >= shardsInFlight {
+		if err := f.reportNext(ctx, emit, reject, warn); err != nil {
+			return err
+		}
 	}
-	for _, w := range warnings {
+	f.running++
+	go func() {
+		j.res, j.rejected, j.err = f.writer.WriteTemp(ctx, f.Config.TempDir, split, shard, datasetRows(j.rows))
+		f.finished <- j
+	}()
+	return nil
+}
+
+// FinishBundle waits for the bundle's shards and reports them; a shard that
+// could not be written fails the bundle.
+func (f *writeShardFn) FinishBundle(ctx context.Context, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) error {
+	var errs []error
+	for f.running > 0 {
+		errs = append(errs, f.reportNext(ctx, emit, reject, warn))
+	}
+	return errors.Join(errs...)
+}
+
+// reportNext waits for a running shard to finish and emits what it found.
+func (f *writeShardFn) reportNext(ctx context.Context, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) error {
+	j := <-f.finished
+	f.running--
+	if j.err != nil {
+		return fmt.Errorf("pipeline: %w", j.err)
+	}
+	res, rows := j.res, j.rows
+	for _, w := range j.warnings {
 		f.dupKeys.Inc(ctx, 1)
 		progress.warnings.Add(1)
 		warn(w)
 	}
-	for _, r := range duplicates {
+	for _, r := range j.duplicates {
 		f.dupKeys.Inc(ctx, 1)
 		progress.rejected.Add(1)
 		reject(r)
@@ -204,13 +265,13 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 	progress.addSplitTime(res.Split, res.Nanos)
 	progress.bytesWritten.Add(res.Bytes)
 	var fileOf map[lineKey]int // the file of a rejected row, when there are several
-	if len(f.Config.Files) > 1 && len(rejected) > 0 {
+	if len(f.Config.Files) > 1 && len(j.rejected) > 0 {
 		fileOf = make(map[lineKey]int, len(rows))
 		for _, r := range rows {
 			fileOf[lineKey{r.Line, r.Key}] = r.File
 		}
 	}
-	for _, r := range rejected {
+	for _, r := range j.rejected {
 		if fileOf != nil {
 			r.Reason = inFile(f.Config.Files, fileOf[lineKey{r.Line, r.Key}], r.Reason)
 		}
