@@ -169,13 +169,20 @@ func TestPreflightBuckets(t *testing.T) {
 	}
 }
 
-// BenchmarkConvertLatency converts 400 Planet-like chips from the GCS
-// emulator to it, with the default flags, behind a proxy adding 0 or 50 ms
-// to every request: the reads in flight must hide the latency.
+// BenchmarkConvertLatency converts 400 and 2,000 Planet-like chips from the
+// GCS emulator to it, with the default flags, behind a proxy adding 0 or
+// 50 ms to every request: the reads in flight must hide the latency. The
+// rounds metric counts the requests waited for one after another outside
+// the image phase (pre-flight, lease, commit), each paying the latency once.
 //
 //	go test ./pipeline -run '^$' -bench ConvertLatency -benchtime 3x
 func BenchmarkConvertLatency(b *testing.B) {
-	const n = 400
+	for _, n := range []int{400, 2000} {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) { benchmarkConvertLatency(b, n) })
+	}
+}
+
+func benchmarkConvertLatency(b *testing.B, n int) {
 	csvPath, images := datasetOf(b, n, nil)
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		b.Run(fmt.Sprintf("latency=%v", latency), func(b *testing.B) {
@@ -187,21 +194,24 @@ func BenchmarkConvertLatency(b *testing.B) {
 			gp := g.Via(p.Addr)
 			gp.Location(b, "bucket", "in") // routes the clients through the proxy
 			p.SetLatency(latency)
-			i := 0
+			i, rounds := 0, 0
 			for b.Loop() {
 				cfg := benchConfig(b, in+"/csv/"+filepath.Base(csvPath), in+"/images")
 				cfg.Out = fmt.Sprintf("gs://bucket/out%d", i)
 				i++
+				p.Record()
 				m, err := Convert(context.Background(), cfg)
+				rounds = storagetest.Rounds(p.Log(), storagetest.PathContains("%2Fbench_")) // the image reads
 				if err != nil {
 					b.Fatal(err)
 				}
-				if m.Rows.Written != n {
+				if m.Rows.Written != int64(n) {
 					b.Fatalf("wrote %d, want %d", m.Rows.Written, n)
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
 			b.ReportMetric(float64(p.PeakInFlight()), "peak-requests")
+			b.ReportMetric(float64(rounds), "rounds")
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,37 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	faults []*fault
+	log    []Logged // nil unless Record was called
+}
+
+// Logged is one request the proxy served while recording: when it arrived
+// and was answered, its method, and its path and query.
+type Logged struct {
+	Start, End time.Time
+	Method     string
+	Target     string
+}
+
+// Record starts (or restarts) a log of every request the proxy serves.
+func (p *Proxy) Record() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = []Logged{}
+}
+
+// Log returns the requests served since Record, in the order they ended.
+func (p *Proxy) Log() []Logged {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.log)
+}
+
+func (p *Proxy) logged(l Logged) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log != nil {
+		p.log = append(p.log, l)
+	}
 }
 
 // NewProxy starts a proxy to target (host:port) and stops it at cleanup.
@@ -86,6 +118,10 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.requests.Add(1)
+		start := time.Now()
+		defer func() {
+			p.logged(Logged{Start: start, End: time.Now(), Method: r.Method, Target: r.URL.RequestURI()})
+		}()
 		n := p.inFlight.Add(1)
 		defer p.inFlight.Add(-1)
 		for {
@@ -205,3 +241,30 @@ func (p *Proxy) Injected() int64 { return p.injected.Load() }
 
 // PeakInFlight returns the most requests ever in the proxy at once.
 func (p *Proxy) PeakInFlight() int64 { return p.peak.Load() }
+
+// Rounds counts the rounds of requests in log that no request matching
+// busy overlaps: the groups of requests in flight together (each starting
+// before the group's last one ended), each group waited for before the
+// next began. With latency added to every request, it is the number of
+// latencies a client paid one after another outside the busy phases.
+func Rounds(log []Logged, busy Matcher) int {
+	log = slices.Clone(log)
+	slices.SortFunc(log, func(a, b Logged) int { return a.Start.Compare(b.Start) })
+	rounds := 0
+	for i := 0; i < len(log); {
+		end, quiet := log[i].End, true
+		j := i
+		for ; j < len(log) && !log[j].Start.After(end); j++ {
+			if log[j].End.After(end) {
+				end = log[j].End
+			}
+			u, err := url.ParseRequestURI(log[j].Target)
+			quiet = quiet && (err != nil || !busy(&http.Request{Method: log[j].Method, URL: u}))
+		}
+		if quiet {
+			rounds++
+		}
+		i = j
+	}
+	return rounds
+}
