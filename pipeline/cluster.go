@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
@@ -379,12 +378,12 @@ func reachable(ctx context.Context, timeout time.Duration, path string, dir bool
 	go func() {
 		// A client that ignores its context is abandoned, not waited for.
 		defer close(done)
-		fsys, err := filesystem.New(ctx, probe)
+		d, name, err := openParent(ctx, probe)
 		if err != nil {
 			return
 		}
-		defer fsys.Close()
-		fsys.Size(ctx, probe)
+		defer d.Close()
+		d.Stat(ctx, name)
 	}()
 	select {
 	case <-done:

@@ -106,7 +106,11 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	p := &Proxy{}
 	// SetURL also sets the Host header to target's, as the emulators route by it (fake-gcs-server serves
 	// media downloads only on its public host).
-	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }}
+	// Connections to the emulator are kept for reuse, as many as requests in flight (http.DefaultTransport
+	// keeps 2: with a hundred reads in flight, the others would each open a connection and close it).
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 512
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, Transport: transport}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if cut, ok := resp.Request.Context().Value(cutKey{}).(int64); ok {
 			resp.Body = &cutBody{ReadCloser: resp.Body, left: cut}
@@ -151,7 +155,10 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		}
 		rp.ServeHTTP(w, r)
 	}))
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		transport.CloseIdleConnections()
+	})
 	p.Addr = strings.TrimPrefix(srv.URL, "http://")
 	return p
 }
