@@ -123,11 +123,14 @@ func (localDisk) List(_ context.Context, dir string) ([]string, error) {
 	return names, nil
 }
 
+// Create's file is on the disk when Close returns (storage.CreateFile), so
+// that a file renamed into place, and the manifest that names it, survive
+// a power loss.
 func (localDisk) Create(_ context.Context, path string) (io.WriteCloser, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	return os.Create(path)
+	return objstore.CreateFile(path)
 }
 
 func (localDisk) ListAll(_ context.Context, dir string) ([]string, error) {

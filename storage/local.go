@@ -102,9 +102,10 @@ func localVersion(info os.FileInfo) string {
 	return fmt.Sprintf("%d:%d:%d:%d", st.Dev, st.Ino, info.ModTime().UnixNano(), info.Size())
 }
 
-// localWriter writes to a temporary file beside the target and renames it on commit.
+// localWriter writes to a temporary file beside the target, behind (see writeBehind), and renames it on
+// commit.
 type localWriter struct {
-	f    *os.File
+	writeBehind
 	key  string
 	opts writeOptions
 }
@@ -114,7 +115,7 @@ func (localBackend) newWriter(_ context.Context, key string, o writeOptions) (ob
 	if err != nil {
 		return nil, err
 	}
-	return &localWriter{f: f, key: key, opts: o}, nil
+	return &localWriter{writeBehind: writeBehind{f: f}, key: key, opts: o}, nil
 }
 
 // createTemp creates ".BASE.tmp-RANDOM" in key's directory (made if needed), mode 0666 before umask like
@@ -134,8 +135,6 @@ func createTemp(key string) (*os.File, error) {
 	}
 }
 
-func (w *localWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
-
 func (w *localWriter) abort() {
 	w.f.Close()
 	os.Remove(w.f.Name())
@@ -145,8 +144,9 @@ func (w *localWriter) commit() error {
 	tmp := w.f.Name()
 	defer os.Remove(tmp) // after a successful rename or link this finds nothing, or the spare link
 	// Sync so that a crash right after the rename cannot leave a renamed but empty file: the manifest is
-	// the commit point of a conversion and must not point at shards the disk never got.
-	err := w.f.Sync()
+	// the commit point of a conversion and must not point at shards the disk never got. fdatasync: the data
+	// and the size, which is what a reader needs; most of the data is on the disk already.
+	err := w.sync()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
