@@ -188,6 +188,9 @@ func (f *writeShardFn) Setup(ctx context.Context) error {
 }
 
 func (f *writeShardFn) Teardown() error {
+	for ; f.running > 0; f.running-- { // a failed bundle's writes still use the opener
+		<-f.finished
+	}
 	if f.release != nil {
 		return f.release()
 	}
