@@ -57,15 +57,6 @@ func startBucket(t *testing.T, scheme string) func(prefix string) string {
 	}
 }
 
-// withName puts name after loc's path, before its query.
-func withName(loc, name string) string {
-	path, query, ok := strings.Cut(loc, "?")
-	if ok {
-		return path + "/" + name + "?" + query
-	}
-	return path + "/" + name
-}
-
 // TestConvertBuckets converts testdata from the GCS emulator to it, and
 // from the S3 emulator (an S3-compatible store: custom endpoint, path-style
 // addressing) to it, and checks that the shards and errors.csv are byte for
@@ -87,8 +78,8 @@ func TestConvertBuckets(t *testing.T) {
 			upload(t, in, "images", local.Images)
 			upload(t, in, ".", "testdata")
 			cfg := local
-			cfg.CSV = []string{withName(in, "bad.csv")}
-			cfg.Images = withName(in, "images")
+			cfg.CSV = []string{storagetest.Join(in, "bad.csv")}
+			cfg.Images = storagetest.Join(in, "images")
 			cfg.Out = loc("out")
 			m, err := Convert(ctx, cfg)
 			if err != nil {
@@ -145,15 +136,15 @@ func TestPreflightBuckets(t *testing.T) {
 			upload(t, in, ".", "testdata")
 
 			cfg := testConfig(t, "good.csv")
-			cfg.CSV = []string{withName(in, "missing.csv")}
-			cfg.Images = withName(in, "images")
+			cfg.CSV = []string{storagetest.Join(in, "missing.csv")}
+			cfg.Images = storagetest.Join(in, "images")
 			_, err := Convert(ctx, cfg)
 			if missing, _, _ := strings.Cut(cfg.CSV[0], "?"); !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 				t.Errorf("missing CSV: got %v, want ErrNotExist naming %s", err, missing)
 			}
 
-			cfg.CSV = []string{withName(in, "good.csv")}
-			cfg.Images = withName(in, "imgs")
+			cfg.CSV = []string{storagetest.Join(in, "good.csv")}
+			cfg.Images = storagetest.Join(in, "imgs")
 			_, err = Convert(ctx, cfg)
 			if imgs, _, _ := strings.Cut(cfg.Images, "?"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), imgs) {
 				t.Errorf("empty images prefix: got %v, want ErrConfig naming %s", err, imgs)

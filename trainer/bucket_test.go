@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -98,11 +97,7 @@ func TestGlobAndFromCSVBucket(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			loc := tc.start(t)
-			base, query, _ := strings.Cut(loc, "?")
-			if query != "" {
-				query = "?" + query
-			}
-			at := func(name string) string { return base + "/" + name + query }
+			at := func(name string) string { return storagetest.Join(loc, name) }
 			dir, err := storage.Open(ctx, loc)
 			if err != nil {
 				t.Fatal(err)

@@ -43,14 +43,7 @@ func TestFileCommandsOnBuckets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			loc := tc.start(t)
-			// at names an object under loc, keeping an S3 location's query.
-			at := func(name string) string {
-				base, query, _ := strings.Cut(loc, "?")
-				if query != "" {
-					query = "?" + query
-				}
-				return base + "/" + name + query
-			}
+			at := func(name string) string { return storagetest.Join(loc, name) }
 			dir, err := storage.Open(ctx, loc)
 			if err != nil {
 				t.Fatal(err)

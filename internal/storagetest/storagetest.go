@@ -147,3 +147,13 @@ func (s *S3) Location(t testing.TB, bucket, prefix string) string {
 	Offline(t)
 	return fmt.Sprintf("%s?endpoint=http://%s&use_path_style=true", strings.TrimSuffix("s3://"+bucket+"/"+prefix, "/"), s.clientAddr())
 }
+
+// Join names name under loc, a location Location returned: after its path,
+// before its query (an S3 location's endpoint), which the URL must keep.
+func Join(loc, name string) string {
+	path, query, ok := strings.Cut(loc, "?")
+	if ok {
+		return path + "/" + name + "?" + query
+	}
+	return path + "/" + name
+}
