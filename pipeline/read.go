@@ -119,13 +119,16 @@ func csvRanges(files []csvFile) []csvRange {
 func readRows(s beam.Scope, ranges []csvRange, header []string) (records, rejected, counts beam.PCollection) {
 	s = s.Scope("ReadRows")
 	whole := true
-	for i, r := range ranges {
-		ranges[i].Line, ranges[i].Next = 1, -1 // the plan of a whole file
+	for _, r := range ranges {
 		whole = whole && r.Index == 0 && r.End == math.MaxInt64
 	}
 	if whole {
-		planned := beam.CreateList(s, ranges)
-		if len(ranges) > 1 {
+		plans := slices.Clone(ranges)
+		for i := range plans {
+			plans[i].Line, plans[i].Next = 1, -1 // read from the start, nothing to check the end against
+		}
+		planned := beam.CreateList(s, plans)
+		if len(plans) > 1 {
 			planned = beam.Reshuffle(s, planned)
 		}
 		return beam.ParDo3(s.Scope("ReadRanges"), &readRangeFn{Header: header}, planned)
