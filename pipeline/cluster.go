@@ -82,7 +82,20 @@ type launch struct {
 // runner's workers will run a usable binary, staging this executable when it
 // can serve.
 func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, error) {
-	l := &launch{runner: runner, opts: cfg.Launch, remote: remoteWorkers(runner)}
+	_, probed := probeStorage(ctx, cfg, runner)
+	if err := probed(); err != nil {
+		return nil, err
+	}
+	return newLaunch(cfg, runner)
+}
+
+// probeStorage starts the pre-flight probes of the remote paths of cfg, all
+// at once (each is a round trip to a bucket), and returns without waiting:
+// probed waits for them and returns the first failure. checks is ctx,
+// cancelled as soon as a probe fails, for the reads of the inputs that run
+// meanwhile (a store that does not answer would hold them until ctx ends);
+// probed must be called once they are done.
+func probeStorage(ctx context.Context, cfg Config, runner string) (checks context.Context, probed func() error) {
 	timeout := cmp.Or(cfg.Launch.StorageTimeout, DefaultStorageTimeout)
 	paths := append(slices.Clone(cfg.CSV), cfg.Images, cfg.Out)
 	if strings.HasPrefix(strings.ToLower(runner), "dataflow") {
@@ -93,18 +106,32 @@ func prepareLaunch(ctx context.Context, cfg Config, runner string) (*launch, err
 			}
 		}
 	}
-	// The probes run at once: each is a round trip to a bucket.
+	checks, cancel := context.WithCancelCause(ctx)
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
 	for i, path := range paths {
-		wg.Go(func() { errs[i] = reachable(ctx, timeout, path, i >= len(cfg.CSV)) })
+		wg.Go(func() {
+			if errs[i] = reachable(ctx, timeout, path, i >= len(cfg.CSV)); errs[i] != nil {
+				cancel(errs[i])
+			}
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	return checks, sync.OnceValue(func() error {
+		wg.Wait()
+		cancel(nil)
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
 		}
-	}
+		return nil
+	})
+}
+
+// newLaunch prepares a launch on runner: for remote workers, it checks the
+// binary they will run.
+func newLaunch(cfg Config, runner string) (*launch, error) {
+	l := &launch{runner: runner, opts: cfg.Launch, remote: remoteWorkers(runner)}
 	if !l.remote {
 		return l, nil
 	}

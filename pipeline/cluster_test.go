@@ -112,6 +112,24 @@ func TestReachable(t *testing.T) {
 	if _, err := prepareLaunch(context.Background(), cfg, "prism"); !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "planet.csv") {
 		t.Errorf("got %v, want ErrStorage naming the CSV", err)
 	}
+	// Convert reads the inputs while the probes run: the reads of a store
+	// that does not answer are abandoned when the probes fail, and the
+	// probe's error is the one reported.
+	conv := testConfig(t, "good.csv")
+	conv.CSV, conv.Images, conv.Launch = cfg.CSV, cfg.Images, cfg.Launch
+	converted := make(chan error, 1)
+	go func() {
+		_, err := Convert(context.Background(), conv)
+		converted <- err
+	}()
+	select {
+	case err := <-converted:
+		if !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "did not answer within 300ms") {
+			t.Errorf("Convert: got %v, want ErrStorage", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Convert still waits for a store that does not answer")
+	}
 	if err := reachable(context.Background(), time.Nanosecond, t.TempDir(), true); err != nil {
 		t.Errorf("a local path is not checked; got %v", err)
 	}

@@ -144,6 +144,19 @@ func TestConvertGood(t *testing.T) {
 	if diff := cmp.Diff(wantNames, names); diff != "" {
 		t.Errorf("output directory (-want +got):\n%s", diff)
 	}
+	// The manifest Convert returns is the one on disk (Finalize ran in
+	// this process and handed it over instead of a read-back).
+	onDisk, err := dataset.ReadManifest(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(onDisk, m); diff != "" {
+		t.Errorf("returned manifest (-on disk +returned):\n%s", diff)
+	}
+	committed.Range(func(k, _ any) bool {
+		t.Errorf("the manifest committed in %v stayed in the process", k)
+		return true
+	})
 }
 
 func TestConvertBadRows(t *testing.T) {

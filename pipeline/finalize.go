@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -235,7 +236,8 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 	for i, sp := range cfg.Splits {
 		a.Splits = append(a.Splits, dataset.SplitLayout{Name: sp.Name, Fraction: fractions[i], Shards: cfg.Sharding.Count(splitRows[sp.Name])})
 	}
-	if _, err := a.Commit(ctx); err != nil {
+	m, err := a.Commit(ctx)
+	if err != nil {
 		if nw, ok := errors.AsType[*dataset.NothingWrittenError](err); ok {
 			nw.Hint = nothingWrittenHint(nw.Stage, cfg)
 			return err
@@ -245,7 +247,27 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 		}
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	if data, err := m.Marshal(); err == nil {
+		committed.Store(cfg.TempDir, data)
+	}
 	return nil
+}
+
+// committed holds, by staging directory, the manifest of each commit that
+// finalize made in this process, for the launcher when the job ran here:
+// the manifest it would otherwise read back from the output (on a bucket,
+// a round trip).
+var committed sync.Map
+
+// committedHere returns the manifest finalize committed for tempDir in
+// this process, as ReadManifest would return it, if it did.
+func committedHere(tempDir string) (*dataset.Manifest, bool) {
+	data, ok := committed.LoadAndDelete(tempDir)
+	if !ok {
+		return nil, false
+	}
+	m, err := dataset.ParseManifest(data.([]byte))
+	return m, err == nil
 }
 
 // nothingWrittenHint says what to check when every row was rejected, most

@@ -132,14 +132,16 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	}
 	progress.reset()
 	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
-	// Remote storage and the workers' binary are checked first (cluster.go).
-	launch, err := prepareLaunch(ctx, cfg, runner)
+	// Remote storage is probed while the workers' binary and the inputs are
+	// checked (cluster.go); a failed probe is reported first.
+	checks, probed := probeStorage(ctx, cfg, runner)
+	launch, err := newLaunch(cfg, runner)
 	if err != nil {
-		return nil, err
+		return nil, cmp.Or(probed(), err)
 	}
 	defer launch.close()
 	async := *jobopts.Async && !flagIsTrue("dry_run")
-	p, tempDir, lease, err := build(ctx, cfg, async)
+	p, tempDir, lease, err := build(ctx, checks, probed, cfg, async)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +154,7 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out string, lease *dataset.Lease, async bool) (*dataset.Manifest, error) {
 	// cleanup must run even after ctx is cancelled.
 	cleanup := context.WithoutCancel(ctx)
+	defer committed.Delete(tempDir) // an --async job's, when it ran here
 	release := func() {}
 	if !async {
 		keep, stop := context.WithCancel(cleanup)
@@ -184,10 +187,15 @@ func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out 
 		return nil, nil
 	}
 	// The dataset is complete: the lease goes while its manifest is read
-	// back (on a bucket, two round trips at once).
+	// back (on a bucket, two round trips at once), unless finalize ran in
+	// this process and left it here.
 	var wg sync.WaitGroup
 	wg.Go(release)
-	m, err := dataset.ReadManifest(out)
+	m, ok := committedHere(tempDir)
+	var err error
+	if !ok {
+		m, err = dataset.ReadManifest(out)
+	}
 	wg.Wait()
 	return m, err
 }
@@ -199,35 +207,18 @@ var ErrInterrupted = errors.New("interrupted")
 // non-empty one unless cfg.Overwrite), then constructs the pipeline without
 // running it. It reads the CSV header, so that a spec that does not fit the
 // CSV fails before any job starts. tempDir, under cfg.Out, receives the
-// shards until Finalize commits them.
-func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempDir string, lease *dataset.Lease, err error) {
+// shards until Finalize commits them. The inputs are read with checks while
+// the pre-flight probes run; probed waits for those, and a failed probe is
+// the error reported, before anything is written to cfg.Out.
+func build(ctx, checks context.Context, probed func() error, cfg Config, async bool) (p *beam.Pipeline, tempDir string, lease *dataset.Lease, err error) {
 	if err := cfg.check(); err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, cmp.Or(probed(), err)
+	}
+	files, header, err := checkInputs(checks, &cfg)
+	if perr := probed(); perr != nil || err != nil {
+		return nil, "", nil, cmp.Or(perr, err)
 	}
 	folder := cfg.Spec.Source == schema.SourceImageFolder
-	// The images root is checked while the inputs are read (on buckets,
-	// round trips at once); an input's error is still reported first.
-	imagesChecked := make(chan error, 1)
-	go func() { imagesChecked <- checkImages(ctx, cfg.Images) }()
-	header := schema.FolderHeader()
-	var files []csvFile
-	source := cfg.Images
-	if folder {
-		err = cfg.resolveFolder(ctx) // folder.go
-	} else if files, header, err = csvInputs(ctx, cfg.CSV); err == nil {
-		source = files[0].Path
-	}
-	if err != nil {
-		<-imagesChecked
-		return nil, "", nil, err
-	}
-	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
-		<-imagesChecked
-		return nil, "", nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", source, err)
-	}
-	if err := <-imagesChecked; err != nil {
-		return nil, "", nil, err
-	}
 	specJSON, err := cfg.Spec.Marshal()
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
@@ -315,6 +306,31 @@ func build(ctx context.Context, cfg Config, async bool) (p *beam.Pipeline, tempD
 		LeaseRun:    releaseLease,
 	}, results, rejects, reads, counts, warnings)
 	return p, tempDir, lease, nil
+}
+
+// checkInputs reads the CSV files' headers and checks them against the
+// spec (for an image folder, it resolves the folder into cfg), and checks
+// the images root. On buckets the reads of the CSVs and of the images root
+// go at once; an input's error is reported first.
+func checkInputs(ctx context.Context, cfg *Config) (files []csvFile, header []string, err error) {
+	imagesChecked := make(chan error, 1)
+	go func() { imagesChecked <- checkImages(ctx, cfg.Images) }()
+	header = schema.FolderHeader()
+	source := cfg.Images
+	if cfg.Spec.Source == schema.SourceImageFolder {
+		err = cfg.resolveFolder(ctx) // folder.go
+	} else if files, header, err = csvInputs(ctx, cfg.CSV); err == nil {
+		source = files[0].Path
+	}
+	if err != nil {
+		<-imagesChecked
+		return nil, nil, err
+	}
+	if _, err := cfg.Spec.NewRowDecoder(header); err != nil {
+		<-imagesChecked
+		return nil, nil, fmt.Errorf("pipeline: %s does not fit the spec: %w", source, err)
+	}
+	return files, header, <-imagesChecked
 }
 
 // asyncLeaseTTL is the lease of a job the launcher does not wait for: no

@@ -249,6 +249,29 @@ func (p *Proxy) Injected() int64 { return p.injected.Load() }
 // PeakInFlight returns the most requests ever in the proxy at once.
 func (p *Proxy) PeakInFlight() int64 { return p.peak.Load() }
 
+// Span returns the time from the start of the first request in log that
+// from matches to the start of the first one after it that to matches (0
+// when there is none).
+func Span(log []Logged, from, to Matcher) time.Duration {
+	log = slices.Clone(log)
+	slices.SortFunc(log, func(a, b Logged) int { return a.Start.Compare(b.Start) })
+	var start time.Time
+	for _, l := range log {
+		u, err := url.ParseRequestURI(l.Target)
+		if err != nil {
+			continue
+		}
+		r := &http.Request{Method: l.Method, URL: u}
+		switch {
+		case start.IsZero() && from(r):
+			start = l.Start
+		case !start.IsZero() && to(r):
+			return l.Start.Sub(start)
+		}
+	}
+	return 0
+}
+
 // Rounds counts the rounds of requests in log that no request matching
 // busy overlaps: the groups of requests in flight together (each starting
 // before the group's last one ended), each group waited for before the
