@@ -423,6 +423,37 @@ func TestBehaviour(t *testing.T) {
 				t.Errorf("%d injections not consumed: the requests were not matched", p.Pending())
 			}
 		}},
+		{"RetryOne503OnAnUploadChunk", true, func(t *testing.T, d *storage.Dir, p *storagetest.Proxy) {
+			// A shard-sized upload goes in chunks (GCS resumable upload, S3 multipart); a 503 on
+			// one chunk is retried and the object is whole.
+			d = d.WithRetry(fast)
+			data := make([]byte, 40<<20)
+			for i := range data {
+				data[i] = byte(i * 7 / 3)
+			}
+			p.FailNext(1, http.StatusServiceUnavailable, func(r *http.Request) bool {
+				q := r.URL.Query()
+				return q.Has("upload_id") || q.Has("uploadId")
+			})
+			w, err := d.NewWriter(ctx, "chunked", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rest := data; len(rest) > 0; rest = rest[min(len(rest), 1<<20):] {
+				if _, err := w.Write(rest[:min(len(rest), 1<<20)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("upload with one 503 on a chunk: %v", err)
+			}
+			if p.Pending() != 0 {
+				t.Errorf("the 503 was not injected: the upload went in one request or around the proxy")
+			}
+			if got, err := d.ReadFile(ctx, "chunked"); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read back: %d bytes, %v; want %d bytes", len(got), err, len(data))
+			}
+		}},
 		{"ResumeReadAfterReset", true, func(t *testing.T, d *storage.Dir, p *storagetest.Proxy) {
 			d = d.WithRetry(fast)
 			data := bytes.Repeat([]byte("abcdefgh"), 32<<10)

@@ -112,6 +112,12 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	transport.MaxIdleConnsPerHost = 512
 	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, Transport: transport}
 	rp.ModifyResponse = func(resp *http.Response) error {
+		// A resumable upload's session URL (fake-gcs-server's Location) names the emulator: it is
+		// rewritten to name the proxy, so that the upload's chunks get the latency and the faults too.
+		if loc, err := resp.Location(); err == nil && loc.Host == u.Host {
+			loc.Host = p.Addr
+			resp.Header.Set("Location", loc.String())
+		}
 		if cut, ok := resp.Request.Context().Value(cutKey{}).(int64); ok {
 			resp.Body = &cutBody{ReadCloser: resp.Body, left: cut}
 		}
