@@ -454,6 +454,48 @@ func TestBehaviour(t *testing.T) {
 				t.Fatalf("read back: %d bytes, %v; want %d bytes", len(got), err, len(data))
 			}
 		}},
+		{"UploadFailureSurfaces", true, func(t *testing.T, d *storage.Dir, p *storagetest.Proxy) {
+			// Uploads are written behind: a chunk refused for good is still the error of a
+			// later Write or of Close, nothing appears, and a discarded upload leaves nothing.
+			d = d.WithRetry(fast)
+			chunk := func(r *http.Request) bool {
+				q := r.URL.Query()
+				return q.Has("upload_id") || q.Has("uploadId")
+			}
+			p.FailNext(1000, http.StatusForbidden, chunk)
+			defer p.Clear()
+			block := bytes.Repeat([]byte{7}, 1<<20)
+			w, err := d.NewWriter(ctx, "refused", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var werr error
+			for range 40 {
+				if _, werr = w.Write(block); werr != nil {
+					break
+				}
+			}
+			if cerr := w.Close(); cerr == nil || werr == nil && !strings.Contains(cerr.Error(), "refused") {
+				t.Errorf("Close of a refused upload: %v (last Write: %v), want an error naming the object", cerr, werr)
+			}
+			if _, err := d.Stat(ctx, "refused"); !errors.Is(err, storage.ErrNotExist) {
+				t.Errorf("Stat after a refused upload: %v, want ErrNotExist", err)
+			}
+			p.Clear()
+			w, err = d.NewWriter(ctx, "discarded", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 20 {
+				if _, err := w.Write(block); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.Abort()
+			if _, err := d.Stat(ctx, "discarded"); !errors.Is(err, storage.ErrNotExist) {
+				t.Errorf("Stat after Abort: %v, want ErrNotExist", err)
+			}
+		}},
 		{"ResumeReadAfterReset", true, func(t *testing.T, d *storage.Dir, p *storagetest.Proxy) {
 			d = d.WithRetry(fast)
 			data := bytes.Repeat([]byte("abcdefgh"), 32<<10)
