@@ -195,9 +195,6 @@ func (b *blobBackend) newWriter(ctx context.Context, key string, o writeOptions)
 		return nil, err
 	}
 	bw.w = w
-	if o.stream && b.sch != "mem" {
-		return newUploadBehind(bw), nil
-	}
 	return bw, nil
 }
 

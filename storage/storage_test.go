@@ -455,8 +455,8 @@ func TestBehaviour(t *testing.T) {
 			}
 		}},
 		{"UploadFailureSurfaces", true, func(t *testing.T, d *storage.Dir, p *storagetest.Proxy) {
-			// Uploads are written behind: a chunk refused for good is still the error of a
-			// later Write or of Close, nothing appears, and a discarded upload leaves nothing.
+			// A chunk of an upload refused for good is the error of a later Write or of Close,
+			// nothing appears, and a discarded upload leaves nothing.
 			d = d.WithRetry(fast)
 			chunk := func(r *http.Request) bool {
 				q := r.URL.Query()
