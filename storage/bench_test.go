@@ -18,22 +18,8 @@ import (
 func BenchmarkReadSmallObjects(b *testing.B) {
 	const objects, size = 64, 16 << 10
 	ctx := context.Background()
-	gcs := storagetest.StartGCS(b, "bkt")
-	s3 := storagetest.StartS3(b, "bkt")
-	gcsProxy := storagetest.NewProxy(b, gcs.Addr)
-	s3Proxy := storagetest.NewProxy(b, s3.Addr)
-	for _, store := range []struct {
-		name  string
-		loc   func() string
-		proxy *storagetest.Proxy
-	}{
-		{"gcs", func() string { return gcs.Via(gcsProxy.Addr).Location(b, "bkt", "bench") }, gcsProxy},
-		{"s3", func() string { return s3.Via(s3Proxy.Addr).Location(b, "bkt", "bench") }, s3Proxy},
-	} {
-		d, err := storage.Open(ctx, store.loc())
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, store := range benchStores(b) {
+		d := store.dir
 		names := make([]string, objects)
 		data := make([]byte, size)
 		for i := range names {
@@ -92,23 +78,9 @@ func BenchmarkUploadPaced(b *testing.B) {
 	const size, record = 64 << 20, 200_000
 	const pace = time.Second * record / size // per record: 64 MiB in a second
 	ctx := context.Background()
-	gcs := storagetest.StartGCS(b, "bkt")
-	s3 := storagetest.StartS3(b, "bkt")
-	gcsProxy := storagetest.NewProxy(b, gcs.Addr)
-	s3Proxy := storagetest.NewProxy(b, s3.Addr)
 	data := make([]byte, record)
-	for _, store := range []struct {
-		name  string
-		loc   func() string
-		proxy *storagetest.Proxy
-	}{
-		{"gcs", func() string { return gcs.Via(gcsProxy.Addr).Location(b, "bkt", "bench") }, gcsProxy},
-		{"s3", func() string { return s3.Via(s3Proxy.Addr).Location(b, "bkt", "bench") }, s3Proxy},
-	} {
-		d, err := storage.Open(ctx, store.loc())
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, store := range benchStores(b) {
+		d := store.dir
 		for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 			b.Run(fmt.Sprintf("%s/latency=%v", store.name, latency), func(b *testing.B) {
 				store.proxy.SetLatency(latency)
@@ -138,4 +110,39 @@ func BenchmarkUploadPaced(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchStore is a bucket of an emulator reached through a fault proxy.
+type benchStore struct {
+	name  string
+	dir   *storage.Dir
+	proxy *storagetest.Proxy
+}
+
+// benchStores starts the GCS and S3 emulators, each behind a proxy, and opens gs://bkt/bench and s3://bkt/bench
+// through them.
+func benchStores(b *testing.B) []benchStore {
+	var stores []benchStore
+	for _, e := range []struct {
+		name  string
+		start func(testing.TB, ...string) (addr string, via func(string) string)
+	}{
+		{"gcs", func(t testing.TB, buckets ...string) (string, func(string) string) {
+			g := storagetest.StartGCS(t, buckets...)
+			return g.Addr, func(p string) string { return g.Via(p).Location(b, "bkt", "bench") }
+		}},
+		{"s3", func(t testing.TB, buckets ...string) (string, func(string) string) {
+			s := storagetest.StartS3(t, buckets...)
+			return s.Addr, func(p string) string { return s.Via(p).Location(b, "bkt", "bench") }
+		}},
+	} {
+		addr, via := e.start(b, "bkt")
+		p := storagetest.NewProxy(b, addr)
+		d, err := storage.Open(context.Background(), via(p.Addr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stores = append(stores, benchStore{e.name, d, p})
+	}
+	return stores
 }
