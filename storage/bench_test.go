@@ -122,27 +122,17 @@ type benchStore struct {
 // benchStores starts the GCS and S3 emulators, each behind a proxy, and opens gs://bkt/bench and s3://bkt/bench
 // through them.
 func benchStores(b *testing.B) []benchStore {
-	var stores []benchStore
-	for _, e := range []struct {
-		name  string
-		start func(testing.TB, ...string) (addr string, via func(string) string)
-	}{
-		{"gcs", func(t testing.TB, buckets ...string) (string, func(string) string) {
-			g := storagetest.StartGCS(t, buckets...)
-			return g.Addr, func(p string) string { return g.Via(p).Location(b, "bkt", "bench") }
-		}},
-		{"s3", func(t testing.TB, buckets ...string) (string, func(string) string) {
-			s := storagetest.StartS3(t, buckets...)
-			return s.Addr, func(p string) string { return s.Via(p).Location(b, "bkt", "bench") }
-		}},
-	} {
-		addr, via := e.start(b, "bkt")
-		p := storagetest.NewProxy(b, addr)
-		d, err := storage.Open(context.Background(), via(p.Addr))
+	open := func(loc string) *storage.Dir {
+		d, err := storage.Open(context.Background(), loc)
 		if err != nil {
 			b.Fatal(err)
 		}
-		stores = append(stores, benchStore{e.name, d, p})
+		return d
 	}
-	return stores
+	gcs, s3 := storagetest.StartGCS(b, "bkt"), storagetest.StartS3(b, "bkt")
+	gcsProxy, s3Proxy := storagetest.NewProxy(b, gcs.Addr), storagetest.NewProxy(b, s3.Addr)
+	return []benchStore{
+		{"gcs", open(gcs.Via(gcsProxy.Addr).Location(b, "bkt", "bench")), gcsProxy},
+		{"s3", open(s3.Via(s3Proxy.Addr).Location(b, "bkt", "bench")), s3Proxy},
+	}
 }

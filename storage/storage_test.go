@@ -431,10 +431,7 @@ func TestBehaviour(t *testing.T) {
 			for i := range data {
 				data[i] = byte(i * 7 / 3)
 			}
-			p.FailNext(1, http.StatusServiceUnavailable, func(r *http.Request) bool {
-				q := r.URL.Query()
-				return q.Has("upload_id") || q.Has("uploadId")
-			})
+			p.FailNext(1, http.StatusServiceUnavailable, uploadChunk)
 			w, err := d.NewWriter(ctx, "chunked", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -458,11 +455,7 @@ func TestBehaviour(t *testing.T) {
 			// A chunk of an upload refused for good is the error of a later Write or of Close,
 			// nothing appears, and a discarded upload leaves nothing.
 			d = d.WithRetry(fast)
-			chunk := func(r *http.Request) bool {
-				q := r.URL.Query()
-				return q.Has("upload_id") || q.Has("uploadId")
-			}
-			p.FailNext(1000, http.StatusForbidden, chunk)
+			p.FailNext(1000, http.StatusForbidden, uploadChunk)
 			defer p.Clear()
 			block := bytes.Repeat([]byte{7}, 1<<20)
 			w, err := d.NewWriter(ctx, "refused", nil)
@@ -567,6 +560,13 @@ func copyRequest(scheme string) storagetest.Matcher {
 		}
 	}
 	return func(r *http.Request) bool { return r.Method == "PUT" && r.Header.Get("X-Amz-Copy-Source") != "" }
+}
+
+// uploadChunk matches the requests that carry a chunk of an upload begun earlier: a GCS resumable upload's
+// (upload_id) or an S3 multipart upload's part (uploadId).
+func uploadChunk(r *http.Request) bool {
+	q := r.URL.Query()
+	return q.Has("upload_id") || q.Has("uploadId")
 }
 
 // deadPID returns the pid of a process that has exited.

@@ -259,16 +259,11 @@ func (p *Proxy) PeakInFlight() int64 { return p.peak.Load() }
 // from matches to the start of the first one after it that to matches (0
 // when there is none).
 func Span(log []Logged, from, to Matcher) time.Duration {
-	log = slices.Clone(log)
-	slices.SortFunc(log, func(a, b Logged) int { return a.Start.Compare(b.Start) })
 	var start time.Time
-	for _, l := range log {
-		u, err := url.ParseRequestURI(l.Target)
-		if err != nil {
-			continue
-		}
-		r := &http.Request{Method: l.Method, URL: u}
+	for _, l := range byStart(log) {
+		r := l.request()
 		switch {
+		case r == nil:
 		case start.IsZero() && from(r):
 			start = l.Start
 		case !start.IsZero() && to(r):
@@ -278,14 +273,30 @@ func Span(log []Logged, from, to Matcher) time.Duration {
 	return 0
 }
 
+// byStart returns a copy of log in the order the requests arrived.
+func byStart(log []Logged) []Logged {
+	log = slices.Clone(log)
+	slices.SortFunc(log, func(a, b Logged) int { return a.Start.Compare(b.Start) })
+	return log
+}
+
+// request returns l as a request a Matcher takes (nil when its target does
+// not parse).
+func (l Logged) request() *http.Request {
+	u, err := url.ParseRequestURI(l.Target)
+	if err != nil {
+		return nil
+	}
+	return &http.Request{Method: l.Method, URL: u}
+}
+
 // Rounds counts the rounds of requests in log that no request matching
 // busy overlaps: the groups of requests in flight together (each starting
 // before the group's last one ended), each group waited for before the
 // next began. With latency added to every request, it is the number of
 // latencies a client paid one after another outside the busy phases.
 func Rounds(log []Logged, busy Matcher) int {
-	log = slices.Clone(log)
-	slices.SortFunc(log, func(a, b Logged) int { return a.Start.Compare(b.Start) })
+	log = byStart(log)
 	rounds := 0
 	for i := 0; i < len(log); {
 		end, quiet := log[i].End, true
@@ -294,8 +305,8 @@ func Rounds(log []Logged, busy Matcher) int {
 			if log[j].End.After(end) {
 				end = log[j].End
 			}
-			u, err := url.ParseRequestURI(log[j].Target)
-			quiet = quiet && (err != nil || !busy(&http.Request{Method: log[j].Method, URL: u}))
+			r := log[j].request()
+			quiet = quiet && (r == nil || !busy(r))
 		}
 		if quiet {
 			rounds++
