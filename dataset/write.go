@@ -52,6 +52,11 @@ func (r *Row) schemaRow(spec *schema.Spec) schema.Row {
 
 // ShardWriter does the per-shard work of a conversion: read each row's
 // image, preprocess it, serialise the Example, write the record.
+//
+// Several shards may be written at once with one ShardWriter: its Writes
+// share its limits (Workers, Fetch and FetchBytes), so that more shards in
+// flight hide more latency without more memory or more requests. A
+// ShardWriter must not be copied after its first Write.
 type ShardWriter struct {
 	Spec *schema.Spec
 	// Images is the images root; rows' Image paths are relative to it. It
@@ -60,14 +65,15 @@ type ShardWriter struct {
 	// OpenImage opens an image by its full path (Images joined with the
 	// row's Image); nil opens it through this package's storage.
 	OpenImage func(ctx context.Context, path string) (io.ReadCloser, error)
-	// Workers is the number of goroutines decoding images; 0 = GOMAXPROCS.
+	// Workers is the number of images decoded at once, by all the Writes
+	// in progress; 0 = GOMAXPROCS.
 	Workers int
-	// Fetch is the number of image reads in flight, apart from decoding;
-	// 0 = storage.DefaultConcurrency of Images' scheme (4 on local disk, 32
-	// on buckets, where each read waits tens of milliseconds).
+	// Fetch is the number of image reads in flight, apart from decoding,
+	// by all the Writes in progress; 0 = DefaultFetch of Images' scheme
+	// and Workers.
 	Fetch int
-	// FetchBytes bounds the bytes of images read but not yet decoded;
-	// 0 = DefaultFetchBytes.
+	// FetchBytes bounds the bytes of images read but not yet decoded, by
+	// all the Writes in progress; 0 = DefaultFetchBytes.
 	FetchBytes int64
 	// Compression of the written TFRecord stream.
 	Compression tfrecord.Compression
@@ -78,6 +84,74 @@ type ShardWriter struct {
 	// Progress, when set, is called after each row, from the goroutine
 	// that called Write: written is false for a rejected row.
 	Progress func(written bool)
+
+	limitsOnce sync.Once
+	limits     writeLimits
+}
+
+// writeLimits are what the Writes of one ShardWriter share.
+type writeLimits struct {
+	workers  int
+	fetchers int
+	budget   int64
+	decoders chan *decoder       // Workers of them, each taken for one image
+	fetches  chan struct{}       // a token per image read in flight
+	ahead    chan struct{}       // a token per row between the feeders and the writer loops
+	held     *semaphore.Weighted // bytes read and not yet decoded
+	err      error
+}
+
+// decoder is an image processor with its reusable pixel buffer.
+type decoder struct {
+	proc   *imageprep.Processor
+	pixels []byte
+}
+
+// sharedLimits makes, on the first call, the limits w's Writes share.
+func (w *ShardWriter) sharedLimits() (*writeLimits, error) {
+	w.limitsOnce.Do(func() {
+		l := &w.limits
+		l.workers = w.Workers
+		if l.workers <= 0 {
+			l.workers = runtime.GOMAXPROCS(0)
+		}
+		l.fetchers = w.Fetch
+		if l.fetchers <= 0 {
+			l.fetchers = DefaultFetch(schemeOf(w.Images), l.workers)
+		}
+		l.budget = w.FetchBytes
+		if l.budget <= 0 {
+			l.budget = DefaultFetchBytes
+		}
+		opts := w.Spec.ImageOptions()
+		l.decoders = make(chan *decoder, l.workers)
+		for range l.workers {
+			p, err := imageprep.NewProcessor(opts)
+			if err != nil {
+				l.err = fmt.Errorf("dataset: %w", err)
+				return
+			}
+			l.decoders <- &decoder{proc: p}
+		}
+		l.fetches = make(chan struct{}, l.fetchers)
+		l.ahead = make(chan struct{}, 2*l.workers+l.fetchers)
+		l.held = semaphore.NewWeighted(l.budget)
+	})
+	return &w.limits, w.limits.err
+}
+
+// DefaultFetch is ShardWriter.Fetch when not set, for images in a location
+// of scheme decoded by workers goroutines: storage.DefaultConcurrency on
+// local disk (4), where a read takes microseconds; on a bucket 32 per
+// worker. There a read waits 50 ms or more, and to keep a decoder busy
+// (some 400 Planet chips a second, read to record) about 20 reads must be
+// in flight for it, more when the store's answers vary; memory stays
+// bounded by FetchBytes and one image per read.
+func DefaultFetch(scheme string, workers int) int {
+	if scheme == "file" {
+		return objstore.DefaultConcurrency(scheme)
+	}
+	return 32 * max(workers, 1)
 }
 
 // DefaultFetchBytes is ShardWriter.FetchBytes when not set: 64 MiB, room for
@@ -106,10 +180,11 @@ var examplePool = sync.Pool{New: func() any { return new([]byte) }}
 // (stage io) or decoded (stage image) are left out and returned as rejected;
 // an error is returned only when the shard itself cannot be written.
 //
-// Images are read by Fetch goroutines and preprocessed by Workers others,
-// at most 2*Workers+Fetch rows ahead of the writer and with at most
-// FetchBytes of undecoded images, so memory stays bounded whatever the shard
-// size.
+// Images are read with up to Fetch reads in flight and preprocessed by up
+// to Workers decoders, at most 2*Workers+Fetch rows ahead of the writers and
+// with at most FetchBytes of undecoded images, these limits counting every
+// Write in progress on w, so memory stays bounded whatever the shard size
+// and however many shards are written at once.
 func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, index io.Writer) (ShardStats, []ErrorRecord, error) {
 	out := newChecksumWriter(dst, w.SHA256)
 	tw, err := tfrecord.NewWriter(out, &tfrecord.WriterOptions{Compression: w.Compression, Index: index})
@@ -128,19 +203,11 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		stats, err := finish(ShardStats{})
 		return stats, nil, err
 	}
-	workers := w.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	limits, err := w.sharedLimits()
+	if err != nil {
+		return ShardStats{}, nil, err
 	}
-	opts := w.Spec.ImageOptions()
-	procs := make([]*imageprep.Processor, workers)
-	for i := range procs {
-		p, err := imageprep.NewProcessor(opts)
-		if err != nil {
-			return ShardStats{}, nil, fmt.Errorf("dataset: %w", err)
-		}
-		procs[i] = p
-	}
+	workers, fetchers, budget, held := limits.workers, limits.fetchers, limits.budget, limits.held
 	openImage := w.OpenImage
 	if openImage == nil {
 		store, err := storageFor(w.Images)
@@ -150,21 +217,21 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		openImage = store.Open
 	}
 
-	fetchers := w.Fetch
-	if fetchers <= 0 {
-		fetchers = objstore.DefaultConcurrency(schemeOf(w.Images))
-	}
-	budget := w.FetchBytes
-	if budget <= 0 {
-		budget = DefaultFetchBytes
-	}
-
 	// Rows flow feeder → fetchers → decoders → the writer loop below,
 	// which takes them in order through queue. Fetching and decoding have
 	// their own goroutines, so that on a bucket many reads are in flight
-	// (each waits tens of milliseconds) while the decoders stay busy;
-	// fetched bytes not yet decoded are bounded by budget (plus one image
-	// per fetcher).
+	// (each waits tens of milliseconds) while the decoders stay busy. The
+	// Writes in progress share the limits, as tokens:
+	//   - ahead, one per row from the feeder to the writer loop (at most
+	//     2*workers+fetchers rows, whose Examples wait for their turn);
+	//   - fetches, one per read in flight;
+	//   - held, the bytes read and not yet decoded (plus one image per
+	//     read in flight);
+	//   - decoders, one per image being decoded.
+	// None of them can deadlock: the row a writer loop waits for already
+	// holds its ahead token; a read returns its token when it ends; a
+	// fetched image always reaches a decoder goroutine of its own Write,
+	// which waits for nothing but a decoder, returned after one image.
 	ctx, cancel := context.WithCancel(ctx)
 	type job struct {
 		row  *Row
@@ -179,7 +246,6 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 	jobs := make(chan job)
 	decode := make(chan fetched, workers)
 	queue := make(chan chan ordered, 2*workers+fetchers)
-	held := semaphore.NewWeighted(budget)
 	var fetchWG, decodeWG sync.WaitGroup
 	for range fetchers {
 		fetchWG.Add(1)
@@ -187,7 +253,14 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 			defer fetchWG.Done()
 			for j := range jobs {
 				f := fetched{job: j}
+				select {
+				case limits.fetches <- struct{}{}:
+				case <-ctx.Done():
+					j.done <- cancelled(ctx, j.row)
+					continue
+				}
 				f.file, f.res = w.fetch(ctx, openImage, j.row)
+				<-limits.fetches
 				if f.file != nil {
 					f.held = min(int64(f.file.Len()), budget)
 					if held.Acquire(ctx, f.held) != nil {
@@ -212,15 +285,16 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		fetchWG.Wait()
 		close(decode)
 	}()
-	for _, proc := range procs {
+	for range workers {
 		decodeWG.Add(1)
 		go func() {
 			defer decodeWG.Done()
-			var pixels []byte
 			for f := range decode {
 				res := f.res
 				if f.file != nil {
-					pixels, res = w.prepare(proc, f.row, f.file.Bytes(), pixels)
+					d := <-limits.decoders
+					d.pixels, res = w.prepare(d.proc, f.row, f.file.Bytes(), d.pixels)
+					limits.decoders <- d
 					held.Release(f.held)
 					filePool.Put(f.file)
 				}
@@ -232,10 +306,16 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		defer close(jobs)
 		defer close(queue)
 		for i := range rows {
+			select {
+			case limits.ahead <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			done := make(chan ordered, 1)
 			select {
 			case queue <- done:
 			case <-ctx.Done():
+				<-limits.ahead
 				return
 			}
 			select {
@@ -247,9 +327,12 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		}
 	}()
 	defer func() {
-		cancel() // stops the feeder; fetchers and decoders finish their row and stop
-		fetchWG.Wait()
+		cancel()       // stops the feeder; fetchers and decoders finish their row and stop
+		fetchWG.Wait() // the feeder has returned: queue is closed
 		decodeWG.Wait()
+		for range queue { // rows the writer loop did not take
+			<-limits.ahead
+		}
 	}()
 
 	counts := newLabelCounts(w.Spec)
@@ -259,6 +342,7 @@ func (w *ShardWriter) Write(ctx context.Context, rows []Row, dst io.Writer, inde
 		row := &rows[next]
 		next++
 		res := <-done
+		<-limits.ahead
 		if res.reject != nil {
 			rejected = append(rejected, *res.reject)
 			if w.Progress != nil {

@@ -13,6 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,4 +252,113 @@ func TestCommitInvariant(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a failed commit left %d files", len(entries))
 	}
+}
+
+// TestWritesShareLimits: Writes running at once on one ShardWriter share its
+// reads in flight, fetch budget and decoders; each writes what it would
+// have written alone; a Write cancelled half-way returns every token it
+// held, so the next ones still run.
+func TestWritesShareLimits(t *testing.T) {
+	spec, err := schema.Preset("planet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const shards, perShard = 6, 40
+	rowsOf := func(shard int) []Row {
+		rows := make([]Row, perShard)
+		for i := range rows {
+			n := shard*perShard + i
+			name := fmt.Sprintf("chip_%d.jpg", n%9)
+			if n%17 == 0 {
+				name = "missing.jpg"
+			}
+			weather, ground := make([]float32, 4), make([]float32, 13)
+			weather[n%4], ground[n%13] = 1, 1
+			rows[i] = Row{Line: n + 2, Key: fmt.Sprint(n), Image: name, Labels: [][]float32{weather, ground}}
+		}
+		return rows
+	}
+	type out struct {
+		data     []byte
+		rejected []ErrorRecord
+	}
+	write := func(ctx context.Context, w *ShardWriter, shard int) (out, error) {
+		var buf bytes.Buffer
+		_, rejected, err := w.Write(ctx, rowsOf(shard), &buf, nil)
+		return out{buf.Bytes(), rejected}, err
+	}
+
+	want := make([]out, shards)
+	alone := &ShardWriter{Spec: spec, Images: "images", OpenImage: openChips, Workers: 1, Fetch: 1}
+	for s := range shards {
+		var err error
+		if want[s], err = write(context.Background(), alone, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var inFlight, peak atomic.Int64
+	cancelAt := atomic.Pointer[context.CancelFunc]{}
+	w := &ShardWriter{Spec: spec, Images: "images", Workers: 2, Fetch: 3, FetchBytes: 1, // every image exceeds the budget alone
+		OpenImage: func(ctx context.Context, path string) (io.ReadCloser, error) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			if c := cancelAt.Load(); c != nil && strings.HasSuffix(path, "chip_5.jpg") {
+				(*c)()
+			}
+			time.Sleep(time.Millisecond)
+			return openChips(ctx, path)
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a leaked token hangs a Write
+	defer cancel()
+	got := make([]out, shards)
+	errs := make([]error, shards)
+	var wg sync.WaitGroup
+	for s := range shards {
+		wg.Go(func() { got[s], errs[s] = write(ctx, w, s) })
+	}
+	wg.Wait()
+	for s := range shards {
+		if errs[s] != nil {
+			t.Fatalf("shard %d: %v", s, errs[s])
+		}
+		if !bytes.Equal(got[s].data, want[s].data) || !cmp.Equal(got[s].rejected, want[s].rejected) {
+			t.Errorf("shard %d written at once with others differs from it written alone", s)
+		}
+	}
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Errorf("at most %d reads were in flight across %d Writes, want 2 or 3 (Fetch)", p, shards)
+	}
+
+	cctx, ccancel := context.WithCancel(ctx)
+	cancelAt.Store(&ccancel)
+	if _, err := write(cctx, w, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Write: got %v, want context.Canceled", err)
+	}
+	cancelAt.Store(nil)
+	if _, _, err := w.Write(ctx, rowsOf(1), &failAfter{n: 10 << 10}, nil); err == nil {
+		t.Fatal("a Write whose destination fails returned no error")
+	}
+	for s := range 2 {
+		if again, err := write(ctx, w, s); err != nil || !bytes.Equal(again.data, want[s].data) {
+			t.Fatalf("Write after a cancelled one: %v", err)
+		}
+	}
+	l := &w.limits
+	if len(l.ahead) != 0 || len(l.fetches) != 0 || len(l.decoders) != l.workers {
+		t.Errorf("tokens left taken: %d rows ahead, %d reads, %d of %d decoders free", len(l.ahead), len(l.fetches), len(l.decoders), l.workers)
+	}
+}
+
+// failAfter is a destination that takes n bytes and then fails.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		return f.n, errors.New("disk full")
+	}
+	f.n -= len(p)
+	return len(p), nil
 }
