@@ -97,8 +97,9 @@ type Config struct {
 	// FollowSymlinksOutside lets symbolic links under a local Images root
 	// point outside it; by default such an image is refused (stage io).
 	FollowSymlinksOutside bool
-	// Workers is the number of image goroutines per shard; 0 = GOMAXPROCS
-	// of the worker.
+	// Workers is the number of images a shard-writing DoFn instance
+	// decodes at once, for all the shards it writes; 0 = GOMAXPROCS of the
+	// worker. On a bucket its reads in flight follow (dataset.DefaultFetch).
 	Workers int
 
 	CommandLine []string // recorded in the manifest

@@ -105,7 +105,7 @@ type shardConfig struct {
 	Index       bool   // write DALI index sidecars
 	SHA256      bool   // record each shard's SHA-256
 	Seed        int64  // write-time shuffle seed
-	Workers     int    // image goroutines per shard; 0 = GOMAXPROCS
+	Workers     int    // images decoded at once per DoFn instance; 0 = GOMAXPROCS
 	// Files names the input files when there are several; reasons then
 	// start with the row's file.
 	Files []string
