@@ -142,6 +142,11 @@ func TestConvertRowsChild(t *testing.T) {
 	printRSS()
 }
 
+// parseKB parses the value of a /proc status line, such as " 1024 kB".
+func parseKB(v string) (int64, error) {
+	return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+}
+
 // statusKB returns the kB of a line of /proc/self/status, such as
 // "VmHWM:" (-1 when it has none).
 func statusKB(t testing.TB, field string) int64 {
@@ -151,7 +156,7 @@ func statusKB(t testing.TB, field string) int64 {
 	}
 	for line := range strings.Lines(string(status)) {
 		if v, ok := strings.CutPrefix(line, field); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			kb, err := parseKB(v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +210,7 @@ func runTestChild(b *testing.B, test string, env ...string) childResult {
 		line = strings.TrimSpace(line)
 		for field, dst := range map[string]*int64{"VmHWM:": &res.rss, "PeakAnon:": &res.anon} {
 			if v, ok := strings.CutPrefix(line, field); ok {
-				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				kb, err := parseKB(v)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -133,8 +133,7 @@ type writeShardFn struct {
 	// reads and the final upload of a shard nor the start and end of its
 	// decoding leave the cores or the connections idle.
 	running  int
-	inFlight int            // shardsInFlight
-	finished chan *shardJob // buffered: inFlight
+	finished chan *shardJob // buffered: shardsInFlight, the most running
 }
 
 // shardsInFlight bounds the shards one DoFn instance writes at once into
@@ -211,8 +210,7 @@ func (f *writeShardFn) Teardown() error {
 
 func (f *writeShardFn) StartBundle(ctx context.Context, emit func(dataset.ShardResult), reject func(dataset.ErrorRecord), warn func(dataset.Warning)) {
 	if f.finished == nil {
-		f.inFlight = shardsInFlight(f.Config.TempDir)
-		f.finished = make(chan *shardJob, f.inFlight)
+		f.finished = make(chan *shardJob, shardsInFlight(f.Config.TempDir))
 	}
 	// Writes a failed bundle left behind finish before this one starts;
 	// their results were the failed bundle's.
@@ -235,7 +233,7 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, key string, batches f
 	split, shard := rows[0].Split, rows[0].Shard
 	j := &shardJob{}
 	j.rows, j.duplicates, j.warnings = duplicateKeys(rows, f.Config.Files, f.Config.RejectDuplicateKeys)
-	for f.running >= f.inFlight {
+	for f.running >= cap(f.finished) {
 		if err := f.reportNext(ctx, emit, reject, warn); err != nil {
 			return err
 		}
