@@ -40,7 +40,7 @@ const FailedErrorsName = "errors.failed.csv"
 // empty or, with overwrite, hold only files of an earlier conversion. A
 // live lease of another process on location is refused (ErrLocked).
 func Create(ctx context.Context, location string, overwrite bool) (tempDir string, err error) {
-	return prepare(ctx, location, overwrite, false)
+	return prepare(ctx, location, overwrite, false, nil)
 }
 
 // Plan is Create without effects, for a dry run: it refuses what Create
@@ -49,20 +49,24 @@ func Create(ctx context.Context, location string, overwrite bool) (tempDir strin
 // commit's journal, the leftovers of dead runs) does not count against
 // location here.
 func Plan(ctx context.Context, location string, overwrite bool) (tempDir string, err error) {
-	return prepare(ctx, location, overwrite, true)
+	return prepare(ctx, location, overwrite, true, nil)
 }
 
-func prepare(ctx context.Context, location string, overwrite, dry bool) (tempDir string, err error) {
+// prepare is Create (Plan when dry) with all, location's listing, already
+// taken by the caller, which holds the lease; nil all: prepare checks the
+// lease and lists.
+func prepare(ctx context.Context, location string, overwrite, dry bool, all []string) (tempDir string, err error) {
 	store, err := storageFor(location)
 	if err != nil {
 		return "", err
 	}
-	if err := checkLease(ctx, store, location); err != nil {
-		return "", err
-	}
-	all, err := store.ListAll(ctx, location)
-	if err != nil {
-		return "", fmt.Errorf("dataset: listing %s: %w", location, err)
+	if all == nil {
+		if err := checkLease(ctx, store, location); err != nil {
+			return "", err
+		}
+		if all, err = store.ListAll(ctx, location); err != nil {
+			return "", fmt.Errorf("dataset: listing %s: %w", location, err)
+		}
 	}
 	if !dry {
 		if all, err = recoverLocation(ctx, store, location, all); err != nil {
@@ -192,6 +196,11 @@ type Assembly struct {
 	Compression tfrecord.Compression // of the shards (Auto means None)
 	Index       bool                 // shards have index sidecars
 	Seed        int64
+	// Overwrite is Create's overwrite: the dataset may replace an earlier
+	// one. Without it Commit refuses a location that holds one
+	// (ErrOutputExists): Create can take a location for empty while a run
+	// that just finished is committing there (see Lease.Create).
+	Overwrite   bool
 	CommandLine []string
 	ToolVersion string
 	Created     time.Time // zero: when Commit runs, to the second
@@ -365,6 +374,13 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	}
 	if err := g.Wait(); err != nil {
 		return fail(err)
+	}
+	if !a.Overwrite {
+		for _, name := range old {
+			if ownFile(name) && !isLeftover(name) {
+				return fail(fmt.Errorf("%w: %s holds %s, written since this conversion started; use --overwrite to replace an earlier conversion", ErrOutputExists, a.Location, name))
+			}
+		}
 	}
 	// A failed conversion keeps its errors for diagnosis: as errors.csv
 	// where no finished dataset is, as errors.failed.csv beside an earlier

@@ -588,3 +588,40 @@ func TestPlanTouchesNothing(t *testing.T) {
 		t.Error("Plan removed a leftover")
 	}
 }
+
+// TestCommitRefusesDatasetWrittenMeanwhile: Lease.Create uses the listing
+// taken while the lease was acquired, so a dataset committed in between
+// goes unseen and the location is taken for empty; Commit, without
+// Overwrite, then refuses to replace that dataset, which stays whole.
+func TestCommitRefusesDatasetWrittenMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	spec, err := schema.Preset("planet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	lease, err := Acquire(ctx, dir, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release(ctx)
+	if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 3).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tempDir, err := lease.Create(ctx, false)
+	if err != nil {
+		t.Fatalf("Create with the listing from before the commit: %v", err)
+	}
+	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Splits: []SplitLayout{{Name: "train", Fraction: 1, Shards: 1}}}
+	if _, err := a.Commit(ctx); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), ManifestName) {
+		t.Fatalf("got %v, want ErrOutputExists naming %s", err, ManifestName)
+	}
+	if _, err := os.Stat(tempDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("staging directory: %v, want it removed", err)
+	}
+	verifyClean(t, dir, 3)
+	// A second Create lists again and sees the dataset.
+	if _, err := lease.Create(ctx, false); !errors.Is(err, ErrOutputExists) {
+		t.Errorf("second Create: got %v, want ErrOutputExists", err)
+	}
+}

@@ -48,7 +48,9 @@ func openBucket(ctx context.Context, location string) (storage, error) {
 	if d := bucketDirs.m[id]; d != nil && (query == "" || bucketDirs.query[id] == query) {
 		return bucketStore{root: d}, nil
 	}
-	d, err := objstore.Open(ctx, root+query)
+	// The client outlives ctx (it is kept for the process): a cloud SDK may
+	// keep the context it was made with for its credentials' refreshes.
+	d, err := objstore.Open(context.WithoutCancel(ctx), root+query)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}

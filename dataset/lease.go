@@ -32,6 +32,10 @@ type Lease struct {
 	Location string
 	Run      string // this run's id, as the lease names it
 	lease    *objstore.Lease
+
+	// listed is the location's listing, taken while the lease was being
+	// acquired, for the first Create or Plan (nil: they list).
+	listed []string
 }
 
 // leaseDir returns the storage directory of location for its lease.
@@ -63,7 +67,25 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 	}
 	h := objstore.CurrentHolder(randomID())
 	h.Command, h.TTL = command, ttl
+	// The location is listed while the lease is taken (on a bucket, two
+	// round trips at once) for Lease.Create, which says why a listing
+	// taken before the lease was held serves.
+	type listing struct {
+		names []string
+		err   error
+	}
+	listed := make(chan listing, 1)
+	go func() {
+		var l listing
+		store, err := storageFor(location)
+		if err == nil {
+			l.names, err = store.ListAll(ctx, location)
+		}
+		l.err = err
+		listed <- l
+	}()
 	l, err := d.AcquireLease(ctx, LockName, h, min(ttl, DefaultLeaseTTL))
+	list := <-listed
 	var held *objstore.LeaseHeldError
 	if errors.As(err, &held) {
 		o := held.Holder
@@ -75,7 +97,40 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 		return nil, fmt.Errorf("dataset: taking the lease of %s: %w", location, err)
 	}
 	heldHere.Store(location, h.RunID)
-	return &Lease{Location: location, Run: h.RunID, lease: l}, nil
+	lease := &Lease{Location: location, Run: h.RunID, lease: l}
+	if list.err == nil {
+		lease.listed = list.names
+		if lease.listed == nil {
+			lease.listed = []string{}
+		}
+	}
+	return lease, nil
+}
+
+// Create is dataset.Create on the lease's location, with the listing taken
+// while the lease was acquired: on a bucket, one round trip fewer before a
+// conversion starts. A listing taken before the lease was held serves:
+//   - what dead runs left (journal, staging directories, temporary files)
+//     was there before, and is in it;
+//   - a run that held the lease during the listing released it before this
+//     one got it, so it was done: its journal, if listed, is read back
+//     missing (and the location listed again); its staging directory, if
+//     listed, is removed twice, which is harmless;
+//   - the dataset such a run committed may be missing from the listing, so
+//     that a location taken for empty holds one. Commit lists the location
+//     again under the lease, and without Assembly.Overwrite it refuses to
+//     replace a dataset (ErrOutputExists).
+func (l *Lease) Create(ctx context.Context, overwrite bool) (tempDir string, err error) {
+	listed := l.listed
+	l.listed = nil
+	return prepare(ctx, l.Location, overwrite, false, listed)
+}
+
+// Plan is dataset.Plan with the listing taken while the lease was acquired.
+func (l *Lease) Plan(ctx context.Context, overwrite bool) (tempDir string, err error) {
+	listed := l.listed
+	l.listed = nil
+	return prepare(ctx, l.Location, overwrite, true, listed)
 }
 
 // heldHere maps the locations whose lease this process holds to the run that
@@ -116,8 +171,10 @@ func (l *Lease) Release(ctx context.Context) error {
 }
 
 // isLeaseName reports whether a base name is the lease or its temporary.
+// (a local lease is written as "."+LockName+".tmp-*" and renamed: a listing
+// taken while the lease is acquired may see it).
 func isLeaseName(name string) bool {
-	return name == LockName || strings.HasPrefix(name, LockName+".tmp-")
+	return name == LockName || strings.HasPrefix(name, LockName+".tmp-") || strings.HasPrefix(name, "."+LockName+".tmp-")
 }
 
 // ReleaseLease removes location's lease if run still holds it: the release

@@ -122,7 +122,7 @@ func sampleAssemblyConfigured(t testing.TB, dir, images string, openImage func(c
 	}
 	w := &ShardWriter{Spec: spec, Images: images, OpenImage: openImage, Compression: c, Index: index, Workers: 2}
 	configure(w)
-	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Compression: c, Index: index, Seed: 7,
+	a := &Assembly{Location: dir, TempDir: tempDir, Spec: spec, Compression: c, Index: index, Seed: 7, Overwrite: overwrite,
 		CommandLine: []string{"test"}, ToolVersion: "(test)", Created: time.Unix(0, 0).UTC(),
 		Splits: []SplitLayout{{Name: "train", Fraction: 0.7, Shards: trainShards}, {Name: "validation", Fraction: 0.3, Shards: 2}}}
 	a.AddRead(7)

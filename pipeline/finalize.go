@@ -95,6 +95,7 @@ type finalizeConfig struct {
 	Compression string
 	Index       bool
 	Seed        int64
+	Overwrite   bool // the launcher's; Commit refuses to replace a dataset without it
 	MaxErrors   ErrorLimit
 	CommandLine []string
 	ToolVersion string
@@ -196,6 +197,7 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 		Compression: c,
 		Index:       cfg.Index,
 		Seed:        cfg.Seed,
+		Overwrite:   cfg.Overwrite,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
 		Limit: func(rejected, read int64, errorsFile string) error {

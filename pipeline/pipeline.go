@@ -132,6 +132,9 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, err
 	}
 	progress.reset()
+	// The CSVs the pre-flight kept whole for the job (csvsnapshot.go) go
+	// once it is done.
+	defer forgetCSVSnapshots(cfg.CSV)
 	runner := cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner)
 	// Remote storage is probed while the workers' binary and the inputs are
 	// checked (cluster.go); a failed probe is reported first.
@@ -141,6 +144,9 @@ func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 		return nil, cmp.Or(probed(), err)
 	}
 	defer launch.close()
+	if launch.remote {
+		checks = withoutCSVSnapshots(checks) // workers in other processes would not see them
+	}
 	async := *jobopts.Async && !flagIsTrue("dry_run")
 	p, tempDir, lease, err := build(ctx, checks, probed, cfg, async)
 	if err != nil {
@@ -209,35 +215,64 @@ var ErrInterrupted = errors.New("interrupted")
 // running it. It reads the CSV header, so that a spec that does not fit the
 // CSV fails before any job starts. tempDir, under cfg.Out, receives the
 // shards until Finalize commits them. The inputs are read with checks while
-// the pre-flight probes run; probed waits for those, and a failed probe is
-// the error reported, before anything is written to cfg.Out.
+// the pre-flight probes run, and the output's lease is taken meanwhile;
+// probed waits for the probes, and a failed probe is the error reported,
+// with the lease released and nothing else written to cfg.Out.
 func build(ctx, checks context.Context, probed func() error, cfg Config, async bool) (p *beam.Pipeline, tempDir string, lease *dataset.Lease, err error) {
 	if err := cfg.check(); err != nil {
 		return nil, "", nil, cmp.Or(probed(), err)
-	}
-	files, header, err := checkInputs(checks, &cfg)
-	if perr := probed(); perr != nil || err != nil {
-		return nil, "", nil, cmp.Or(perr, err)
-	}
-	folder := cfg.Spec.Source == schema.SourceImageFolder
-	specJSON, err := cfg.Spec.Marshal()
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
 	}
 	ttl := dataset.DefaultLeaseTTL
 	if async {
 		ttl = asyncLeaseTTL
 	}
-	if lease, err = dataset.Acquire(ctx, cfg.Out, strings.Join(cfg.CommandLine, " "), ttl); err != nil {
+	// The output's lease is taken, and the output listed, while the inputs
+	// are checked: on a bucket their round trips go at once. The lease is
+	// released if an input or a probe fails; nothing else is written to
+	// cfg.Out before they pass.
+	type acquired struct {
+		lease *dataset.Lease
+		err   error
+	}
+	leased := make(chan acquired, 1)
+	// A failed probe cancels the lease's requests: the store may not answer
+	// them either.
+	leaseCtx, cancelLease := context.WithCancelCause(ctx)
+	defer cancelLease(nil)
+	go func() {
+		l, err := dataset.Acquire(leaseCtx, cfg.Out, strings.Join(cfg.CommandLine, " "), ttl)
+		leased <- acquired{l, err}
+	}()
+	files, header, err := checkInputs(checks, &cfg)
+	perr := probed()
+	if perr != nil {
+		cancelLease(perr)
+	}
+	got := <-leased
+	if perr != nil || err != nil {
+		if got.lease != nil {
+			got.lease.Release(context.WithoutCancel(ctx))
+		}
+		return nil, "", nil, cmp.Or(perr, err)
+	}
+	if got.err != nil {
+		return nil, "", nil, fmt.Errorf("pipeline: %w", got.err)
+	}
+	lease = got.lease
+	// A dry run changes nothing in cfg.Out but its lease (taken and released).
+	prepare := lease.Create
+	if flagIsTrue("dry_run") {
+		prepare = lease.Plan
+	}
+	if tempDir, err = prepare(ctx, cfg.Overwrite); err != nil {
+		lease.Release(context.WithoutCancel(ctx))
 		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
 	}
-	// A dry run changes nothing in cfg.Out but its lease (taken and released).
-	prepare := dataset.Create
-	if flagIsTrue("dry_run") {
-		prepare = dataset.Plan
-	}
-	if tempDir, err = prepare(ctx, cfg.Out, cfg.Overwrite); err != nil {
+	folder := cfg.Spec.Source == schema.SourceImageFolder
+	specJSON, err := cfg.Spec.Marshal()
+	if err != nil {
 		lease.Release(context.WithoutCancel(ctx))
+		dataset.RemoveTemp(context.WithoutCancel(ctx), tempDir)
 		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
 	}
 	releaseLease := ""
@@ -301,6 +336,7 @@ func build(ctx, checks context.Context, probed func() error, cfg Config, async b
 		Compression: compression.String(),
 		Index:       cfg.Index,
 		Seed:        cfg.Seed,
+		Overwrite:   cfg.Overwrite,
 		MaxErrors:   cfg.MaxErrors,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,

@@ -353,7 +353,15 @@ func lineEnd(data []byte, n int) int {
 
 // openRange opens the file at path from offset on and returns a scanner
 // over it, and the function that closes it. Range 0 skips a byte order mark.
+// A file the pre-flight kept whole (csvsnapshot.go) is served from memory,
+// as storage would serve it: from offset to its end, nothing past it.
 func openRange(ctx context.Context, path string, offset int64) (*recordScanner, func(), error) {
+	if data, ok := csvSnapshot(path); ok {
+		rest := data[min(max(offset, 0), int64(len(data))):]
+		// The whole range is in buf and src is never read: fill reports
+		// io.EOF, and nothing appends to the shared bytes.
+		return &recordScanner{name: path, buf: rest[:len(rest):len(rest)], eof: true}, func() {}, nil
+	}
 	d, name, err := openParent(ctx, path)
 	if err != nil {
 		return nil, nil, err
@@ -564,11 +572,20 @@ func csvInputs(ctx context.Context, args []string) ([]csvFile, []string, error) 
 			return err
 		})
 	}
+	forget := func() {
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = f.Path
+		}
+		forgetCSVSnapshots(paths)
+	}
 	if err := g.Wait(); err != nil {
+		forget()
 		return nil, nil, err
 	}
 	for i, h := range headers[1:] {
 		if !slices.Equal(h, headers[0]) {
+			forget()
 			return nil, nil, fmt.Errorf("%w: %s: header %q differs from %s's %q; every --csv file must have the same header", ErrCSV, files[i+1].Path, h, files[0].Path, headers[0])
 		}
 	}
@@ -615,7 +632,9 @@ func listCSV(ctx context.Context, arg string) ([]csvFile, error) {
 
 // readHeader returns the header record of the CSV file at path (local,
 // gs:// or s3://); the launcher uses it to check the spec's columns before
-// the job starts.
+// the job starts. A small remote file is read whole in the same request and
+// kept as its snapshot for the job's readers (csvsnapshot.go) when its
+// header reads.
 func readHeader(ctx context.Context, path string) (header []string, size int64, err error) {
 	f, err := openRead(ctx, path)
 	if err != nil {
@@ -623,7 +642,19 @@ func readHeader(ctx context.Context, path string) (header []string, size int64, 
 	}
 	defer f.Close()
 	size = f.Size()
-	br := bufio.NewReader(f)
+	var src io.Reader = f
+	if reserved := size; reserveCSVSnapshot(ctx, path, reserved) {
+		var whole []byte
+		whole, src = readWhole(f, reserved)
+		defer func() { // after the returns below have set err (and size)
+			if err == nil && whole != nil {
+				storeCSVSnapshot(path, whole)
+			} else {
+				releaseCSVSnapshot(reserved)
+			}
+		}()
+	}
+	br := bufio.NewReader(src)
 	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
 		br.Discard(len(utf8BOM))
 	}

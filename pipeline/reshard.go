@@ -144,7 +144,7 @@ func Rewrite(ctx context.Context, cfg RewriteConfig) (*dataset.Manifest, error) 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	p, tempDir, err := buildRewrite(ctx, cfg)
+	p, tempDir, err := buildRewrite(ctx, cfg, lease)
 	if err != nil {
 		lease.Release(context.WithoutCancel(ctx))
 		return nil, err
@@ -208,7 +208,7 @@ func specDifference(a, b *schema.Spec) string {
 
 // buildRewrite checks cfg and the sources, prepares the output directory and
 // constructs the pipeline without running it.
-func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, string, error) {
+func buildRewrite(ctx context.Context, cfg RewriteConfig, lease *dataset.Lease) (*beam.Pipeline, string, error) {
 	switch {
 	case len(cfg.Sources) == 0:
 		return nil, "", fmt.Errorf("%w: no source dataset", ErrConfig)
@@ -299,7 +299,7 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 	if len(shards) == 0 {
 		return nil, "", fmt.Errorf("%w: %s has no shards", ErrConfig, strings.Join(cfg.Sources, ", "))
 	}
-	tempDir, err := dataset.Create(ctx, cfg.Out, cfg.Overwrite)
+	tempDir, err := lease.Create(ctx, cfg.Overwrite)
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline: %w", err)
 	}
@@ -325,6 +325,7 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig) (*beam.Pipeline, strin
 		Compression: compression.String(),
 		Index:       cfg.Index,
 		Seed:        cfg.Seed,
+		Overwrite:   cfg.Overwrite,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
 	}, results, rejects, reads, beam.CreateList(s, counts), warnings)

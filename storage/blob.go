@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,11 +85,29 @@ func (r blobReader) modTime() time.Time { return r.Reader.ModTime() }
 
 func (b *blobBackend) newReader(ctx context.Context, key string, offset, length int64) (objectReader, error) {
 	r, err := b.ops.NewRangeReader(ctx, key, offset, length, nil)
+	if err != nil && offset > 0 && gcerrors.Code(err) != gcerrors.NotFound {
+		// A range starting at or past the end is an error on GCS and S3
+		// (416); a file read there gives io.EOF, and so does this reader.
+		if a, serr := b.stat(ctx, key); serr == nil && offset >= a.Size {
+			return emptyReader{objSize: a.Size, mod: a.ModTime}, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return blobReader{r}, nil
 }
+
+// emptyReader is a range of an object that starts at or past its end.
+type emptyReader struct {
+	objSize int64
+	mod     time.Time
+}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyReader) Close() error             { return nil }
+func (r emptyReader) size() int64            { return r.objSize }
+func (r emptyReader) modTime() time.Time     { return r.mod }
 
 func (b *blobBackend) stat(ctx context.Context, key string) (*Attributes, error) {
 	a, err := b.ops.Attributes(ctx, key)

@@ -97,6 +97,19 @@ func TestBehaviour(t *testing.T) {
 			if err != nil || string(got) != "tfprep" || r.Size() != int64(len(data)) {
 				t.Fatalf("range read = %q, %v, size %d; want %q, size %d", got, err, r.Size(), "tfprep", len(data))
 			}
+			// A range from the end on, or past it, is empty, as in a file
+			// (GCS and S3 answer 416 to such a request).
+			for _, off := range []int64{int64(len(data)), int64(len(data)) + 5} {
+				r, err := d.NewRangeReader(ctx, "sub/dir/a.txt", off, -1)
+				if err != nil {
+					t.Fatalf("range from %d: %v", off, err)
+				}
+				got, err = io.ReadAll(r)
+				r.Close()
+				if err != nil || len(got) != 0 || r.Size() != int64(len(data)) {
+					t.Fatalf("range from %d = %q, %v, size %d; want nothing, size %d", off, got, err, r.Size(), len(data))
+				}
+			}
 			a, err := d.Stat(ctx, "sub/dir/a.txt")
 			if err != nil {
 				t.Fatal(err)

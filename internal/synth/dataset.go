@@ -75,6 +75,7 @@ func WriteDataset(dir string, splits []Split, o DatasetOptions) (*dataset.Manife
 		},
 	}
 	a := &dataset.Assembly{
+		Overwrite:   true,
 		Location:    dir,
 		TempDir:     tempDir,
 		Spec:        spec,
