@@ -121,16 +121,19 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 //     again under the lease, and without Assembly.Overwrite it refuses to
 //     replace a dataset (ErrOutputExists).
 func (l *Lease) Create(ctx context.Context, overwrite bool) (tempDir string, err error) {
-	listed := l.listed
-	l.listed = nil
-	return prepare(ctx, l.Location, overwrite, false, listed)
+	return prepare(ctx, l.Location, overwrite, false, l.takeListing())
 }
 
 // Plan is dataset.Plan with the listing taken while the lease was acquired.
 func (l *Lease) Plan(ctx context.Context, overwrite bool) (tempDir string, err error) {
+	return prepare(ctx, l.Location, overwrite, true, l.takeListing())
+}
+
+// takeListing returns the listing Acquire took, once (nil: list again).
+func (l *Lease) takeListing() []string {
 	listed := l.listed
 	l.listed = nil
-	return prepare(ctx, l.Location, overwrite, true, listed)
+	return listed
 }
 
 // heldHere maps the locations whose lease this process holds to the run that

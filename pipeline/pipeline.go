@@ -259,6 +259,12 @@ func build(ctx, checks context.Context, probed func() error, cfg Config, async b
 		return nil, "", nil, fmt.Errorf("pipeline: %w", got.err)
 	}
 	lease = got.lease
+	folder := cfg.Spec.Source == schema.SourceImageFolder
+	specJSON, err := cfg.Spec.Marshal()
+	if err != nil {
+		lease.Release(context.WithoutCancel(ctx))
+		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
+	}
 	// A dry run changes nothing in cfg.Out but its lease (taken and released).
 	prepare := lease.Create
 	if flagIsTrue("dry_run") {
@@ -266,13 +272,6 @@ func build(ctx, checks context.Context, probed func() error, cfg Config, async b
 	}
 	if tempDir, err = prepare(ctx, cfg.Overwrite); err != nil {
 		lease.Release(context.WithoutCancel(ctx))
-		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
-	}
-	folder := cfg.Spec.Source == schema.SourceImageFolder
-	specJSON, err := cfg.Spec.Marshal()
-	if err != nil {
-		lease.Release(context.WithoutCancel(ctx))
-		dataset.RemoveTemp(context.WithoutCancel(ctx), tempDir)
 		return nil, "", nil, fmt.Errorf("pipeline: %w", err)
 	}
 	releaseLease := ""

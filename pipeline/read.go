@@ -572,20 +572,11 @@ func csvInputs(ctx context.Context, args []string) ([]csvFile, []string, error) 
 			return err
 		})
 	}
-	forget := func() {
-		paths := make([]string, len(files))
-		for i, f := range files {
-			paths[i] = f.Path
-		}
-		forgetCSVSnapshots(paths)
-	}
 	if err := g.Wait(); err != nil {
-		forget()
 		return nil, nil, err
 	}
 	for i, h := range headers[1:] {
 		if !slices.Equal(h, headers[0]) {
-			forget()
 			return nil, nil, fmt.Errorf("%w: %s: header %q differs from %s's %q; every --csv file must have the same header", ErrCSV, files[i+1].Path, h, files[0].Path, headers[0])
 		}
 	}
