@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"slices"
@@ -117,7 +118,7 @@ func recoverLocation(ctx context.Context, store storage, location string, all []
 	if slices.Contains(all, JournalName) {
 		j, err := readJournal(ctx, store, location)
 		if err == nil {
-			err = rollForward(ctx, store, location, j)
+			err = rollForward(ctx, store, location, j, rollOptions{resumed: true})
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
@@ -151,12 +152,15 @@ func recoverLocation(ctx context.Context, store storage, location string, all []
 
 // isLeftover reports whether a base name is a staging directory or a
 // temporary file: tfprep's own, and garbage once no run holds the lease.
+// A temporary file is one of writeAtomic's: an own file's name (the
+// manifest, errors.csv, a shard the journal carries) or the journal's,
+// then ".tmp-" and a random id.
 func isLeftover(name string) bool {
-	return strings.HasPrefix(name, tempPrefix) ||
-		strings.HasPrefix(name, ManifestName+".tmp-") ||
-		strings.HasPrefix(name, ErrorsName+".tmp-") ||
-		strings.HasPrefix(name, FailedErrorsName+".tmp-") ||
-		strings.HasPrefix(name, JournalName+".tmp-")
+	if strings.HasPrefix(name, tempPrefix) {
+		return true
+	}
+	base, _, ok := strings.Cut(name, ".tmp-")
+	return ok && (base == JournalName || !isLeftover(base) && ownFile(base))
 }
 
 // ownFile reports whether a base name is one a conversion writes.
@@ -200,7 +204,12 @@ type Assembly struct {
 	// one. Without it Commit refuses a location that holds one
 	// (ErrOutputExists): Create can take a location for empty while a run
 	// that just finished is committing there (see Lease.Create).
-	Overwrite   bool
+	Overwrite bool
+	// Lease, when set, is the run's lease on Location, held by this
+	// process: Commit releases it at its last step, while the journal is
+	// removed (on a bucket one round trip fewer than releasing it after
+	// Commit). A Commit that fails leaves it to the caller.
+	Lease       *Lease
 	CommandLine []string
 	ToolVersion string
 	Created     time.Time // zero: when Commit runs, to the second
@@ -350,26 +359,39 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			}
 		}
 	}
-	// errors.csv, the empty shards and the listing of the location are
-	// independent: on a bucket each is a round trip, so they go at once.
-	stagedErrors := joinPath(a.TempDir, ErrorsName)
-	emptyShards := make([]ShardResult, len(missing))
-	var old []string
+	// The empty shards, and errors.csv unless it is large, travel in the
+	// journal: rollForward writes them with the moves. The location is
+	// listed (unless Create listed it under the lease) while a large
+	// errors.csv is staged: on a bucket each is a round trip, so they go
+	// at once, and a commit with neither has none before its journal.
+	emptyShards := map[string]emptyShard{}
+	for _, id := range missing {
+		e, err := writeEmptyShard(ctx, empty, id.split, id.shard, a.Index)
+		if err != nil {
+			return fail(err)
+		}
+		emptyShards[shardKey(id.split, id.shard)] = e
+	}
+	stagedErrors := ""
+	if buf.Len() > maxInlineErrors {
+		stagedErrors = joinPath(a.TempDir, ErrorsName)
+	}
+	old, listed := []string(nil), false
+	if a.Lease != nil {
+		old, listed = a.Lease.listingForCommit(ctx)
+	}
 	// No cancellation on the first error: an upload cancelled mid-way may
 	// still land after fail has cleared the staging directory.
 	var g errgroup.Group
-	g.SetLimit(commitParallelism)
-	g.Go(func() error { return writeAtomic(ctx, store, stagedErrors, buf.Bytes()) })
-	g.Go(func() (err error) {
-		if old, err = store.List(ctx, a.Location); err != nil {
-			return fmt.Errorf("dataset: listing %s: %w", a.Location, err)
-		}
-		return nil
-	})
-	for i, id := range missing {
+	if stagedErrors != "" {
+		g.Go(func() error { return writeAtomic(ctx, store, stagedErrors, buf.Bytes()) })
+	}
+	if !listed {
 		g.Go(func() (err error) {
-			emptyShards[i], _, err = empty.WriteTemp(ctx, a.TempDir, id.split, id.shard, nil)
-			return err
+			if old, err = store.List(ctx, a.Location); err != nil {
+				return fmt.Errorf("dataset: listing %s: %w", a.Location, err)
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -392,8 +414,14 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	}
 	errorsFile := joinPath(a.Location, keep)
 	keepErrors := func(err error) (*Manifest, error) {
-		if merr := commitFile(ctx, store, stagedErrors, errorsFile, int64(buf.Len())); merr != nil {
-			err = errors.Join(err, merr)
+		var kerr error
+		if stagedErrors != "" {
+			kerr = commitFile(ctx, store, stagedErrors, errorsFile, int64(buf.Len()))
+		} else {
+			kerr = writeAtomic(ctx, store, errorsFile, buf.Bytes())
+		}
+		if kerr != nil {
+			err = errors.Join(err, kerr)
 		}
 		return fail(err)
 	}
@@ -410,10 +438,14 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	stage := func(temp, name string, size int64) {
 		j.Moves = append(j.Moves, move{From: staging + "/" + strings.TrimPrefix(temp, a.TempDir+"/"), To: name, Size: size})
 	}
-	stage(stagedErrors, ErrorsName, int64(buf.Len()))
+	if stagedErrors != "" {
+		stage(stagedErrors, ErrorsName, int64(buf.Len()))
+	} else {
+		j.Writes = append(j.Writes, fileWrite{To: ErrorsName, Data: buf.Bytes()})
+	}
 	shards := maps.Clone(a.shards)
-	for i, id := range missing {
-		shards[shardKey(id.split, id.shard)] = emptyShards[i]
+	for k, e := range emptyShards {
+		shards[k] = e.res
 	}
 	var decoders []string
 	for _, layout := range a.Splits {
@@ -424,9 +456,16 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			r := shards[k]
 			delete(shards, k)
 			name := ShardName(layout.Name, i, layout.Shards, c)
-			stage(r.Temp, name, r.Bytes)
-			if a.Index {
-				stage(r.Index, IndexName(name), -1)
+			if e, ok := emptyShards[k]; ok {
+				j.Writes = append(j.Writes, fileWrite{To: name, Data: e.data})
+				if a.Index {
+					j.Writes = append(j.Writes, fileWrite{To: IndexName(name), Data: e.index})
+				}
+			} else {
+				stage(r.Temp, name, r.Bytes)
+				if a.Index {
+					stage(r.Index, IndexName(name), -1)
+				}
 			}
 			split.Shards = append(split.Shards, Shard{File: name, Records: r.Records, Bytes: r.Bytes, CRC32C: r.CRC32C, SHA256: r.SHA256, Decoder: r.Decoder})
 			decoders = append(decoders, r.Decoder)
@@ -453,6 +492,9 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	for _, mv := range j.Moves {
 		replaced[mv.To] = true
 	}
+	for _, w := range j.Writes {
+		replaced[w.To] = true
+	}
 	for _, name := range old {
 		if name != ManifestName && !replaced[name] && ownFile(name) && !isLeftover(name) {
 			j.Delete = append(j.Delete, name)
@@ -469,10 +511,41 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 		return fail(fmt.Errorf("dataset: writing the commit journal: %w", err))
 	}
 	// The commit point: from here on the new dataset wins.
-	if err := rollForward(ctx, store, a.Location, j); err != nil {
+	var o rollOptions
+	if a.Lease != nil {
+		o.release = a.Lease.Release
+	}
+	if err := rollForward(ctx, store, a.Location, j, o); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// maxInlineErrors is the largest errors.csv a journal carries (a larger one
+// is staged and moved like a shard); a variable for tests.
+var maxInlineErrors = 1 << 20
+
+// emptyShard is a shard no row reached, made in memory: the journal carries
+// its bytes.
+type emptyShard struct {
+	res         ShardResult
+	data, index []byte
+}
+
+// writeEmptyShard makes shard number shard of split with no record (with its
+// index sidecar when index is set) as w writes it.
+func writeEmptyShard(ctx context.Context, w *ShardWriter, split string, shard int, index bool) (emptyShard, error) {
+	var data, idx bytes.Buffer
+	var idxW io.Writer
+	if index {
+		idxW = &idx
+	}
+	stats, _, err := w.Write(ctx, nil, &data, idxW)
+	if err != nil {
+		return emptyShard{}, err
+	}
+	res := ShardResult{Split: split, Shard: shard, Records: stats.Records, Bytes: stats.Bytes, CRC32C: stats.CRC32C, SHA256: stats.SHA256, Labels: stats.Labels}
+	return emptyShard{res: res, data: data.Bytes(), index: idx.Bytes()}, nil
 }
 
 // commitFile gives a temporary file its final name (Place: on buckets the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,12 +310,29 @@ func removeStaging(t *testing.T, dir string) {
 
 // TestCommitLimitKeepsOld: a commit refused by its rejected-row limit
 // leaves the earlier dataset whole and the new errors beside it.
+// With staged: an errors.csv too large for the journal, staged and moved.
 func TestCommitLimitKeepsOld(t *testing.T) {
+	for _, staged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("staged=%v", staged), func(t *testing.T) {
+			if staged {
+				defer func(n int) { maxInlineErrors = n }(maxInlineErrors)
+				maxInlineErrors = 0
+			}
+			testCommitLimitKeepsOld(t)
+		})
+	}
+}
+
+func testCommitLimitKeepsOld(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "out")
 	if _, err := sampleAssembly(t, dir, tfrecord.GZIP, false, false, 2).Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := sampleAssembly(t, dir, tfrecord.GZIP, false, true, 4).Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	verifyClean(t, dir, 4)
 	a := sampleAssembly(t, dir, tfrecord.GZIP, false, true, 3)
 	refused := errors.New("too many")
 	var kept string
@@ -328,7 +346,7 @@ func TestCommitLimitKeepsOld(t *testing.T) {
 	if data, err := os.ReadFile(kept); err != nil || !strings.Contains(string(data), "missing") {
 		t.Errorf("kept errors: %q, %v", data, err)
 	}
-	verifyClean(t, dir, 2)
+	verifyClean(t, dir, 4)
 }
 
 func TestLease(t *testing.T) {
@@ -623,5 +641,213 @@ func TestCommitRefusesDatasetWrittenMeanwhile(t *testing.T) {
 	// A second Create lists again and sees the dataset.
 	if _, err := lease.Create(ctx, false); !errors.Is(err, ErrOutputExists) {
 		t.Errorf("second Create: got %v, want ErrOutputExists", err)
+	}
+}
+
+// failOn is storage whose mutating calls on a path with one of the given
+// suffixes always fail (ENOSPC); the others pass.
+type failOn struct {
+	storage
+	suffixes []string
+}
+
+func (d failOn) fault(op, path string) error {
+	for _, s := range d.suffixes {
+		if strings.HasSuffix(path, s) {
+			return &fs.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+		}
+	}
+	return nil
+}
+
+func (d failOn) Create(ctx context.Context, path string) (io.WriteCloser, error) {
+	if err := d.fault("create", path); err != nil {
+		return nil, err
+	}
+	return d.storage.Create(ctx, path)
+}
+
+func (d failOn) Rename(ctx context.Context, from, to string) error {
+	if err := d.fault("rename", to); err != nil {
+		return err
+	}
+	return d.storage.Rename(ctx, from, to)
+}
+
+func (d failOn) Remove(ctx context.Context, path string) error {
+	if err := d.fault("remove", path); err != nil {
+		return err
+	}
+	return d.storage.Remove(ctx, path)
+}
+
+// failingOn makes storageFor serve failOn(suffixes) until undone (or the
+// test ends).
+func failingOn(t *testing.T, suffixes ...string) (undo func()) {
+	wrapStorage = func(s storage) storage { return failOn{storage: s, suffixes: suffixes} }
+	undo = func() { wrapStorage = nil }
+	t.Cleanup(undo)
+	return undo
+}
+
+// bucketsAndDisk runs test at a fresh location on local disk and on the
+// GCS emulator.
+func bucketsAndDisk(t *testing.T, test func(t *testing.T, dir string)) {
+	t.Run("local", func(t *testing.T) { test(t, filepath.Join(t.TempDir(), "out")) })
+	t.Run("gs", func(t *testing.T) {
+		g := storagetest.StartGCS(t, "bucket")
+		test(t, g.Location(t, "bucket", "out"))
+	})
+}
+
+// TestResumedCommitKeepsManifest: a commit stopped after its manifest was
+// written (or whose lease was released while its journal was being removed)
+// is finished by the next run without removing that manifest: the location
+// never stops holding a complete dataset's dataset.json.
+func TestResumedCommitKeepsManifest(t *testing.T) {
+	bucketsAndDisk(t, func(t *testing.T, dir string) {
+		ctx := context.Background()
+		if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a := sampleAssembly(t, dir, tfrecord.None, false, true, 3)
+		undo := failingOn(t, "/"+JournalName)
+		if _, err := a.Commit(ctx); !errors.Is(err, ErrCommitInterrupted) {
+			t.Fatalf("commit whose journal cannot be removed: got %v, want ErrCommitInterrupted", err)
+		}
+		undo()
+		if _, err := Open(ctx, dir); !errors.Is(err, ErrCommitInterrupted) {
+			t.Fatalf("Open: got %v, want ErrCommitInterrupted", err)
+		}
+		// The next run finishes the commit; removing dataset.json fails.
+		failingOn(t, "/"+ManifestName)
+		if _, err := Create(ctx, dir, true); err != nil {
+			t.Fatalf("Create finishing the commit touched dataset.json: %v", err)
+		}
+		undo()
+		removeStaging(t, dir)
+		verifyClean(t, dir, 3)
+	})
+}
+
+// TestCommitReleasesLease: with Assembly.Lease, Commit releases the lease
+// at its last step, and a second Release does nothing (another run's lease
+// stays); a Commit that fails before its manifest is written keeps it.
+func TestCommitReleasesLease(t *testing.T) {
+	bucketsAndDisk(t, func(t *testing.T, dir string) {
+		ctx := context.Background()
+		lease, err := Acquire(ctx, dir, "test a", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := sampleAssembly(t, dir, tfrecord.None, false, false, 2)
+		a.Lease = lease
+		if _, err := a.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		other, err := Acquire(ctx, dir, "test b", 0)
+		if err != nil {
+			t.Fatalf("lease after Commit: %v", err)
+		}
+		if err := lease.Release(ctx); err != nil {
+			t.Errorf("second Release: %v", err)
+		}
+		if _, err := Acquire(ctx, dir, "test c", 0); !errors.Is(err, ErrLocked) {
+			t.Errorf("a second Release removed another run's lease: Acquire got %v, want ErrLocked", err)
+		}
+		verifyClean(t, dir, 2)
+
+		// Under other's lease: the manifest cannot be written.
+		a = sampleAssembly(t, dir, tfrecord.None, false, true, 3)
+		a.Lease = other
+		failingOn(t, "/"+ManifestName)
+		if _, err := a.Commit(ctx); !errors.Is(err, ErrCommitInterrupted) {
+			t.Fatalf("commit whose manifest cannot be written: got %v, want ErrCommitInterrupted", err)
+		}
+		if _, err := Acquire(ctx, dir, "test d", 0); !errors.Is(err, ErrLocked) {
+			t.Errorf("a commit that failed released its lease: Acquire got %v, want ErrLocked", err)
+		}
+		other.Release(ctx)
+	})
+}
+
+// TestLeftoverNames: what a dead run can leave (staging directories and
+// writeAtomic's temporary files, of the journal too) is a leftover; a
+// dataset's files and foreign names are not.
+func TestLeftoverNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		".tfprep-tmp-ABC":                           true,
+		"dataset.json.tmp-ABC":                      true,
+		"errors.csv.tmp-ABC":                        true,
+		"errors.failed.csv.tmp-ABC":                 true,
+		".tfprep-commit.tmp-ABC":                    true,
+		"train-00001-of-00003.tfrecord.tmp-ABC":     true,
+		"train-00001-of-00003.tfrecord.idx.tmp-ABC": true,
+		"train-00001-of-00003.tfrecord.gz.tmp-ABC":  true,
+		"dataset.json":                              false,
+		"train-00001-of-00003.tfrecord":             false,
+		"notes.txt.tmp-ABC":                         false,
+		".tfprep-lock.tmp-ABC":                      false,
+		".tfprep-tmp-ABC.tmp-DEF.tmp-x":             true,
+		"dataset.json.tmp-A.tmp-B":                  true,
+	} {
+		if got := isLeftover(name); got != want {
+			t.Errorf("isLeftover(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// failList is storage whose List always fails.
+type failList struct{ storage }
+
+func (failList) List(_ context.Context, dir string) ([]string, error) {
+	return nil, &fs.PathError{Op: "list", Path: dir, Err: syscall.EIO}
+}
+
+// TestCommitUsesListingUnderLease: on a bucket, Commit with Assembly.Lease
+// finds the earlier dataset in the listing Lease.Create took under the
+// lease (it lists nothing itself), unless the lease is not known to be held
+// any more: then it lists.
+func TestCommitUsesListingUnderLease(t *testing.T) {
+	ctx := context.Background()
+	g := storagetest.StartGCS(t, "bucket")
+	for _, stale := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stale=%v", stale), func(t *testing.T) {
+			dir := g.Location(t, "bucket", fmt.Sprintf("stale%v/out", stale))
+			if _, err := sampleAssembly(t, dir, tfrecord.None, true, false, 2).Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			lease, err := Acquire(ctx, dir, "test", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lease.Release(ctx)
+			if _, err := lease.Create(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			a := sampleAssembly(t, dir, tfrecord.None, true, true, 3) // Create again, under the same lease
+			a.Lease = lease
+			if stale {
+				lease.confirmed.Store(time.Now().Add(-time.Hour).UnixNano())
+			}
+			names, ok := lease.listingForCommit(ctx)
+			if ok == stale || !slices.Contains(names, ManifestName) {
+				t.Fatalf("listingForCommit: %v, %v; want the earlier dataset, ok %v", names, ok, !stale)
+			}
+			wrapStorage = func(s storage) storage { return failList{s} }
+			defer func() { wrapStorage = nil }()
+			_, err = a.Commit(ctx)
+			wrapStorage = nil
+			if stale {
+				if err == nil || !strings.Contains(err.Error(), "listing") {
+					t.Fatalf("Commit under a lease not confirmed for an hour: got %v, want its own listing's error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			verifyClean(t, dir, 3)
+		})
 	}
 }

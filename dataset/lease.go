@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	objstore "github.com/tfprep/tfprep/storage"
@@ -36,6 +37,21 @@ type Lease struct {
 	// listed is the location's listing, taken while the lease was being
 	// acquired, for the first Create or Plan (nil: they list).
 	listed []string
+
+	// confirmed is when the last write that proved the lease ours (its
+	// acquisition or a refresh) was sent, in Unix nanoseconds; lost is set
+	// when a refresh found it taken over.
+	confirmed atomic.Int64
+	lost      atomic.Bool
+	// later is the listing Create starts once the location is prepared,
+	// under the lease, for Commit (nil: Commit lists).
+	later *laterListing
+
+	// The lease is released once (Commit may release it before its
+	// caller does); released is closed then, which stops KeepAlive.
+	releaseOnce sync.Once
+	releaseErr  error
+	released    chan struct{}
 }
 
 // leaseDir returns the storage directory of location for its lease.
@@ -84,6 +100,7 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 		l.err = err
 		listed <- l
 	}()
+	sent := time.Now()
 	l, err := d.AcquireLease(ctx, LockName, h, min(ttl, DefaultLeaseTTL))
 	list := <-listed
 	var held *objstore.LeaseHeldError
@@ -97,7 +114,8 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 		return nil, fmt.Errorf("dataset: taking the lease of %s: %w", location, err)
 	}
 	heldHere.Store(location, h.RunID)
-	lease := &Lease{Location: location, Run: h.RunID, lease: l}
+	lease := &Lease{Location: location, Run: h.RunID, lease: l, released: make(chan struct{})}
+	lease.confirmed.Store(sent.UnixNano())
 	if list.err == nil {
 		lease.listed = list.names
 		if lease.listed == nil {
@@ -120,8 +138,58 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 //     that a location taken for empty holds one. Commit lists the location
 //     again under the lease, and without Assembly.Overwrite it refuses to
 //     replace a dataset (ErrOutputExists).
+//
+// On a bucket Create then lists the location again, in the background, for
+// Commit (Assembly.Lease): taken under the lease after the location was
+// prepared, that listing stays true while the lease is held, and Commit
+// needs no round trip of its own to find the earlier dataset.
 func (l *Lease) Create(ctx context.Context, overwrite bool) (tempDir string, err error) {
-	return prepare(ctx, l.Location, overwrite, false, l.takeListing())
+	tempDir, err = prepare(ctx, l.Location, overwrite, false, l.takeListing())
+	if err == nil && strings.Contains(l.Location, "://") {
+		l.later = listLater(ctx, l.Location)
+	}
+	return tempDir, err
+}
+
+// laterListing is a listing of a location (storage.List: its top-level
+// names) taken in the background.
+type laterListing struct {
+	done  chan struct{}
+	names []string
+	err   error
+}
+
+func listLater(ctx context.Context, location string) *laterListing {
+	ll := &laterListing{done: make(chan struct{})}
+	go func() {
+		defer close(ll.done)
+		store, err := storageFor(location)
+		if err == nil {
+			ll.names, err = store.List(ctx, location)
+		}
+		ll.err = err
+	}()
+	return ll
+}
+
+// listingForCommit returns the listing Create took under the lease, if it
+// is still the location's: the lease was confirmed ours (acquired or
+// refreshed) less than half its TTL ago, so that no other run can have
+// judged it stale and taken it over since. ok is false when Commit must list
+// (no such listing, it failed, or the lease is not known to be held).
+func (l *Lease) listingForCommit(ctx context.Context) (names []string, ok bool) {
+	ll := l.later
+	if ll == nil {
+		return nil, false
+	}
+	select {
+	case <-ll.done:
+	case <-ctx.Done():
+		return nil, false
+	}
+	ttl := l.lease.Holder().TTL
+	held := !l.lost.Load() && time.Since(time.Unix(0, l.confirmed.Load())) < ttl/2
+	return ll.names, ll.err == nil && held
 }
 
 // Plan is dataset.Plan with the listing taken while the lease was acquired.
@@ -143,14 +211,20 @@ var heldHere sync.Map
 // Refresh records that the holder is alive. It fails, wrapping ErrLocked,
 // when the lease was taken over by another run.
 func (l *Lease) Refresh(ctx context.Context) error {
+	sent := time.Now()
 	err := l.lease.Refresh(ctx)
-	if errors.Is(err, objstore.ErrLeaseLost) {
+	switch {
+	case err == nil:
+		l.confirmed.Store(sent.UnixNano())
+	case errors.Is(err, objstore.ErrLeaseLost):
+		l.lost.Store(true)
 		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return err
 }
 
-// KeepAlive refreshes the lease every TTL/4 until ctx is done.
+// KeepAlive refreshes the lease every TTL/4 until ctx is done or the lease
+// is released.
 func (l *Lease) KeepAlive(ctx context.Context) {
 	t := time.NewTicker(l.lease.Holder().TTL / 4)
 	defer t.Stop()
@@ -158,19 +232,27 @@ func (l *Lease) KeepAlive(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-l.released:
+			return
 		case <-t.C:
 			l.Refresh(ctx)
 		}
 	}
 }
 
-// Release removes the lease if this run still holds it.
+// Release removes the lease if this run still holds it. Only the first
+// call acts; later ones return its result.
 func (l *Lease) Release(ctx context.Context) error {
-	heldHere.CompareAndDelete(l.Location, l.Run)
-	if err := l.lease.Release(ctx); err != nil && !errors.Is(err, objstore.ErrLeaseLost) {
-		return err
-	}
-	return nil
+	l.releaseOnce.Do(func() {
+		heldHere.CompareAndDelete(l.Location, l.Run)
+		if l.released != nil {
+			close(l.released)
+		}
+		if err := l.lease.Release(ctx); err != nil && !errors.Is(err, objstore.ErrLeaseLost) {
+			l.releaseErr = err
+		}
+	})
+	return l.releaseErr
 }
 
 // isLeaseName reports whether a base name is the lease or its temporary.

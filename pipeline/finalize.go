@@ -198,6 +198,7 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 		Index:       cfg.Index,
 		Seed:        cfg.Seed,
 		Overwrite:   cfg.Overwrite,
+		Lease:       leaseHere(cfg.TempDir),
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
 		Limit: func(rejected, read int64, errorsFile string) error {
@@ -260,6 +261,23 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 // the manifest it would otherwise read back from the output (on a bucket,
 // a round trip).
 var committed sync.Map
+
+// leases holds, by staging directory, the lease of each job this process
+// launched and waits for: a finalize that runs in the launcher's process
+// releases it at the commit's last step (Assembly.Lease), one round trip
+// before the launcher would.
+var leases sync.Map
+
+// leaseHere returns the lease the launcher of tempDir's job holds in this
+// process, or nil when finalize runs elsewhere (a worker process, or an
+// --async job, whose Finalize releases the lease by run).
+func leaseHere(tempDir string) *dataset.Lease {
+	l, ok := leases.Load(tempDir)
+	if !ok {
+		return nil
+	}
+	return l.(*dataset.Lease)
+}
 
 // committedHere returns the manifest finalize committed for tempDir in
 // this process, as ReadManifest would return it, if it did.

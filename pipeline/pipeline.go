@@ -168,9 +168,11 @@ func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out 
 		go lease.KeepAlive(keep)
 		release = sync.OnceFunc(func() {
 			stop()
-			lease.Release(cleanup)
+			lease.Release(cleanup) // at once if finalize released it
 		})
 		defer release()
+		leases.Store(tempDir, lease)
+		defer leases.Delete(tempDir)
 	}
 	if launch.runner == "prism" && !launch.remote {
 		if err := useLoopbackPrism(ctx); err != nil {

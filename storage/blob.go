@@ -146,6 +146,11 @@ func (b *blobBackend) newWriter(ctx context.Context, key string, o writeOptions)
 		// No sniffing: an object's type should not depend on its first bytes.
 		opts.ContentType = "application/octet-stream"
 	}
+	if b.sch == "gs" && !o.stream {
+		// A whole object in memory goes in one request, retried by writeKey: without this the GCS
+		// client allocates (and clears) a 16 MiB chunk buffer for every lease, journal or manifest.
+		opts.BufferSize = -1
+	}
 	var hooks []func(as func(any) bool) error
 	if o.stream && b.beforeStreamWrite != nil {
 		hooks = append(hooks, b.beforeStreamWrite)
