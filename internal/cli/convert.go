@@ -97,7 +97,7 @@ func convertFlags(fs *flag.FlagSet) func(context.Context, *Env, []string) error 
 	size := fs.Int("size", 0, "override the spec's image width and height (pixels)")
 	resize := fs.String("resize", "", "override the spec's resize filter: nearest, bilinear, bicubic, box, hamming, lanczos")
 	encoding := fs.String("encoding", "", "override the spec's image encoding: float32, uint8, png, jpeg")
-	workers := fs.Int("workers", 0, "images decoded at once by each shard writer, for all the shards it writes; on a bucket 32 reads per decoder are in flight (default: GOMAXPROCS of the worker)")
+	workers := fs.Int("workers", 0, "images decoded at once by each shard writer, for all the shards it writes; on a bucket 64 reads per decoder are in flight (default: GOMAXPROCS of the worker)")
 	quiet := fs.Bool("quiet", false, "no progress line and no summary")
 	launch := launchFlags(fs) // convert_launch.go
 	return func(ctx context.Context, env *Env, args []string) error {
