@@ -86,23 +86,10 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 	// The location is listed while the lease is taken (on a bucket, two
 	// round trips at once) for Lease.Create, which says why a listing
 	// taken before the lease was held serves.
-	type listing struct {
-		names []string
-		err   error
-	}
-	listed := make(chan listing, 1)
-	go func() {
-		var l listing
-		store, err := storageFor(location)
-		if err == nil {
-			l.names, err = store.ListAll(ctx, location)
-		}
-		l.err = err
-		listed <- l
-	}()
+	list := listLater(ctx, location, true)
 	sent := time.Now()
 	l, err := d.AcquireLease(ctx, LockName, h, min(ttl, DefaultLeaseTTL))
-	list := <-listed
+	<-list.done
 	var held *objstore.LeaseHeldError
 	if errors.As(err, &held) {
 		o := held.Holder
@@ -146,25 +133,32 @@ func Acquire(ctx context.Context, location, command string, ttl time.Duration) (
 func (l *Lease) Create(ctx context.Context, overwrite bool) (tempDir string, err error) {
 	tempDir, err = prepare(ctx, l.Location, overwrite, false, l.takeListing())
 	if err == nil && strings.Contains(l.Location, "://") {
-		l.later = listLater(ctx, l.Location)
+		l.later = listLater(ctx, l.Location, false)
 	}
 	return tempDir, err
 }
 
-// laterListing is a listing of a location (storage.List: its top-level
-// names) taken in the background.
+// laterListing is a listing of a location taken in the background; its
+// names and err are set once done is closed.
 type laterListing struct {
 	done  chan struct{}
 	names []string
 	err   error
 }
 
-func listLater(ctx context.Context, location string) *laterListing {
+// listLater lists location in the background: every name under it
+// (storage.ListAll) when all is set, else its top-level names
+// (storage.List).
+func listLater(ctx context.Context, location string, all bool) *laterListing {
 	ll := &laterListing{done: make(chan struct{})}
 	go func() {
 		defer close(ll.done)
 		store, err := storageFor(location)
-		if err == nil {
+		switch {
+		case err != nil:
+		case all:
+			ll.names, err = store.ListAll(ctx, location)
+		default:
 			ll.names, err = store.List(ctx, location)
 		}
 		ll.err = err
