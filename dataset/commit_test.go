@@ -40,73 +40,72 @@ func TestLowestLines(t *testing.T) {
 	}
 }
 
-// faultyDisk is storage (local disk or a bucket) whose mutating calls fail from the failAt-th on
-// (crash: every later one too, as if the process died; otherwise only that
-// one, with ENOSPC, as a full disk would).
-type faultyDisk struct {
+// faultStore is storage (local disk or a bucket) whose mutating calls first
+// ask fault, and fail with its error: op is "create", "createnew",
+// "rename", "place", "remove" or "removeall", path the file created or
+// removed, or the target of a rename or place.
+type faultStore struct {
 	storage
-	calls  *atomic.Int64
-	failAt int64
-	crash  bool
+	fault func(op, path string) error
 }
 
-func (d faultyDisk) fault(op, path string) error {
-	n := d.calls.Add(1)
-	if d.failAt > 0 && (n == d.failAt || d.crash && n > d.failAt) {
-		return &fs.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
-	}
-	return nil
-}
-
-func (d faultyDisk) Create(ctx context.Context, path string) (io.WriteCloser, error) {
+func (d faultStore) Create(ctx context.Context, path string) (io.WriteCloser, error) {
 	if err := d.fault("create", path); err != nil {
 		return nil, err
 	}
 	return d.storage.Create(ctx, path)
 }
 
-func (d faultyDisk) CreateNew(ctx context.Context, path string, data []byte) error {
-	if err := d.fault("create", path); err != nil {
+func (d faultStore) CreateNew(ctx context.Context, path string, data []byte) error {
+	if err := d.fault("createnew", path); err != nil {
 		return err
 	}
 	return d.storage.CreateNew(ctx, path, data)
 }
 
-func (d faultyDisk) Rename(ctx context.Context, from, to string) error {
-	if err := d.fault("rename", from); err != nil {
+func (d faultStore) Rename(ctx context.Context, from, to string) error {
+	if err := d.fault("rename", to); err != nil {
 		return err
 	}
 	return d.storage.Rename(ctx, from, to)
 }
 
-func (d faultyDisk) Place(ctx context.Context, from, to string) error {
-	if err := d.fault("place", from); err != nil {
+func (d faultStore) Place(ctx context.Context, from, to string) error {
+	if err := d.fault("place", to); err != nil {
 		return err
 	}
 	return d.storage.Place(ctx, from, to)
 }
 
-func (d faultyDisk) Remove(ctx context.Context, path string) error {
+func (d faultStore) Remove(ctx context.Context, path string) error {
 	if err := d.fault("remove", path); err != nil {
 		return err
 	}
 	return d.storage.Remove(ctx, path)
 }
 
-func (d faultyDisk) RemoveAll(ctx context.Context, path string) error {
+func (d faultStore) RemoveAll(ctx context.Context, path string) error {
 	if err := d.fault("removeall", path); err != nil {
 		return err
 	}
 	return d.storage.RemoveAll(ctx, path)
 }
 
-// injectFaults makes storageFor serve faultyDisk until the test ends; it
-// returns the call counter, so that a test counts the calls of a clean run.
+// injectFaults makes storageFor serve storage whose mutating calls fail from
+// the failAt-th on (crash: every later one too, as if the process died;
+// otherwise only that one, with ENOSPC, as a full disk would) until the test
+// ends; it returns the call counter, so that a test counts the calls of a
+// clean run.
 func injectFaults(t *testing.T, failAt int64, crash bool) *atomic.Int64 {
 	calls := new(atomic.Int64)
-	wrapStorage = func(s storage) storage {
-		return faultyDisk{storage: s, calls: calls, failAt: failAt, crash: crash}
+	fault := func(op, path string) error {
+		n := calls.Add(1)
+		if failAt > 0 && (n == failAt || crash && n > failAt) {
+			return &fs.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
 	}
+	wrapStorage = func(s storage) storage { return faultStore{s, fault} }
 	t.Cleanup(func() { wrapStorage = nil })
 	return calls
 }
@@ -644,47 +643,22 @@ func TestCommitRefusesDatasetWrittenMeanwhile(t *testing.T) {
 	}
 }
 
-// failOn is storage whose mutating calls on a path with one of the given
-// suffixes always fail (ENOSPC); the others pass.
-type failOn struct {
-	storage
-	suffixes []string
-}
-
-func (d failOn) fault(op, path string) error {
-	for _, s := range d.suffixes {
-		if strings.HasSuffix(path, s) {
-			return &fs.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
-		}
-	}
-	return nil
-}
-
-func (d failOn) Create(ctx context.Context, path string) (io.WriteCloser, error) {
-	if err := d.fault("create", path); err != nil {
-		return nil, err
-	}
-	return d.storage.Create(ctx, path)
-}
-
-func (d failOn) Rename(ctx context.Context, from, to string) error {
-	if err := d.fault("rename", to); err != nil {
-		return err
-	}
-	return d.storage.Rename(ctx, from, to)
-}
-
-func (d failOn) Remove(ctx context.Context, path string) error {
-	if err := d.fault("remove", path); err != nil {
-		return err
-	}
-	return d.storage.Remove(ctx, path)
-}
-
-// failingOn makes storageFor serve failOn(suffixes) until undone (or the
-// test ends).
+// failingOn makes storageFor serve storage whose Create, Rename (by its
+// target) and Remove of a path with one of the given suffixes always fail
+// (ENOSPC), until undone (or the test ends).
 func failingOn(t *testing.T, suffixes ...string) (undo func()) {
-	wrapStorage = func(s storage) storage { return failOn{storage: s, suffixes: suffixes} }
+	fault := func(op, path string) error {
+		if op != "create" && op != "rename" && op != "remove" {
+			return nil
+		}
+		for _, s := range suffixes {
+			if strings.HasSuffix(path, s) {
+				return &fs.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+			}
+		}
+		return nil
+	}
+	wrapStorage = func(s storage) storage { return faultStore{s, fault} }
 	undo = func() { wrapStorage = nil }
 	t.Cleanup(undo)
 	return undo

@@ -17,16 +17,23 @@ import (
 	"github.com/tfprep/tfprep/storage"
 )
 
+// openDir opens the storage directory loc, closed when the test ends.
+func openDir(t testing.TB, loc string) *storage.Dir {
+	t.Helper()
+	d, err := storage.Open(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
 // upload copies the files of the local directory src (not recursive) under
 // name in loc.
 func upload(t testing.TB, loc, name, src string) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := storage.Open(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openDir(t, loc)
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -89,11 +96,7 @@ func TestConvertBuckets(t *testing.T) {
 			if m == nil || m.Rows.Written == 0 {
 				t.Fatalf("manifest %+v, want rows written", m)
 			}
-			out, err := storage.Open(ctx, cfg.Out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Close()
+			out := openDir(t, cfg.Out)
 			all, err := out.ListAll(ctx, storage.ListOptions{Recursive: true})
 			if err != nil {
 				t.Fatal(err)
@@ -150,10 +153,7 @@ func TestPreflightBuckets(t *testing.T) {
 			if imgs, _, _ := strings.Cut(cfg.Images, "?"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), imgs) {
 				t.Errorf("empty images prefix: got %v, want ErrConfig naming %s", err, imgs)
 			}
-			d, err := storage.Open(ctx, cfg.Out)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := openDir(t, cfg.Out)
 			if empty, err := d.Empty(ctx); err != nil || !empty {
 				t.Errorf("a failed pre-flight wrote to --out %s (empty %v, %v)", cfg.Out, empty, err)
 			}
@@ -241,11 +241,7 @@ func TestConvertBucketOverwriteKeepsOld(t *testing.T) {
 				t.Fatalf("got %v, want ErrTooManyRejected", err)
 			}
 			verifyOnly(t, cfg.Out, 2)
-			d, err := storage.Open(ctx, cfg.Out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d := openDir(t, cfg.Out)
 			all, err := d.ListAll(ctx, storage.ListOptions{Recursive: true})
 			if err != nil {
 				t.Fatal(err)

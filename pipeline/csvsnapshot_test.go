@@ -111,11 +111,7 @@ func (b *snapshotBucket) convert(t *testing.T, ctx context.Context, out string) 
 func bucketObjects(t *testing.T, loc string) map[string][]byte {
 	t.Helper()
 	ctx := context.Background()
-	d, err := storage.Open(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openDir(t, loc)
 	all, err := d.ListAll(ctx, storage.ListOptions{Recursive: true})
 	if err != nil {
 		t.Fatal(err)

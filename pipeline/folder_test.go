@@ -18,7 +18,6 @@ import (
 
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
-	"github.com/tfprep/tfprep/storage"
 	"github.com/tfprep/tfprep/tfrecord/example"
 )
 
@@ -291,12 +290,8 @@ func TestConvertImageFolderBuckets(t *testing.T) {
 func uploadTree(t *testing.T, loc, src string) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := storage.Open(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	err = filepath.WalkDir(src, func(path string, e os.DirEntry, err error) error {
+	d := openDir(t, loc)
+	err := filepath.WalkDir(src, func(path string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
