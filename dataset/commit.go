@@ -116,11 +116,15 @@ func prepare(ctx context.Context, location string, overwrite, dry bool, all []st
 // the lease).
 func recoverLocation(ctx context.Context, store storage, location string, all []string) ([]string, error) {
 	if slices.Contains(all, JournalName) {
+		// A journal gone since the listing was finished by another run;
+		// any other failure, a roll-forward's included, is reported.
 		j, err := readJournal(ctx, store, location)
-		if err == nil {
-			err = rollForward(ctx, store, location, j, rollOptions{resumed: true})
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case err == nil:
+			if err := rollForward(ctx, store, location, j, rollOptions{resumed: true}); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, err
 		}
 		if all, err = store.ListAll(ctx, location); err != nil {
@@ -132,7 +136,10 @@ func recoverLocation(ctx context.Context, store storage, location string, all []
 	done := map[string]bool{}
 	for _, p := range all {
 		name, _, nested := strings.Cut(p, "/")
-		if done[name] || !isLeftover(name) {
+		// A lease's temporary (a local lease written when its run died)
+		// is a leftover too: the caller holds the lease itself.
+		leaseTemp := isLeaseName(name) && name != LockName
+		if done[name] || !isLeftover(name) && !leaseTemp {
 			continue
 		}
 		done[name] = true
@@ -208,8 +215,14 @@ type Assembly struct {
 	// Lease, when set, is the run's lease on Location, held by this
 	// process: Commit releases it at its last step, while the journal is
 	// removed (on a bucket one round trip fewer than releasing it after
-	// Commit). A Commit that fails leaves it to the caller.
-	Lease       *Lease
+	// Commit). A Commit that fails leaves it to the caller. Commit refuses
+	// to pass its commit point under a lease it no longer holds.
+	Lease *Lease
+	// LeaseRun, when Lease is nil (a Commit in another process than the
+	// lease's holder, such as a runner's worker), is the run that holds the
+	// lease: Commit reads the lease while it lists the location and refuses
+	// to pass its commit point if another run holds it now.
+	LeaseRun    string
 	CommandLine []string
 	ToolVersion string
 	Created     time.Time // zero: when Commit runs, to the second
@@ -292,9 +305,15 @@ func lowestLines(ws []Warning, n int) []Warning {
 //     the old manifest goes, the staged files move to their final names,
 //     old files not replaced are deleted, dataset.json is written last.
 //
-// A failure before the journal deletes the staging directory and leaves the
-// location as it was; a failure after it leaves the journal, and the next
-// Create on the location finishes the commit.
+// A failure before the journal leaves the location as it was. The staging
+// directory goes with a failure that a retry would meet again (rows that do
+// not add up, too many rejected); it stays after a storage error, so that a
+// runner's retry of the same Commit finds its shards (the launcher's Abort,
+// or the next Create, removes it once no run needs it). A journal write
+// whose outcome is unknown (a lost answer) is read back: if the journal
+// landed, the commit goes on from it. A failure after the commit point
+// leaves the journal, and the next Create on the location finishes the
+// commit.
 func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	store, err := storageFor(a.Location)
 	if err != nil {
@@ -303,6 +322,9 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	fail := func(err error) (*Manifest, error) {
 		store.RemoveAll(ctx, a.TempDir)
 		return nil, err
+	}
+	keepStaging := func(err error) (*Manifest, error) {
+		return nil, fmt.Errorf("%w (the staged shards stay in %s for a retry)", err, a.TempDir)
 	}
 	staging := a.TempDir[strings.LastIndex(a.TempDir, "/")+1:]
 	if !strings.HasPrefix(staging, tempPrefix) || joinPath(a.Location, staging) != a.TempDir {
@@ -394,8 +416,15 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 			return nil
 		})
 	}
+	var holder string // the lease's run, read when another process holds it for us
+	if a.Lease == nil && a.LeaseRun != "" {
+		g.Go(func() (err error) {
+			holder, err = leaseHolder(ctx, store, a.Location)
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
-		return fail(err)
+		return keepStaging(err)
 	}
 	if !a.Overwrite {
 		for _, name := range old {
@@ -507,18 +536,88 @@ func (a *Assembly) Commit(ctx context.Context) (*Manifest, error) {
 	if err := ctx.Err(); err != nil {
 		return fail(fmt.Errorf("dataset: commit cancelled before its commit point: %w", err))
 	}
-	if err := store.CreateNew(ctx, joinPath(a.Location, JournalName), data); err != nil {
-		return fail(fmt.Errorf("dataset: writing the commit journal: %w", err))
+	if err := a.checkHeld(ctx, holder); err != nil {
+		// The location may be another run's now: its Create removes
+		// the staging directory, as a dead run's.
+		return nil, err
 	}
-	// The commit point: from here on the new dataset wins.
 	var o rollOptions
 	if a.Lease != nil {
 		o.release = a.Lease.Release
 	}
+	journalPath := joinPath(a.Location, JournalName)
+	if err := store.CreateNew(ctx, journalPath, data); err != nil {
+		// The journal may be there all the same: its answer lost, or
+		// written by an earlier attempt of this Commit that failed later.
+		werr := fmt.Errorf("dataset: writing the commit journal %s: %w", journalPath, err)
+		found, rerr := readJournal(ctx, store, a.Location)
+		switch {
+		case errors.Is(rerr, fs.ErrNotExist):
+			return keepStaging(werr)
+		case rerr != nil:
+			return keepStaging(errors.Join(werr, rerr))
+		case found.Run != j.Run || found.Staging != j.Staging:
+			if errors.Is(err, fs.ErrExist) {
+				return fail(werr) // another run's journal: never this one's to finish
+			}
+			return keepStaging(werr)
+		}
+		// This commit's journal: it landed though its answer was lost, or
+		// an earlier attempt of this Commit wrote it (and may have begun
+		// to roll it forward). The journal found is the commit.
+		if !bytes.Equal(found.Manifest, j.Manifest) {
+			fm := &Manifest{}
+			if err := json.Unmarshal(found.Manifest, fm); err != nil {
+				return nil, fmt.Errorf("%w in %s (run %s): its manifest: %w", ErrCommitInterrupted, a.Location, found.Run, err)
+			}
+			j, m = found, fm
+		}
+		o.resumed = true
+	}
+	// The commit point: from here on the new dataset wins.
 	if err := rollForward(ctx, store, a.Location, j, o); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// checkHeld refuses a commit under a lease this run no longer holds: taken
+// over by another run after this one went quiet for its TTL (a suspended
+// machine, a network outage), the location is that run's, which removes
+// this one's staging directory as a dead run's. A lease held by this
+// process is known lost when a refresh found it so; one not confirmed for
+// half its TTL is refreshed first. holder is the lease's run as Commit read
+// it when another process holds the lease (LeaseRun).
+func (a *Assembly) checkHeld(ctx context.Context, holder string) error {
+	l := a.Lease
+	switch {
+	case l != nil:
+		if !l.lost.Load() && time.Since(time.Unix(0, l.confirmed.Load())) < l.lease.Holder().TTL/2 {
+			return nil
+		}
+		if l.lost.Load() {
+			return fmt.Errorf("%w: the lease on %s was taken over by another run while this one ran; nothing committed", ErrLocked, a.Location)
+		}
+		if err := l.Refresh(ctx); err != nil {
+			return fmt.Errorf("dataset: confirming the lease on %s before the commit: %w; nothing committed", a.Location, err)
+		}
+	case a.LeaseRun != "" && holder != a.LeaseRun:
+		by := "no run"
+		if holder != "" {
+			by = "run " + holder
+		}
+		return fmt.Errorf("%w: the lease on %s is held by %s, not by this conversion's run %s; nothing committed", ErrLocked, a.Location, by, a.LeaseRun)
+	}
+	return nil
+}
+
+// leaseHolder returns the run that holds location's lease ("" if none does).
+func leaseHolder(ctx context.Context, store storage, location string) (string, error) {
+	h, err := readLease(ctx, store, location)
+	if err != nil || h == nil {
+		return "", err
+	}
+	return h.RunID, nil
 }
 
 // maxInlineErrors is the largest errors.csv a journal carries (a larger one

@@ -213,12 +213,17 @@ func testCommitFaults(t *testing.T, newDir func(t *testing.T) string) {
 					t.Fatal(serr)
 				}
 				if _, jerr := store.Size(ctx, joinPath(dir, JournalName)); jerr != nil {
-					// Failed before the commit point: the old dataset is whole.
+					// Failed before the commit point: the old dataset is
+					// whole. A storage error kept the staging directory for
+					// a retry; the launcher's Abort (or, after a crash, the
+					// next Create) removes it.
 					if crash {
 						if _, err := Create(ctx, dir, true); err != nil {
 							t.Fatal(err)
 						}
 						removeStaging(t, dir)
+					} else if committed, err := Abort(ctx, dir, a.TempDir); committed || err != nil {
+						t.Fatalf("Abort after a commit that failed before its journal: committed %v, %v", committed, err)
 					}
 					verifyClean(t, dir, 2)
 					return
@@ -464,12 +469,12 @@ func deadPID(t *testing.T) int {
 }
 
 // TestOrphansCleared: what a run killed with -9 left (a staging directory
-// with shards, temporary files) is cleared by the next Create, without
-// overwrite.
+// with shards, temporary files, a local lease's temporary) is cleared by the
+// next Create, without overwrite.
 func TestOrphansCleared(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	for _, p := range []string{tempPrefix + "dead/train-00000-of-00001.tfrecord.tmp-x", tempPrefix + "dead/sub/x", ErrorsName + ".tmp-abc", ManifestName + ".tmp-abc"} {
+	for _, p := range []string{tempPrefix + "dead/train-00000-of-00001.tfrecord.tmp-x", tempPrefix + "dead/sub/x", ErrorsName + ".tmp-abc", ManifestName + ".tmp-abc", "." + LockName + ".tmp-abc"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
 		if err := os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)

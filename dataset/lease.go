@@ -273,21 +273,31 @@ func checkLease(ctx context.Context, store storage, location string) error {
 	if _, ok := heldHere.Load(location); ok {
 		return nil // this process holds it
 	}
-	path := joinPath(location, LockName)
-	data, err := readAll(ctx, store, path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("dataset: reading the lease %s: %w", path, err)
-	}
-	var h objstore.Holder
-	if json.Unmarshal(data, &h) != nil {
-		return nil // torn by a crash while written: nobody holds it
+	h, err := readLease(ctx, store, location)
+	if err != nil || h == nil {
+		return err
 	}
 	host, _ := os.Hostname()
 	if h.Stale(time.Now(), DefaultLeaseTTL) || (h.Host == host && h.PID == os.Getpid()) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is held by run %s (pid %d on %s)", ErrLocked, location, h.RunID, h.PID, h.Host)
+}
+
+// readLease returns the holder of location's lease, nil when there is none
+// (or it was torn by a crash while written: then nobody holds it).
+func readLease(ctx context.Context, store storage, location string) (*objstore.Holder, error) {
+	path := joinPath(location, LockName)
+	data, err := readAll(ctx, store, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset: reading the lease %s: %w", path, err)
+	}
+	var h objstore.Holder
+	if json.Unmarshal(data, &h) != nil {
+		return nil, nil
+	}
+	return &h, nil
 }

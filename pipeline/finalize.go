@@ -102,6 +102,10 @@ type finalizeConfig struct {
 	// LeaseRun, set when the launcher does not wait for the job, is the run
 	// whose lease on Out finalize releases when it is done.
 	LeaseRun string
+	// HeldBy is the run whose lease on Out the conversion holds: a finalize
+	// in another process than the launcher's commits only while that run
+	// still holds it (dataset.Assembly.LeaseRun).
+	HeldBy string
 }
 
 // finalize is the single step that commits a conversion once every shard is
@@ -199,6 +203,7 @@ func (f *finalizeFn) ProcessElement(ctx context.Context, _ int, results func(*da
 		Seed:        cfg.Seed,
 		Overwrite:   cfg.Overwrite,
 		Lease:       leaseHere(cfg.TempDir),
+		LeaseRun:    cfg.HeldBy,
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
 		Limit: func(rejected, read int64, errorsFile string) error {

@@ -342,6 +342,7 @@ func build(ctx, checks context.Context, probed func() error, cfg Config, async b
 		CommandLine: cfg.CommandLine,
 		ToolVersion: cfg.ToolVersion,
 		LeaseRun:    releaseLease,
+		HeldBy:      lease.Run,
 	}, results, rejects, reads, counts, warnings)
 	return p, tempDir, lease, nil
 }
