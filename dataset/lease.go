@@ -203,7 +203,9 @@ func (l *Lease) takeListing() []string {
 var heldHere sync.Map
 
 // Refresh records that the holder is alive. It fails, wrapping ErrLocked,
-// when the lease was taken over by another run.
+// when the lease was taken over by another run. It runs one at a time with
+// Release; once Release was called it writes nothing and returns an error
+// wrapping storage.ErrLeaseReleased (not ErrLocked: the lease is not lost).
 func (l *Lease) Refresh(ctx context.Context) error {
 	sent := time.Now()
 	err := l.lease.Refresh(ctx)
@@ -218,7 +220,8 @@ func (l *Lease) Refresh(ctx context.Context) error {
 }
 
 // KeepAlive refreshes the lease every TTL/4 until ctx is done or the lease
-// is released.
+// is released. Release need not stop it first: a refresh in flight is
+// waited for, and none is sent after the release.
 func (l *Lease) KeepAlive(ctx context.Context) {
 	t := time.NewTicker(l.lease.Holder().TTL / 4)
 	defer t.Stop()
@@ -235,7 +238,12 @@ func (l *Lease) KeepAlive(ctx context.Context) {
 }
 
 // Release removes the lease if this run still holds it. Only the first
-// call acts; later ones return its result.
+// call acts; later ones return its result. It stops KeepAlive and waits for
+// a refresh in flight, then deletes the lease object conditionally on the
+// version last written; if that changed and the object still names this
+// run (a refresh landed whose answer was lost), it is deleted at the
+// version read back. A lease taken over by another run is left to it, and
+// that is not an error.
 func (l *Lease) Release(ctx context.Context) error {
 	l.releaseOnce.Do(func() {
 		heldHere.CompareAndDelete(l.Location, l.Run)

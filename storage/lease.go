@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -16,6 +17,10 @@ var ErrLeaseHeld = errors.New("storage: lease held by another run")
 // ErrLeaseLost is returned by Refresh and Release when the lease object is no longer the one this holder
 // wrote: it was taken over as stale, or removed.
 var ErrLeaseLost = errors.New("storage: lease lost")
+
+// ErrLeaseReleased is returned by Refresh once Release was called on the same Lease: the refresh does
+// nothing (it must not write the lease object back).
+var ErrLeaseReleased = errors.New("storage: lease released")
 
 // Holder says who holds a lease; it is the JSON content of the lease object.
 type Holder struct {
@@ -76,12 +81,23 @@ func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
 // (GCS ifGenerationMatch=0, S3 If-None-Match, local link(2) like O_EXCL). Its holder refreshes it more
 // often than the ttl others judge it by, and releases it when done. Every change is conditional on the
 // version this holder wrote last (GCS generation, S3 ETag, local inode under a directory flock).
+//
+// Refresh and Release may be called at once on one Lease (a keep-alive loop and the release): they run
+// one after the other, so a release uses the version of the last refresh, and a refresh after a release
+// does nothing.
 type Lease struct {
-	d       *Dir
-	name    string
-	key     string
-	holder  Holder
-	version string
+	d    *Dir
+	name string
+	key  string
+
+	// op serialises Refresh and Release, conditional requests included.
+	op sync.Mutex
+	// mu guards holder, version and released (held only briefly, never across a request: Holder does
+	// not wait for a refresh in flight).
+	mu       sync.Mutex
+	holder   Holder
+	version  string
+	released bool // Release was called
 	// Replaced is the stale holder this lease replaced, if any: its leftovers are the new holder's to
 	// clear.
 	Replaced *Holder
@@ -142,6 +158,9 @@ func (d *Dir) AcquireLease(ctx context.Context, name string, h Holder, ttl time.
 	return l, nil
 }
 
+// errNotLease: the lease object's content does not parse as a Holder.
+var errNotLease = errors.New("not a lease object")
+
 // read returns the current holder and the object's attributes; a holder that does not parse is an error
 // with the attributes still returned.
 func (l *Lease) read(ctx context.Context) (*Holder, *Attributes, error) {
@@ -155,7 +174,7 @@ func (l *Lease) read(ctx context.Context) (*Holder, *Attributes, error) {
 	}
 	var h Holder
 	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, attrs, l.d.wrap("lease", l.key, fmt.Errorf("not a lease object: %w", err))
+		return nil, attrs, l.d.wrap("lease", l.key, fmt.Errorf("%w: %w", errNotLease, err))
 	}
 	// Keep the version and the content together: if the object changed between Stat and ReadFile, the
 	// version is of an older content and a conditional write on it fails safely.
@@ -165,15 +184,27 @@ func (l *Lease) read(ctx context.Context) (*Holder, *Attributes, error) {
 // remember records the version of the object this holder just wrote. Nobody else can have replaced it in
 // between: a takeover needs it to be stale, and it was just written.
 func (l *Lease) remember(ctx context.Context) error {
-	if l.version != "" {
+	if l.currentVersion() != "" {
 		return nil // the write's answer gave it
 	}
 	a, err := l.d.Stat(ctx, l.name)
 	if err != nil {
 		return err
 	}
-	l.version = a.version
+	l.setVersion(a.version)
 	return nil
+}
+
+func (l *Lease) currentVersion() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.version
+}
+
+func (l *Lease) setVersion(v string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.version = v
 }
 
 // replace writes data over the lease object if it is still at version.
@@ -183,39 +214,89 @@ func (l *Lease) replace(ctx context.Context, data []byte, version string) error 
 	if err != nil {
 		return err
 	}
-	l.version = written
+	l.setVersion(written)
 	return l.remember(ctx)
 }
 
 // Holder returns the holder as last written.
-func (l *Lease) Holder() Holder { return l.holder }
+func (l *Lease) Holder() Holder {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.holder
+}
 
 // URL returns the location of the lease object.
 func (l *Lease) URL() string { return l.d.be.url(l.key) }
 
 // Refresh sets Updated to now, if the lease is still this holder's; otherwise it returns ErrLeaseLost and
-// the holder must stop writing.
+// the holder must stop writing. After Release (called before or while it waited for a release in flight)
+// it writes nothing and returns ErrLeaseReleased.
 func (l *Lease) Refresh(ctx context.Context) error {
-	h := l.holder
+	l.op.Lock()
+	defer l.op.Unlock()
+	l.mu.Lock()
+	h, version, released := l.holder, l.version, l.released
+	l.mu.Unlock()
+	if released {
+		return fmt.Errorf("%w: %s", ErrLeaseReleased, l.URL())
+	}
 	h.Updated = time.Now().UTC()
 	data, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
-	if err := l.replace(ctx, data, l.version); err != nil {
+	if err := l.replace(ctx, data, version); err != nil {
 		if errors.Is(err, errChanged) || errors.Is(err, ErrNotExist) {
 			return fmt.Errorf("%w: %s was replaced or removed", ErrLeaseLost, l.URL())
 		}
 		return l.d.wrap("lease", l.key, err)
 	}
+	l.mu.Lock()
 	l.holder = h
+	l.mu.Unlock()
 	return nil
 }
 
-// Release deletes the lease object if it is still this holder's (ErrLeaseLost otherwise).
+// releaseRereads bounds how often Release reads the lease object back and finds it rewritten by this
+// holder's run before giving up.
+const releaseRereads = 4
+
+// Release deletes the lease object if it is still this holder's (ErrLeaseLost otherwise: it was taken over
+// by another run, or removed). It waits for a Refresh in flight and stops later ones. The object is deleted
+// conditionally on the version this holder wrote last; if it changed and still names this holder's run (a
+// refresh of this run landed although its answer was lost, or a process of the same run refreshed it), it
+// is read back and deleted conditionally on the version read.
 func (l *Lease) Release(ctx context.Context) error {
-	err := l.d.retry.do(ctx, func(retry bool) error {
-		err := l.d.be.deleteIfMatch(ctx, l.key, l.version)
+	l.op.Lock()
+	defer l.op.Unlock()
+	l.mu.Lock()
+	l.released = true
+	version, runID := l.version, l.holder.RunID
+	l.mu.Unlock()
+	for range releaseRereads {
+		err := l.deleteAt(ctx, version)
+		if !errors.Is(err, errChanged) {
+			return l.d.wrap("lease", l.key, err)
+		}
+		cur, attrs, rerr := l.read(ctx)
+		switch {
+		case errors.Is(rerr, ErrNotExist), errors.Is(rerr, errNotLease), rerr == nil && cur.RunID != runID:
+			// Removed, or not this run's (taken over, or not a lease object): leave it.
+			return fmt.Errorf("%w: %s was replaced or removed", ErrLeaseLost, l.URL())
+		case rerr != nil:
+			return rerr
+		}
+		version = attrs.version
+		l.setVersion(version)
+	}
+	return l.d.wrap("lease", l.key, fmt.Errorf("%w: rewritten by run %s %d times while being released", errChanged, runID, releaseRereads))
+}
+
+// deleteAt deletes the lease object if it is at version (errChanged otherwise); a retried request that
+// finds the object gone takes it for deleted by the earlier attempt.
+func (l *Lease) deleteAt(ctx context.Context, version string) error {
+	return l.d.retry.do(ctx, func(retry bool) error {
+		err := l.d.be.deleteIfMatch(ctx, l.key, version)
 		if retry && errors.Is(err, errChanged) {
 			if _, serr := l.d.Stat(ctx, l.name); errors.Is(serr, ErrNotExist) {
 				return nil // the earlier attempt deleted it
@@ -223,10 +304,6 @@ func (l *Lease) Release(ctx context.Context) error {
 		}
 		return err
 	})
-	if errors.Is(err, errChanged) {
-		return fmt.Errorf("%w: %s was replaced or removed", ErrLeaseLost, l.URL())
-	}
-	return l.d.wrap("lease", l.key, err)
 }
 
 // ReleaseLeaseOf deletes the lease object name under d if run runID holds it: the release by a process
@@ -249,7 +326,7 @@ func (d *Dir) ReleaseLeaseOf(ctx context.Context, name, runID string) error {
 	case cur.RunID != runID:
 		return nil
 	}
-	l.version = attrs.version
+	l.holder.RunID, l.version = runID, attrs.version
 	if err := l.Release(ctx); err != nil && !errors.Is(err, ErrLeaseLost) {
 		return err
 	}
