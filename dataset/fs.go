@@ -155,22 +155,16 @@ func (localDisk) ListAll(_ context.Context, dir string) ([]string, error) {
 	return paths, err
 }
 
+// CreateNew writes the commit journal (storage.CreateNewFile): to a
+// temporary "NAME.tmp-ID" (a leftover, isLeftover, if the run is killed),
+// synced, then linked to NAME only if absent, and the directory synced, so
+// that the journal is never seen partly written and is on the disk before
+// the commit goes on.
 func (localDisk) CreateNew(_ context.Context, path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
+	return objstore.CreateNewFile(path, data)
 }
 
 func (localDisk) Rename(_ context.Context, from, to string) error { return os.Rename(from, to) }

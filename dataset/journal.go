@@ -72,7 +72,18 @@ func readJournal(ctx context.Context, store storage, location string) (*journal,
 	}
 	var j journal
 	if err := json.Unmarshal(data, &j); err != nil {
-		return nil, fmt.Errorf("dataset: %s: %w", joinPath(location, JournalName), err)
+		// A journal is written whole and synced before its commit goes on
+		// (storage.CreateNewFile). A torn one was written in place by an
+		// earlier tfprep, killed (nothing followed) or cut by a power loss
+		// (later steps may have reached the disk, the journal's data not):
+		// it cannot be carried out and running again cannot help. It is
+		// not deleted here: the user deletes it, and the next convert clears
+		// the staging directory it named as a leftover.
+		path := joinPath(location, JournalName)
+		return nil, fmt.Errorf("%w in %s before its commit point: its journal %s is damaged (%d bytes, not a whole commit journal: %w); "+
+			"the run that wrote it died before the journal was on the disk, and running again cannot finish that commit: "+
+			"delete %s (nothing can be carried out from it) and run the same tfprep convert again (with --overwrite if the location holds an earlier conversion's files)",
+			ErrCommitInterrupted, location, path, len(data), err, path)
 	}
 	return &j, nil
 }
@@ -82,6 +93,9 @@ func checkNoJournal(ctx context.Context, store storage, location string) error {
 	j, err := readJournal(ctx, store, location)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if errors.Is(err, ErrCommitInterrupted) {
+		return err // damaged: its own advice
 	}
 	run := "unknown"
 	if err == nil {

@@ -122,17 +122,52 @@ func (localBackend) newWriter(_ context.Context, key string, o writeOptions) (ob
 // os.Create, not 0600 like os.CreateTemp.
 func createTemp(key string) (*os.File, error) {
 	dir, base := filepath.Split(key)
+	return createTempIn(dir, "."+base+".tmp-")
+}
+
+// createTempIn creates "PREFIXRANDOM" in dir (made if needed), as createTemp does.
+func createTempIn(dir, prefix string) (*os.File, error) {
+	if dir == "" {
+		dir = "."
+	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
 	}
 	for {
 		var b [6]byte
 		rand.Read(b[:])
-		f, err := os.OpenFile(filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(b[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err := os.OpenFile(filepath.Join(dir, prefix+hex.EncodeToString(b[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
 		}
 	}
+}
+
+// CreateNewFile creates the local file path holding data, only if no file has that name (an existing one is
+// an error wrapping fs.ErrExist, and is left as it was), atomically and durably: data goes to a temporary
+// file beside it, "BASE.tmp-RANDOM" (BASE is path's base name; no dot is added in front, unlike a Writer's
+// temporary, so a caller that sweeps BASE.tmp-* as leftovers of killed runs finds it), which is fdatasynced,
+// then linked to path (link(2) fails with EEXIST when the name exists, atomically like O_EXCL) and removed,
+// and the directory is fsynced. So the name never shows a partial file, not even after a kill or a power
+// loss, and once CreateNewFile returns, the name and its content survive a power loss. If the directory
+// cannot be synced, path is removed again and the error returned. The directory is made if needed. Package
+// dataset writes its local commit journal with it.
+func CreateNewFile(path string, data []byte) error {
+	path = filepath.Clean(path)
+	dir, base := filepath.Split(path)
+	f, err := createTempIn(dir, base+".tmp-")
+	if err != nil {
+		return err
+	}
+	w := &localWriter{writeBehind: writeBehind{f: f}, key: path, opts: writeOptions{ifNotExist: true}}
+	if _, err := w.Write(data); err != nil {
+		w.abort()
+		return err
+	}
+	if err := w.commit(); err != nil {
+		return &fs.PathError{Op: "create", Path: path, Err: err}
+	}
+	return nil
 }
 
 func (w *localWriter) abort() {
@@ -155,16 +190,7 @@ func (w *localWriter) commit() error {
 	}
 	switch {
 	case w.opts.ifNotExist:
-		// link(2) fails with EEXIST when the name exists, atomically like O_EXCL, and the name appears
-		// with its full content.
-		if err := os.Link(tmp, w.key); err != nil {
-			var le *os.LinkError
-			if errors.As(err, &le) {
-				return le.Err
-			}
-			return err
-		}
-		return nil
+		return linkNew(tmp, w.key)
 	case w.opts.ifMatch != "":
 		unlock, err := lockDir(filepath.Dir(w.key))
 		if err != nil {
@@ -177,6 +203,42 @@ func (w *localWriter) commit() error {
 		return os.Rename(tmp, w.key)
 	}
 	return os.Rename(tmp, w.key)
+}
+
+// linkNew gives the synced, closed file tmp the name key, only if no file has that name: link(2) fails with
+// EEXIST when the name exists, atomically like O_EXCL, and the name appears with its full content. tmp is
+// removed either way; then the directory is synced, so that the new name (and tmp's removal) survive a power
+// loss before the caller acts on it (dataset removes the old dataset.json once its journal is written). If
+// that sync fails, key is removed again: the caller is told that the file was not created.
+func linkNew(tmp, key string) error {
+	err := os.Link(tmp, key)
+	os.Remove(tmp)
+	if err != nil {
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			return le.Err
+		}
+		return err
+	}
+	if err := syncDir(filepath.Dir(key)); err != nil {
+		os.Remove(key)
+		return err
+	}
+	return nil
+}
+
+// syncDir waits until dir's entries are on the disk (fsync(2) of the directory): a name just linked into
+// it, and one just removed. A variable so that tests can see it called, and make it fail.
+var syncDir = func(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // lockDir takes an exclusive flock on a directory, serialising version-checked replacements and deletes
