@@ -40,6 +40,16 @@ func requireOld(t *testing.T, dir string) {
 	}
 }
 
+// overOld commits at dir an earlier dataset of 2 train shards and returns
+// the Assembly of a new one of 3 that overwrites it.
+func overOld(t *testing.T, dir string) *Assembly {
+	t.Helper()
+	if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return sampleAssembly(t, dir, tfrecord.None, false, true, 3)
+}
+
 // TestCommitRetriedAfterStorageError: a Commit that fails on a storage
 // error before its commit point keeps its staged shards, so that a runner's
 // retry of the same Commit (a Finalize bundle retried) commits them. Before,
@@ -49,10 +59,7 @@ func requireOld(t *testing.T, dir string) {
 func TestCommitRetriedAfterStorageError(t *testing.T) {
 	bucketsAndDisk(t, func(t *testing.T, dir string) {
 		ctx := context.Background()
-		if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		a := sampleAssembly(t, dir, tfrecord.None, false, true, 3)
+		a := overOld(t, dir)
 		wrapStorage = func(s storage) storage { return failList{s} }
 		_, err := a.Commit(ctx)
 		wrapStorage = nil
@@ -89,10 +96,7 @@ func (d lostAnswer) CreateNew(ctx context.Context, path string, data []byte) err
 func TestCommitJournalAnswerLost(t *testing.T) {
 	bucketsAndDisk(t, func(t *testing.T, dir string) {
 		ctx := context.Background()
-		if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		a := sampleAssembly(t, dir, tfrecord.None, false, true, 3)
+		a := overOld(t, dir)
 		wrapStorage = func(s storage) storage { return lostAnswer{s} }
 		m, err := a.Commit(ctx)
 		wrapStorage = nil
@@ -113,10 +117,7 @@ func TestCommitJournalAnswerLost(t *testing.T) {
 func TestCommitRetriedAfterCommitPoint(t *testing.T) {
 	bucketsAndDisk(t, func(t *testing.T, dir string) {
 		ctx := context.Background()
-		if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		a := sampleAssembly(t, dir, tfrecord.None, false, true, 3)
+		a := overOld(t, dir)
 		wrapStorage = func(s storage) storage { return failPlace{s} }
 		_, err := a.Commit(ctx)
 		wrapStorage = nil
@@ -162,14 +163,11 @@ func TestCommitRefusesLostLease(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			bucketsAndDisk(t, func(t *testing.T, dir string) {
 				ctx := context.Background()
-				if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(ctx); err != nil {
-					t.Fatal(err)
-				}
+				a := overOld(t, dir)
 				lease, err := Acquire(ctx, dir, "run a", 0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				a := sampleAssembly(t, dir, tfrecord.None, false, true, 3)
 				a.Lease = lease
 				// Run b takes the lease over.
 				h := objstore.Holder{RunID: "b", Host: "elsewhere", PID: 1, Created: time.Now(), Updated: time.Now(), TTL: time.Hour}
@@ -205,14 +203,11 @@ func TestCommitRefusesLostLease(t *testing.T) {
 func TestCommitChecksLeaseRun(t *testing.T) {
 	bucketsAndDisk(t, func(t *testing.T, dir string) {
 		ctx := context.Background()
-		if _, err := sampleAssembly(t, dir, tfrecord.None, false, false, 2).Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		a := overOld(t, dir)
 		lease, err := Acquire(ctx, dir, "launcher", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := sampleAssembly(t, dir, tfrecord.None, false, true, 3)
 		a.LeaseRun = "another-run"
 		if _, err := a.Commit(ctx); !errors.Is(err, ErrLocked) {
 			t.Fatalf("Commit for a run that does not hold the lease: got %v, want ErrLocked", err)
