@@ -200,10 +200,40 @@ func specDifference(a, b *schema.Spec) string {
 	})
 	for _, name := range names {
 		if fa[name] != fb[name] {
-			return fmt.Sprintf("%q is %s in one and %s in the other", name, cmp.Or(fa[name], "absent"), cmp.Or(fb[name], "absent"))
+			va, vb := shortenPair(fa[name], fb[name])
+			return fmt.Sprintf("%q is %s in one and %s in the other", name, cmp.Or(va, "absent"), cmp.Or(vb, "absent"))
 		}
 	}
 	return "their canonical JSON differs"
+}
+
+// shortenPair returns two different JSON values for display: each at most
+// about 80 characters, a long one cut to a window that starts shortly before
+// the first character in which they differ, so the difference stays visible.
+func shortenPair(a, b string) (string, string) {
+	const width, before = 80, 30
+	if len(a) <= width && len(b) <= width {
+		return a, b
+	}
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-before)
+	window := func(v string) string {
+		if v == "" {
+			return v
+		}
+		w := v[min(from, len(v)):]
+		if len(w) > width-3 {
+			w = w[:width-3] + "..."
+		}
+		if from > 0 {
+			w = "..." + w
+		}
+		return w
+	}
+	return window(a), window(b)
 }
 
 // buildRewrite checks cfg and the sources, prepares the output directory and
@@ -627,17 +657,19 @@ func (r *refReader) close() {
 }
 
 // topLevelFields returns the top-level fields of a JSON object with their
-// values as JSON text, long values shortened.
+// whole values as compact JSON text (specDifference compares them whole and
+// shortens them only to display them).
 func topLevelFields(js []byte) map[string]string {
 	var fields map[string]json.RawMessage
 	json.Unmarshal(js, &fields)
 	out := make(map[string]string, len(fields))
 	for name, raw := range fields {
-		v := string(raw)
-		if len(v) > 80 {
-			v = v[:77] + "..."
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) != nil {
+			out[name] = string(raw)
+			continue
 		}
-		out[name] = v
+		out[name] = buf.String()
 	}
 	return out
 }

@@ -388,3 +388,25 @@ func checkSHA256(t *testing.T, dir string, want bool) {
 	}
 	verifyOK(t, dir)
 }
+
+// TestSpecDifferenceLateInField: two specs that differ only in the image
+// encoding (a float32 dataset and its reshard --encoding uint8 copy, whose
+// "image" values differ past their 80th character) are told apart by the
+// field, with the differing encodings in what is shown.
+func TestSpecDifferenceLateInField(t *testing.T) {
+	a := planetSpec(t)
+	b, err := reencodedSpec(a, "uint8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := specDifference(a, b)
+	if !strings.HasPrefix(diff, `"image" is `) || !strings.Contains(diff, `"encoding":"float32"`) || !strings.Contains(diff, `"encoding":"uint8"`) {
+		t.Errorf("got %q, want the image field named with both encodings", diff)
+	}
+	if strings.Contains(diff, "\n") {
+		t.Errorf("got %q, want one line", diff)
+	}
+	if got := specDifference(a, a); got != "" {
+		t.Errorf("same spec: got %q, want none", got)
+	}
+}
