@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
@@ -132,14 +133,22 @@ type refBatch struct {
 // No record goes through the GroupByKey, and a shard is written one record
 // at a time: memory does not grow with the records' or the shard's size,
 // only with the number of records (a reference is about 150 bytes).
+//
+// An --async submission is refused (ErrConfig): the output's lease is held
+// by this process while the job runs, and a rewrite's Finalize does not
+// release it, so the launcher must wait for the job. A dry run returns a
+// nil manifest and a nil error.
 func Rewrite(ctx context.Context, cfg RewriteConfig) (*dataset.Manifest, error) {
+	if *jobopts.Async && !flagIsTrue("dry_run") {
+		return nil, fmt.Errorf("%w: --async is not supported by reshard and merge: the output's lease is held by the launcher while the job runs, so it must wait for the job; run without --async", ErrConfig)
+	}
 	launch, err := prepareLaunch(ctx, Config{Out: cfg.Out, Runner: cfg.Runner}, cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner))
 	if err != nil {
 		return nil, err
 	}
 	defer launch.close()
-	// The output's lease is held by this process while the job runs (also
-	// for --async: a rewrite's Finalize does not release it).
+	// The output's lease is held by this process while the job runs, which
+	// it waits for (--async is refused above).
 	lease, err := dataset.Acquire(ctx, cfg.Out, strings.Join(cfg.CommandLine, " "), dataset.DefaultLeaseTTL)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord"
@@ -408,5 +410,24 @@ func TestSpecDifferenceLateInField(t *testing.T) {
 	}
 	if got := specDifference(a, a); got != "" {
 		t.Errorf("same spec: got %q, want none", got)
+	}
+}
+
+// TestRewriteRefusesAsync: a rewrite's lease is held by its launcher while
+// the job runs, so an --async submission, which would return at once and
+// release it, is refused (ErrConfig, naming the flag) before the output is
+// touched.
+func TestRewriteRefusesAsync(t *testing.T) {
+	old := *jobopts.Async
+	*jobopts.Async = true
+	t.Cleanup(func() { *jobopts.Async = old })
+	src := filepath.Join(t.TempDir(), "src")
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := Rewrite(context.Background(), RewriteConfig{Sources: []string{src}, Out: out})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--async") {
+		t.Errorf("got %v, want ErrConfig naming --async", err)
+	}
+	if _, serr := os.Stat(out); serr == nil {
+		t.Error("a refused rewrite created its output")
 	}
 }
