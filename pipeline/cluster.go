@@ -48,7 +48,16 @@ var (
 	ErrNoWorkers = errors.New("pipeline: no worker started")
 	// ErrStorage: a remote input or output did not answer in time.
 	ErrStorage = errors.New("pipeline: storage did not answer")
+	// ErrJobMayRun: the run was interrupted, and the job submitted to a job
+	// server could not be confirmed ended: it may still be running, and may
+	// still commit. Its staging directory is left in place and the
+	// output's lease is not released.
+	ErrJobMayRun = errors.New("pipeline: the job may still be running")
 )
+
+// cancelWait bounds how long an interrupted run waits for its job on a job
+// server to reach a terminal state after asking for its cancellation.
+var cancelWait = 30 * time.Second
 
 // LaunchOptions check and bound a job whose workers are other processes.
 type LaunchOptions struct {
@@ -132,17 +141,31 @@ func probeStorage(ctx context.Context, cfg Config, runner string) (checks contex
 // binary they will run.
 func newLaunch(cfg Config, runner string) (*launch, error) {
 	l := &launch{runner: runner, opts: cfg.Launch, remote: remoteWorkers(runner)}
-	if !l.remote {
-		return l, nil
+	if l.remote {
+		if err := l.chooseWorker(); err != nil {
+			return nil, err
+		}
 	}
-	if err := l.chooseWorker(); err != nil {
-		return nil, err
-	}
-	if l.watched() && *jobopts.JobName == "" {
-		// The watchdog finds the job on the job server by its name.
+	if l.jobServer() && *jobopts.JobName == "" {
+		// The watchdog, and an interrupted run that cancels its job, find
+		// the job on the job server by its name.
 		l.setFlag(jobopts.JobName, "tfprep-"+randomID())
 	}
 	return l, nil
+}
+
+// jobServer reports whether the job goes to a job server that does not end
+// with this run: one at --endpoint (Flink, Spark, a Prism started apart),
+// whatever the workers. An in-process Prism (the default) is not one: its
+// LOOPBACK workers stop with the run.
+func (l *launch) jobServer() bool {
+	switch strings.ToLower(l.runner) {
+	case "universal", "portable", "portablerunner", "flink", "spark":
+		return true
+	case "prism", "prismrunner":
+		return l.remote
+	}
+	return false
 }
 
 // remoteWorkers reports whether runner runs the pipeline's workers outside
@@ -236,18 +259,34 @@ func (l *launch) close() {
 // run runs p on the launch's runner. A job server's job is watched: when no
 // worker reports progress within the worker timeout, the job is cancelled
 // and run returns an ErrNoWorkers error.
+//
+// When ctx is cancelled (a signal) while a job server runs the job, the
+// runner only stops waiting for it: run then asks the job server to cancel
+// the job and waits, up to cancelWait, for it to end. A job that cannot be
+// confirmed ended makes run return an ErrJobMayRun error (the caller must
+// leave its staging directory and lease alone); one that finished (DONE)
+// before the cancellation took effect makes run return nil.
 func (l *launch) run(ctx context.Context, p *beam.Pipeline) error {
 	defer enterPrivateTemp()()
-	if !l.watched() {
+	if !l.jobServer() || *jobopts.Endpoint == "" {
 		_, err := beam.Run(ctx, l.runner, p)
 		return err
 	}
+	endpoint, jobName := *jobopts.Endpoint, *jobopts.JobName
+	if !l.watched() {
+		_, err := beam.Run(ctx, l.runner, p)
+		if err != nil && ctx.Err() != nil {
+			return cancelJob(context.WithoutCancel(ctx), endpoint, jobName, err)
+		}
+		return err
+	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		l.watch(ctx, cancel, *jobopts.Endpoint, *jobopts.JobName, cmp.Or(l.opts.WorkerTimeout, DefaultWorkerTimeout))
+		l.watch(ctx, cancel, endpoint, jobName, cmp.Or(l.opts.WorkerTimeout, DefaultWorkerTimeout))
 	}()
 	start := time.Now()
 	_, err := beam.Run(ctx, l.runner, p)
@@ -255,6 +294,9 @@ func (l *launch) run(ctx context.Context, p *beam.Pipeline) error {
 	<-watching
 	if l.tripped != nil {
 		return l.tripped
+	}
+	if err != nil && parent.Err() != nil {
+		return cancelJob(context.WithoutCancel(parent), endpoint, jobName, err)
 	}
 	if err != nil && !l.working && !l.progressed(context.WithoutCancel(ctx), *jobopts.Endpoint, *jobopts.JobName) {
 		// The job ended before the watchdog's deadline without a worker at
@@ -315,9 +357,7 @@ func (l *launch) watch(ctx context.Context, stop context.CancelCauseFunc, endpoi
 			return
 		case <-deadline.C:
 			if jobID != "" {
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				client.Cancel(cctx, &jobpb.CancelJobRequest{JobId: jobID})
-				cancel()
+				requestCancel(context.WithoutCancel(ctx), client, jobID)
 			}
 			l.tripped = fmt.Errorf("%w within %s: the job server at %s started no working SDK worker for job %s "+
 				"(environment %s); the job was cancelled. Check that the environment can start there (the worker "+
@@ -339,6 +379,103 @@ func (l *launch) watch(ctx context.Context, stop context.CancelCauseFunc, endpoi
 			}
 		}
 	}
+}
+
+// requestCancel asks the job server to cancel the job, waiting at most 10 s
+// for the answer.
+func requestCancel(ctx context.Context, client jobpb.JobServiceClient, jobID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := client.Cancel(ctx, &jobpb.CancelJobRequest{JobId: jobID})
+	return err
+}
+
+// cancelJob is what an interrupted run does about its job on the job server
+// at endpoint: find the job named jobName, ask for its cancellation and
+// wait, up to cancelWait, for a terminal state. runErr is the runner's
+// error (the context's). It returns runErr when the job is confirmed
+// ended other than by success, or was never submitted (the job server
+// knows no such job); nil when the job finished (DONE) before the
+// cancellation took effect; and an ErrJobMayRun error, naming the job, when
+// the end cannot be confirmed (the job server does not answer, or the job
+// is still running when the wait is over).
+func cancelJob(ctx context.Context, endpoint, jobName string, runErr error) error {
+	ctx, stop := context.WithTimeout(ctx, cancelWait)
+	defer stop()
+	mayRun := func(job, why string) error {
+		return fmt.Errorf("%w: the cancellation of job %s on the job server at %s could not be confirmed within %s (%s); "+
+			"it may still run and commit to the output. Its staging directory is left in place and the output's lease is not "+
+			"released (it lapses when no longer refreshed, or once this process has exited for a run on this host); cancel the job "+
+			"on the job server if it still runs (%w)", ErrJobMayRun, job, endpoint, cancelWait, why, runErr)
+	}
+	conn, err := grpcx.Dial(ctx, endpoint, cancelWait)
+	if err != nil {
+		return mayRun("named "+jobName, fmt.Sprintf("cannot connect: %v", err))
+	}
+	defer conn.Close()
+	client := jobpb.NewJobServiceClient(conn)
+	jobID, state, err := lookUpJob(ctx, client, jobName)
+	switch {
+	case err != nil:
+		return mayRun("named "+jobName, fmt.Sprintf("listing its jobs: %v", err))
+	case jobID == "":
+		return runErr // interrupted before the job was submitted
+	}
+	if !terminal(state) {
+		requestCancel(ctx, client, jobID) // a job that ended meanwhile may refuse it: its state says
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for !terminal(state) {
+		select {
+		case <-ctx.Done():
+			return mayRun(jobID, "its state is "+state.String())
+		case <-tick.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := client.GetState(rctx, &jobpb.GetJobStateRequest{JobId: jobID})
+		cancel()
+		if err == nil {
+			state = resp.GetState()
+		}
+	}
+	if state == jobpb.JobState_DONE {
+		return nil
+	}
+	return runErr
+}
+
+// lookUpJob returns the ID and state of the job named name on the job
+// server: of several, one not ended if there is one, else the last listed;
+// "" when there is none.
+func lookUpJob(ctx context.Context, client jobpb.JobServiceClient, name string) (string, jobpb.JobState_Enum, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := client.GetJobs(ctx, &jobpb.GetJobsRequest{})
+	if err != nil {
+		return "", jobpb.JobState_UNSPECIFIED, err
+	}
+	var id string
+	var state jobpb.JobState_Enum
+	for _, j := range resp.GetJobInfo() {
+		if j.GetJobName() != name {
+			continue
+		}
+		if id == "" || terminal(state) {
+			id, state = j.GetJobId(), j.GetState()
+		}
+	}
+	return id, state, nil
+}
+
+// terminal reports whether a job in state has ended.
+func terminal(state jobpb.JobState_Enum) bool {
+	switch state {
+	case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED,
+		jobpb.JobState_DRAINED, jobpb.JobState_UPDATED:
+		return true
+	}
+	return false
 }
 
 // findJob returns the ID of the job named name on the job server, or "".
@@ -364,11 +501,7 @@ func jobStatus(ctx context.Context, client jobpb.JobServiceClient, jobID string)
 	defer cancel()
 	state, err := client.GetState(ctx, &jobpb.GetJobStateRequest{JobId: jobID})
 	if err == nil {
-		switch state.GetState() {
-		case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED,
-			jobpb.JobState_DRAINED, jobpb.JobState_UPDATED:
-			ended = true
-		}
+		ended = terminal(state.GetState())
 	}
 	m, err := client.GetJobMetrics(ctx, &jobpb.GetJobMetricsRequest{JobId: jobID})
 	if err != nil {

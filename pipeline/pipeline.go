@@ -126,7 +126,10 @@ type Config struct {
 // When ctx is cancelled (a signal), the job is cancelled and what this run
 // wrote is removed: the error wraps ErrInterrupted and context.Canceled. A
 // commit already past its commit point is finished instead, and the error
-// says so.
+// says so. A job on a job server (Flink, Spark, a Prism of its own) is asked
+// to cancel and waited for, up to 30 s; when its end cannot be confirmed,
+// nothing is removed and the lease is not released (it lapses): the error
+// wraps ErrInterrupted and ErrJobMayRun and names the job.
 func Convert(ctx context.Context, cfg Config) (*dataset.Manifest, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -163,12 +166,17 @@ func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out 
 	cleanup := context.WithoutCancel(ctx)
 	defer committed.Delete(tempDir) // an --async job's, when it ran here
 	release := func() {}
+	// keepLease: the job may still be running (ErrJobMayRun); its lease is
+	// left to lapse instead of released.
+	keepLease := false
 	if !async {
 		keep, stop := context.WithCancel(cleanup)
 		go lease.KeepAlive(keep)
 		release = sync.OnceFunc(func() {
 			stop()
-			lease.Release(cleanup) // at once if finalize released it
+			if !keepLease {
+				lease.Release(cleanup) // at once if finalize released it
+			}
 		})
 		defer release()
 		leases.Store(tempDir, lease)
@@ -181,6 +189,12 @@ func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out 
 		}
 	}
 	if err := launch.run(ctx, p); err != nil {
+		if errors.Is(err, ErrJobMayRun) {
+			// A job that may still run may still write to tempDir and
+			// commit: nothing of it is removed, and its lease stays.
+			keepLease = true
+			return nil, fmt.Errorf("%w (%w)", ErrInterrupted, err)
+		}
 		// Finalize cleans up after itself; a job that failed before it
 		// leaves the shards written so far under tempDir.
 		committed, aerr := dataset.Abort(cleanup, out, tempDir)

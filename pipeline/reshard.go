@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
@@ -132,14 +133,22 @@ type refBatch struct {
 // No record goes through the GroupByKey, and a shard is written one record
 // at a time: memory does not grow with the records' or the shard's size,
 // only with the number of records (a reference is about 150 bytes).
+//
+// An --async submission is refused (ErrConfig): the output's lease is held
+// by this process while the job runs, and a rewrite's Finalize does not
+// release it, so the launcher must wait for the job. A dry run returns a
+// nil manifest and a nil error.
 func Rewrite(ctx context.Context, cfg RewriteConfig) (*dataset.Manifest, error) {
+	if *jobopts.Async && !flagIsTrue("dry_run") {
+		return nil, fmt.Errorf("%w: --async is not supported by reshard and merge: the output's lease is held by the launcher while the job runs, so it must wait for the job; run without --async", ErrConfig)
+	}
 	launch, err := prepareLaunch(ctx, Config{Out: cfg.Out, Runner: cfg.Runner}, cmp.Or(cfg.Runner, *runners.Runner, DefaultRunner))
 	if err != nil {
 		return nil, err
 	}
 	defer launch.close()
-	// The output's lease is held by this process while the job runs (also
-	// for --async: a rewrite's Finalize does not release it).
+	// The output's lease is held by this process while the job runs, which
+	// it waits for (--async is refused above).
 	lease, err := dataset.Acquire(ctx, cfg.Out, strings.Join(cfg.CommandLine, " "), dataset.DefaultLeaseTTL)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -200,10 +209,40 @@ func specDifference(a, b *schema.Spec) string {
 	})
 	for _, name := range names {
 		if fa[name] != fb[name] {
-			return fmt.Sprintf("%q is %s in one and %s in the other", name, cmp.Or(fa[name], "absent"), cmp.Or(fb[name], "absent"))
+			va, vb := shortenPair(fa[name], fb[name])
+			return fmt.Sprintf("%q is %s in one and %s in the other", name, cmp.Or(va, "absent"), cmp.Or(vb, "absent"))
 		}
 	}
 	return "their canonical JSON differs"
+}
+
+// shortenPair returns two different JSON values for display: each at most
+// about 80 characters, a long one cut to a window that starts shortly before
+// the first character in which they differ, so the difference stays visible.
+func shortenPair(a, b string) (string, string) {
+	const width, before = 80, 30
+	if len(a) <= width && len(b) <= width {
+		return a, b
+	}
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-before)
+	window := func(v string) string {
+		if v == "" {
+			return v
+		}
+		w := v[min(from, len(v)):]
+		if len(w) > width-3 {
+			w = w[:width-3] + "..."
+		}
+		if from > 0 {
+			w = "..." + w
+		}
+		return w
+	}
+	return window(a), window(b)
 }
 
 // buildRewrite checks cfg and the sources, prepares the output directory and
@@ -627,17 +666,19 @@ func (r *refReader) close() {
 }
 
 // topLevelFields returns the top-level fields of a JSON object with their
-// values as JSON text, long values shortened.
+// whole values as compact JSON text (specDifference compares them whole and
+// shortens them only to display them).
 func topLevelFields(js []byte) map[string]string {
 	var fields map[string]json.RawMessage
 	json.Unmarshal(js, &fields)
 	out := make(map[string]string, len(fields))
 	for name, raw := range fields {
-		v := string(raw)
-		if len(v) > 80 {
-			v = v[:77] + "..."
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) != nil {
+			out[name] = string(raw)
+			continue
 		}
-		out[name] = v
+		out[name] = buf.String()
 	}
 	return out
 }

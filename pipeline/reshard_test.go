@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+
 	"github.com/tfprep/tfprep/dataset"
 	"github.com/tfprep/tfprep/schema"
 	"github.com/tfprep/tfprep/tfrecord"
@@ -387,4 +389,45 @@ func checkSHA256(t *testing.T, dir string, want bool) {
 		}
 	}
 	verifyOK(t, dir)
+}
+
+// TestSpecDifferenceLateInField: two specs that differ only in the image
+// encoding (a float32 dataset and its reshard --encoding uint8 copy, whose
+// "image" values differ past their 80th character) are told apart by the
+// field, with the differing encodings in what is shown.
+func TestSpecDifferenceLateInField(t *testing.T) {
+	a := planetSpec(t)
+	b, err := reencodedSpec(a, "uint8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := specDifference(a, b)
+	if !strings.HasPrefix(diff, `"image" is `) || !strings.Contains(diff, `"encoding":"float32"`) || !strings.Contains(diff, `"encoding":"uint8"`) {
+		t.Errorf("got %q, want the image field named with both encodings", diff)
+	}
+	if strings.Contains(diff, "\n") {
+		t.Errorf("got %q, want one line", diff)
+	}
+	if got := specDifference(a, a); got != "" {
+		t.Errorf("same spec: got %q, want none", got)
+	}
+}
+
+// TestRewriteRefusesAsync: a rewrite's lease is held by its launcher while
+// the job runs, so an --async submission, which would return at once and
+// release it, is refused (ErrConfig, naming the flag) before the output is
+// touched.
+func TestRewriteRefusesAsync(t *testing.T) {
+	old := *jobopts.Async
+	*jobopts.Async = true
+	t.Cleanup(func() { *jobopts.Async = old })
+	src := filepath.Join(t.TempDir(), "src")
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := Rewrite(context.Background(), RewriteConfig{Sources: []string{src}, Out: out})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--async") {
+		t.Errorf("got %v, want ErrConfig naming --async", err)
+	}
+	if _, serr := os.Stat(out); serr == nil {
+		t.Error("a refused rewrite created its output")
+	}
 }

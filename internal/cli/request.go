@@ -125,6 +125,8 @@ func runRequest(ctx context.Context, env *Env, cfg *requestConfig, images []stri
 		return fmt.Errorf("%w; name the model's outputs with --outputs", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w (no answer within --timeout %v)", err, cfg.timeout)
+	case errors.Is(err, serving.ErrUnreachable):
+		return fmt.Errorf("%w (check --url: the server's host and port)", err)
 	case err != nil:
 		return err
 	}

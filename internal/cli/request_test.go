@@ -331,7 +331,7 @@ func TestRequestServerProblems(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"refused", closed.URL, nil, []string{closed.URL, "cannot connect", "is TF Serving running?", "connection refused"}},
+		{"refused", closed.URL, nil, []string{closed.URL, "cannot connect", "is TF Serving running?", "connection refused", "check --url"}},
 		{"no named input", noInput.URL, nil, []string{noInput.URL, `no such input "input_image"`, "--input-name", `"input_1"`}},
 		{"unknown output", renamed.URL, nil, []string{renamed.URL, `no such output "weather" (have g, w)`, "--outputs"}},
 		{"timeout", slowURL, []string{"--timeout", "50ms"}, []string{slowURL, "no answer", "deadline exceeded", "--timeout 50ms"}},

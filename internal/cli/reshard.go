@@ -24,7 +24,8 @@ No source image is read, so it runs at the speed of the storage, in bounded memo
 are moved by reference and read by offset; a compressed SRC is first copied uncompressed to
 DST's staging directory). It is a Beam pipeline like convert, on the same runners, with the
 same guarantees: dataset.json last, rows read (SRC's records) = records written, the same
-bytes when run again ("tfprep verify DST" checks it).
+bytes when run again ("tfprep verify DST" checks it). It waits for its job, which runs under
+DST's lease: Beam's --async is refused.
 
 --seed picks each record's shard and place (default: SRC's). --splits re-assigns records by
 the seeded hash of their key, as convert does (refused when the spec stores no key);
@@ -101,7 +102,7 @@ func rewriteFlags(fs *flag.FlagSet, name string) func(context.Context, *Env, []s
 		case err != nil:
 			return err
 		case m == nil:
-			env.notef("job submitted without waiting for it (dry run or --async)")
+			env.notef("dry run: the job was not run")
 			return nil
 		}
 		if !*quiet {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -121,5 +122,26 @@ func TestReshardEncoding(t *testing.T) {
 	code, _, stderr := runCLI(t, "reshard", src, filepath.Join(dir, "jpeg"), "--encoding", "jpeg")
 	if code != ExitUsage || !strings.Contains(stderr, "JPEG is lossy") {
 		t.Errorf("--encoding jpeg: exit %d, stderr %q; want %d saying JPEG is lossy", code, stderr, ExitUsage)
+	}
+}
+
+// TestRewriteRefusesAsync: reshard and merge hold the output's lease while
+// their job runs, so they refuse Beam's --async (which would return at the
+// submission) with a usage error naming the flag, before anything is
+// written.
+func TestRewriteRefusesAsync(t *testing.T) {
+	resetGlobalFlags(t, "async")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"reshard", filepath.Join(dir, "src"), filepath.Join(dir, "dst"), "--seed", "1", "--async"},
+		{"merge", filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "dst"), "--seed", "1", "--async"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		if code != ExitUsage || !strings.Contains(stderr, "--async") {
+			t.Errorf("%q: exit %d, stderr %q; want %d naming --async", args, code, stderr, ExitUsage)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "dst")); err == nil {
+			t.Errorf("%q created its output", args)
+		}
 	}
 }
