@@ -338,7 +338,12 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig, lease *dataset.Lease) 
 	if len(shards) == 0 {
 		return nil, "", fmt.Errorf("%w: %s has no shards", ErrConfig, strings.Join(cfg.Sources, ", "))
 	}
-	tempDir, err := lease.Create(ctx, cfg.Overwrite)
+	// A dry run changes nothing in cfg.Out but its lease (taken and released).
+	prepare := lease.Create
+	if flagIsTrue("dry_run") {
+		prepare = lease.Plan
+	}
+	tempDir, err := prepare(ctx, cfg.Overwrite)
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline: %w", err)
 	}
@@ -357,6 +362,7 @@ func buildRewrite(ctx context.Context, cfg RewriteConfig, lease *dataset.Lease) 
 	results, rejects, warnings := beam.ParDo3(ws, write, beam.GroupByKey(ws, keyed))
 	finalize(s, finalizeConfig{
 		Out:         cfg.Out,
+		HeldBy:      lease.Run,
 		TempDir:     tempDir,
 		Spec:        string(outJSON),
 		Splits:      splits,

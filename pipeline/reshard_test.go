@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -429,5 +431,52 @@ func TestRewriteRefusesAsync(t *testing.T) {
 	}
 	if _, serr := os.Stat(out); serr == nil {
 		t.Error("a refused rewrite created its output")
+	}
+}
+
+// TestReshardDryRunTouchesNothing: a dry run of reshard or merge, like
+// convert's, prepares its output with Lease.Plan: an output holding an
+// earlier dataset and a dead run's staging directory is left as it was (no
+// roll-forward, no clean-up, no staging directory of its own).
+func TestReshardDryRunTouchesNothing(t *testing.T) {
+	ctx := context.Background()
+	src := convertForTest(t, "good.csv", nil)
+	out := convertForTest(t, "good.csv", nil)
+	orphan := filepath.Join(out, ".tfprep-tmp-dead", "train-00000.x.tfrecord")
+	if err := os.MkdirAll(filepath.Dir(orphan), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orphan, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree := func() []string {
+		var names []string
+		filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+			if err == nil {
+				names = append(names, path)
+			}
+			return err
+		})
+		return names
+	}
+	before := tree()
+	f := flag.Lookup("dry_run")
+	if f == nil {
+		t.Fatal("no --dry_run flag registered")
+	}
+	f.Value.Set("true")
+	t.Cleanup(func() { f.Value.Set("false") })
+	lease, err := dataset.Acquire(ctx, out, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := buildRewrite(ctx, RewriteConfig{Sources: []string{src}, Out: out, Shards: 3, Overwrite: true}, lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := tree(); !slices.Equal(before, after) {
+		t.Errorf("the dry run changed the output:\nbefore %v\nafter  %v", before, after)
 	}
 }
