@@ -259,3 +259,27 @@ func TestConvertBucketOverwriteKeepsOld(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertFinishesCommitAfterJobFails: a job whose Finalize fails after
+// the commit point (every copy of one shard refused, 403, not retried) is
+// finished by the launcher's Abort, and Convert reports the dataset it then
+// holds instead of the job's failure.
+func TestConvertFinishesCommitAfterJobFails(t *testing.T) {
+	ctx := context.Background()
+	g := storagetest.StartGCS(t, "bucket")
+	p := storagetest.NewProxy(t, g.Addr)
+	cfg := testConfig(t, "good.csv")
+	cfg.Out = g.Via(p.Addr).Location(t, "bucket", "out")
+	p.FailNext(4, http.StatusForbidden, storagetest.All(storagetest.PathContains("rewriteTo"), storagetest.PathContains("train-00000")))
+	m, err := Convert(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Convert whose commit the launcher finished: %v", err)
+	}
+	if p.Pending() != 0 {
+		t.Fatalf("%d refused copies left: the commit never met them", p.Pending())
+	}
+	if m == nil || m.Rows.Written == 0 {
+		t.Fatalf("manifest %+v", m)
+	}
+	verifyOnly(t, cfg.Out, 2)
+}

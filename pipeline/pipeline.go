@@ -203,6 +203,15 @@ func runJob(ctx context.Context, launch *launch, p *beam.Pipeline, tempDir, out 
 			return nil, fmt.Errorf("%w during the commit; the commit was finished: %s holds the new dataset (%w)", ErrInterrupted, out, ctx.Err())
 		case ctx.Err() != nil:
 			return nil, errors.Join(fmt.Errorf("%w; nothing written (%w)", ErrInterrupted, ctx.Err()), aerr)
+		case committed && aerr == nil:
+			// The job failed after its commit point (its Finalize could
+			// not finish the commit) and Abort finished it: out holds
+			// the complete new dataset.
+			m, rerr := dataset.ReadManifest(out)
+			if rerr == nil {
+				return m, nil
+			}
+			aerr = rerr
 		}
 		return nil, errors.Join(launch.failed(err), aerr)
 	}
