@@ -136,10 +136,9 @@ func recoverLocation(ctx context.Context, store storage, location string, all []
 	done := map[string]bool{}
 	for _, p := range all {
 		name, _, nested := strings.Cut(p, "/")
-		// A lease's temporary (a local lease written when its run died)
-		// is a leftover too: the caller holds the lease itself.
-		leaseTemp := isLeaseName(name) && name != LockName
-		if done[name] || !isLeftover(name) && !leaseTemp {
+		// A lease's temporary is never one: another run trying to take
+		// the lease may be writing it (local disk) right now.
+		if done[name] || !isLeftover(name) {
 			continue
 		}
 		done[name] = true

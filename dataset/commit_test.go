@@ -469,12 +469,12 @@ func deadPID(t *testing.T) int {
 }
 
 // TestOrphansCleared: what a run killed with -9 left (a staging directory
-// with shards, temporary files, a local lease's temporary) is cleared by the
-// next Create, without overwrite.
+// with shards, temporary files) is cleared by the next Create, without
+// overwrite.
 func TestOrphansCleared(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	for _, p := range []string{tempPrefix + "dead/train-00000-of-00001.tfrecord.tmp-x", tempPrefix + "dead/sub/x", ErrorsName + ".tmp-abc", ManifestName + ".tmp-abc", "." + LockName + ".tmp-abc"} {
+	for _, p := range []string{tempPrefix + "dead/train-00000-of-00001.tfrecord.tmp-x", tempPrefix + "dead/sub/x", ErrorsName + ".tmp-abc", ManifestName + ".tmp-abc"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
 		if err := os.WriteFile(filepath.Join(dir, p), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
