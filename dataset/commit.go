@@ -591,7 +591,7 @@ func (a *Assembly) checkHeld(ctx context.Context, holder string) error {
 	l := a.Lease
 	switch {
 	case l != nil:
-		if !l.lost.Load() && time.Since(time.Unix(0, l.confirmed.Load())) < l.lease.Holder().TTL/2 {
+		if l.heldLately() {
 			return nil
 		}
 		if l.lost.Load() {

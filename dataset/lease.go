@@ -181,9 +181,15 @@ func (l *Lease) listingForCommit(ctx context.Context) (names []string, ok bool) 
 	case <-ctx.Done():
 		return nil, false
 	}
-	ttl := l.lease.Holder().TTL
-	held := !l.lost.Load() && time.Since(time.Unix(0, l.confirmed.Load())) < ttl/2
-	return ll.names, ll.err == nil && held
+	return ll.names, ll.err == nil && l.heldLately()
+}
+
+// heldLately reports whether the lease is known to be this run's: no
+// refresh found it lost, and it was confirmed (acquired or refreshed) less
+// than half its TTL ago, so that no other run can have judged it stale and
+// taken it over since.
+func (l *Lease) heldLately() bool {
+	return !l.lost.Load() && time.Since(time.Unix(0, l.confirmed.Load())) < l.lease.Holder().TTL/2
 }
 
 // Plan is dataset.Plan with the listing taken while the lease was acquired.
