@@ -478,20 +478,14 @@ func terminal(state jobpb.JobState_Enum) bool {
 	return false
 }
 
-// findJob returns the ID of the job named name on the job server, or "".
+// findJob returns the ID of the job named name on the job server (see
+// lookUpJob), or "" if there is none or the job server does not answer.
 func findJob(ctx context.Context, client jobpb.JobServiceClient, name string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	resp, err := client.GetJobs(ctx, &jobpb.GetJobsRequest{})
+	id, _, err := lookUpJob(ctx, client, name)
 	if err != nil {
 		return ""
 	}
-	for _, j := range resp.GetJobInfo() {
-		if j.GetJobName() == name {
-			return j.GetJobId()
-		}
-	}
-	return ""
+	return id
 }
 
 // jobStatus reports whether the job has ended (the runner then says how) and
